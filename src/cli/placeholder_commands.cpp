@@ -1,0 +1,10 @@
+// Temporary: registration functions not yet implemented by their modules. Each module's command file
+// replaces its entry here.
+#include "cli/commands.h"
+
+namespace mimir::cli {
+void register_model_commands(CLI::App&, int&) {}
+void register_chat_command(CLI::App&, int&) {}
+void register_serve_command(CLI::App&, int&) {}
+void register_train_commands(CLI::App&, int&) {}
+}  // namespace mimir::cli

@@ -1,0 +1,121 @@
+// The three-tier fallback at the heart of Mimir: fine-tuned GGUF -> base GGUF + LoRA adapter -> base GGUF
+// alone -> error. Every failed tier is recorded with its reason; nothing a file contains can abort the
+// process (files are validated by inspect_gguf before llama.cpp sees them).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/gguf_inspect.h"
+#include "model/llama_handles.h"
+#include "support/result.h"
+
+namespace mimir {
+
+// Where the three tiers come from. Empty path = tier not configured.
+struct ModelPaths {
+    std::string fine_tuned;
+    std::string adapter;
+    std::string base;
+
+    // MIMIR_FINE_TUNED, MIMIR_ADAPTER, MIMIR_BASE; a flag value given on the command line wins.
+    static ModelPaths from_environment();
+    ModelPaths overridden_by(const ModelPaths& flags) const;
+};
+
+// How llama.cpp should load weights. Training-compatible loads turn off repacked CPU buffers.
+struct LoadOptions {
+    bool use_mmap = true;
+    bool use_extra_buffer_types = true;
+};
+
+enum class Tier { FineTuned, Adapter, Base };
+const char* tier_name(Tier tier);  // "fine-tuned", "adapter", "base"
+
+// One attempt at one tier: how long it took and, when it failed, why.
+struct TierAttempt {
+    Tier tier;
+    std::string path;     // the file this tier tried (the adapter file for Tier::Adapter)
+    bool ok = false;
+    Error error;          // code: "not_configured", "not_found", "not_gguf", "truncated", "corrupt",
+                          // "wrong_architecture", "vocab_mismatch", "adapter_mismatch", "out_of_memory",
+                          // "load_failed"
+    double load_ms = 0;
+};
+
+// A model that loaded, with the adapter (if any) that belongs to it. Shared so that a reload can swap in a
+// new model while streams on the old one finish; the last owner frees it.
+struct LoadedModel {
+    ModelHandle model;
+    AdapterHandle adapter;      // set only for Tier::Adapter
+    float adapter_scale = 1.0f;
+    Tier tier = Tier::Base;
+    GgufSummary summary;        // of the file whose weights are in use (fine-tuned or base)
+    const llama_vocab* vocab() const { return llama_model_get_vocab(model.get()); }
+};
+
+// get_model_info(): the seed's fields plus Mimir's diagnostics. to_json() gives the exact API shape.
+struct ModelInfo {
+    std::string status = "loading";   // "loaded", "loading", "error"
+    std::string model_type;           // "fine-tuned", "adapter", "base", "" when nothing loaded
+    bool is_adapter = false;
+    bool using_fallback = false;      // true when the base model alone serves
+    std::string fine_tuned_path, adapter_path, base_model_path;
+    std::vector<TierAttempt> attempts;  // in the order tried
+    std::string error;                // summary when status == "error"
+    uint64_t model_size_bytes = 0;
+    uint64_t n_params = 0;
+    std::string architecture, quantization;
+    uint64_t resident_memory_bytes = 0;  // RSS of this process after the load
+
+    nlohmann::json to_json() const;
+};
+
+// Counters for the performance log; the server exposes them as Prometheus metrics.
+struct LoadCounters {
+    std::map<std::string, uint64_t> attempts_by_tier;   // keyed by tier_name
+    std::map<std::string, uint64_t> failures_by_tier;
+    std::map<std::string, uint64_t> wins_by_tier;
+    std::map<std::string, double> last_load_ms_by_tier;
+    uint64_t fallback_activations = 0;   // loads that ended on the base tier
+    uint64_t total_errors = 0;           // loads that ended with nothing
+};
+
+// Loads models through the fallback chain. Thread-safe: load_with_fallback may run while other threads
+// call current() and info(); they see the old model until the new one is ready.
+class ModelManager {
+public:
+    explicit ModelManager(ModelPaths paths, LoadOptions options = {});
+
+    // Runs the chain once, replaces the current model, logs one line per attempt and returns the info.
+    ModelInfo load_with_fallback();
+
+    // The model now serving, or nullptr when no tier loaded.
+    std::shared_ptr<const LoadedModel> current() const;
+    ModelInfo get_model_info() const;
+    LoadCounters counters() const;
+    const ModelPaths& paths() const { return paths_; }
+
+private:
+    ModelPaths paths_;
+    LoadOptions options_;
+    mutable std::mutex mutex_;
+    std::shared_ptr<const LoadedModel> current_;
+    ModelInfo info_;
+    LoadCounters counters_;
+};
+
+// Resident set size of this process in bytes (from /proc/self/statm); 0 when unknown.
+uint64_t resident_memory_bytes();
+// Peak resident set size (VmHWM) in bytes; 0 when unknown.
+uint64_t peak_resident_memory_bytes();
+
+}  // namespace mimir

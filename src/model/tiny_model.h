@@ -1,0 +1,37 @@
+// Writes small (or Phi-3-mini-shaped) GGUF models with random weights and the real Phi-3 tokenizer and
+// chat template, so tests, the demo and the benchmarks need no downloaded weights.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "support/result.h"
+
+namespace mimir {
+
+// Shape and storage of a generated model. Defaults give the 9.3 M-parameter test model.
+struct TinyModelSpec {
+    std::string arch = "phi3";     // "phi3" (fused qkv, fused gate/up) or "llama" (split tensors)
+    int n_layer = 4;
+    int n_embd = 128;
+    int n_head = 4;
+    int n_head_kv = 4;
+    int n_ff = 512;
+    int n_ctx = 4096;
+    uint32_t seed = 42;
+    std::string type = "f32";      // "f32", "f16", "q8_0", "q4_k_m"
+    std::string vocab_path;        // models/ggml-vocab-phi-3.gguf of the llama.cpp source
+
+    // The exact shape of Phi-3-mini-4k-instruct (32 layers, 3072 wide, ff 8192, 32 heads, vocab 32064).
+    static TinyModelSpec phi3_mini();
+};
+
+// Streams tensors to `out_path` one at a time (a Phi-3-mini-shaped Q4_K_M model never holds more than one
+// tensor in memory). Writes to a temp file and renames, so a failed write never leaves a half file.
+Status write_tiny_model(const TinyModelSpec& spec, const std::string& out_path);
+
+// The vocab file shipped with the pinned llama.cpp source, found via MIMIR_PHI3_VOCAB or the path baked
+// in at build time; empty when neither exists.
+std::string default_phi3_vocab_path();
+
+}  // namespace mimir

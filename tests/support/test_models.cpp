@@ -1,0 +1,50 @@
+#include "support/test_models.h"
+
+#include <filesystem>
+#include <functional>
+#include <mutex>
+
+#include <gtest/gtest.h>
+
+namespace fs = std::filesystem;
+
+namespace mimir::test {
+
+namespace {
+std::string spec_key(const TinyModelSpec& s) {
+    return s.arch + "-l" + std::to_string(s.n_layer) + "-e" + std::to_string(s.n_embd) + "-h" +
+           std::to_string(s.n_head) + "-kv" + std::to_string(s.n_head_kv) + "-ff" + std::to_string(s.n_ff) +
+           "-c" + std::to_string(s.n_ctx) + "-s" + std::to_string(s.seed) + "-" + s.type;
+}
+}  // namespace
+
+std::string tiny_model_path(const TinyModelSpec& requested) {
+    static std::mutex mutex;
+    std::lock_guard<std::mutex> lock(mutex);
+    TinyModelSpec spec = requested;
+    if (spec.vocab_path.empty()) spec.vocab_path = default_phi3_vocab_path();
+    const fs::path dir = fs::path(MIMIR_TEST_BINARY_DIR) / "test-models";
+    fs::create_directories(dir);
+    const fs::path path = dir / ("tiny-" + spec_key(spec) + ".gguf");
+    if (!fs::exists(path)) {
+        Status written = write_tiny_model(spec, path.string());
+        EXPECT_TRUE(written.ok()) << (written.ok() ? "" : written.error().message);
+    }
+    return path.string();
+}
+
+std::string scratch_dir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "unnamed";
+    const fs::path dir = fs::path(MIMIR_TEST_BINARY_DIR) / "test-tmp" / name;
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    return dir.string();
+}
+
+std::string llama_tool(const std::string& name) {
+    const fs::path path = fs::path(MIMIR_TEST_LLAMA_TOOLS_DIR) / name;
+    return fs::exists(path) ? path.string() : std::string();
+}
+
+}  // namespace mimir::test
