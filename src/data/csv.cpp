@@ -1,0 +1,154 @@
+#include "data/csv.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace mimir {
+
+namespace {
+
+constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+
+// Walks the text one record at a time; keeps the line counter that error messages refer to.
+class CsvScanner {
+public:
+    explicit CsvScanner(std::string_view text) : text_(text) {}
+
+    bool done() const { return pos_ >= text_.size(); }
+
+    CsvRecord next_record() {
+        CsvRecord record;
+        record.line = line_;
+        std::string field;
+        while (true) {
+            if (!read_field(field, record)) {
+                skip_rest_of_line();
+                record.fields.push_back(std::move(field));
+                return record;
+            }
+            record.fields.push_back(std::move(field));
+            field.clear();
+            if (done()) return record;
+            const char c = text_[pos_];
+            if (c == ',') {
+                ++pos_;
+                continue;
+            }
+            consume_line_end();
+            return record;
+        }
+    }
+
+private:
+    // Reads one field, leaving pos_ on the delimiter (',' or line end) that follows it. Returns false
+    // (with record.error set) when the quoting is broken.
+    bool read_field(std::string& field, CsvRecord& record) {
+        if (!done() && text_[pos_] == '"') return read_quoted(field, record);
+        while (!done()) {
+            const char c = text_[pos_];
+            if (c == ',' || c == '\n' || c == '\r') return true;
+            if (c == '"') {
+                record.error = "stray quote inside an unquoted field on line " + std::to_string(line_);
+                return false;
+            }
+            field.push_back(c);
+            ++pos_;
+        }
+        return true;
+    }
+
+    bool read_quoted(std::string& field, CsvRecord& record) {
+        const int opened_on = line_;
+        ++pos_;  // opening quote
+        while (!done()) {
+            const char c = text_[pos_];
+            if (c == '"') {
+                if (pos_ + 1 < text_.size() && text_[pos_ + 1] == '"') {
+                    field.push_back('"');
+                    pos_ += 2;
+                    continue;
+                }
+                ++pos_;  // closing quote
+                if (done() || text_[pos_] == ',' || text_[pos_] == '\n' || text_[pos_] == '\r') return true;
+                record.error = "text after a closing quote on line " + std::to_string(line_);
+                return false;
+            }
+            if (c == '\n') ++line_;
+            // Line ends inside a field are kept as '\n' whatever the file used.
+            if (c == '\r' && pos_ + 1 < text_.size() && text_[pos_ + 1] == '\n') {
+                ++pos_;
+                continue;
+            }
+            field.push_back(c);
+            ++pos_;
+        }
+        record.error = "quote opened on line " + std::to_string(opened_on) + " is never closed";
+        return false;
+    }
+
+    void consume_line_end() {
+        if (!done() && text_[pos_] == '\r') ++pos_;
+        if (!done() && text_[pos_] == '\n') ++pos_;
+        ++line_;
+    }
+
+    void skip_rest_of_line() {
+        while (!done() && text_[pos_] != '\n') ++pos_;
+        if (!done()) ++pos_;
+        ++line_;
+    }
+
+    std::string_view text_;
+    size_t pos_ = 0;
+    int line_ = 1;
+};
+
+bool is_blank(const CsvRecord& record) {
+    return record.error.empty() && record.fields.size() == 1 && record.fields[0].empty();
+}
+
+}  // namespace
+
+Result<CsvTable> parse_csv(std::string_view text) {
+    if (text.substr(0, kUtf8Bom.size()) == kUtf8Bom) text.remove_prefix(kUtf8Bom.size());
+    CsvScanner scanner(text);
+    CsvTable table;
+    bool have_header = false;
+    while (!scanner.done()) {
+        CsvRecord record = scanner.next_record();
+        if (is_blank(record)) continue;
+        if (!have_header) {
+            if (!record.error.empty()) return Result<CsvTable>::failure("bad_header", "header: " + record.error);
+            table.header = std::move(record.fields);
+            have_header = true;
+            continue;
+        }
+        table.records.push_back(std::move(record));
+    }
+    if (!have_header) return Result<CsvTable>::failure("empty_csv", "the file has no header row");
+    return table;
+}
+
+Result<std::string> read_text_file(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+        return Result<std::string>::failure("not_a_file", path + " is a directory, not a file");
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Result<std::string>::failure("not_found", "cannot open " + path);
+    std::ostringstream contents;
+    contents << in.rdbuf();
+    if (in.bad()) return Result<std::string>::failure("read_failed", "cannot read " + path);
+    return contents.str();
+}
+
+Result<CsvTable> read_csv_file(const std::string& path) {
+    Result<std::string> text = read_text_file(path);
+    if (!text) return Result<CsvTable>::failure(text.error().code, text.error().message);
+    Result<CsvTable> table = parse_csv(*text);
+    if (!table) return Result<CsvTable>::failure(table.error().code, path + ": " + table.error().message);
+    return table;
+}
+
+}  // namespace mimir

@@ -1,0 +1,39 @@
+// RFC 4180 CSV as Google Sheets exports it: UTF-8 with or without a byte-order mark, fields quoted when
+// they hold commas, quotes ("" inside quotes) or newlines, CRLF or LF line ends.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "support/result.h"
+
+namespace mimir {
+
+// One record of the file. `line` is the 1-based line its first field starts on, for error messages;
+// `error` is set (and `fields` partial) when the record's quoting could not be parsed.
+struct CsvRecord {
+    int line = 0;
+    std::vector<std::string> fields;
+    std::string error;
+};
+
+// The first record of a file is its header; the rest are data records in file order.
+struct CsvTable {
+    std::vector<std::string> header;
+    std::vector<CsvRecord> records;
+};
+
+// Parses `text`. A record with broken quoting (a stray quote inside an unquoted field, text after a
+// closing quote) is kept with `error` set and parsing resumes at the next line, so one bad row costs
+// only itself. An unterminated quote swallows the rest of the file: that record carries the error.
+// Fails ("empty_csv") only when there is no header at all.
+Result<CsvTable> parse_csv(std::string_view text);
+
+// The whole file as bytes; "not_found", "not_a_file" (a directory) or "read_failed" name the file.
+Result<std::string> read_text_file(const std::string& path);
+
+// Reads `path` and parses it; "not_found" / "read_failed" name the file.
+Result<CsvTable> read_csv_file(const std::string& path);
+
+}  // namespace mimir

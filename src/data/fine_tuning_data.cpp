@@ -1,0 +1,137 @@
+#include "data/fine_tuning_data.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <optional>
+
+#include "data/csv.h"
+
+namespace mimir {
+
+namespace {
+
+std::string normalized_column(const std::string& name) {
+    std::string out;
+    for (char c : name) {
+        if (c == '_' || c == '-') c = ' ';
+        out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    }
+    const size_t first = out.find_first_not_of(' ');
+    const size_t last = out.find_last_not_of(' ');
+    return first == std::string::npos ? std::string() : out.substr(first, last - first + 1);
+}
+
+bool is_blank(const std::string& text) {
+    return std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isspace(c); });
+}
+
+struct ColumnIndex {
+    std::optional<size_t> prompt, model_response, issues, ideal_response;
+};
+
+ColumnIndex find_columns(const std::vector<std::string>& header) {
+    ColumnIndex index;
+    for (size_t i = 0; i < header.size(); ++i) {
+        const std::string name = normalized_column(header[i]);
+        if (name == "prompt" && !index.prompt) index.prompt = i;
+        if (name == "model response" && !index.model_response) index.model_response = i;
+        if (name == "issues" && !index.issues) index.issues = i;
+        if (name == "ideal response" && !index.ideal_response) index.ideal_response = i;
+    }
+    return index;
+}
+
+std::string field_or_empty(const CsvRecord& record, std::optional<size_t> column) {
+    return column && *column < record.fields.size() ? record.fields[*column] : std::string();
+}
+
+std::string joined_header(const std::vector<std::string>& header) {
+    std::string out;
+    for (const auto& name : header) out += (out.empty() ? "\"" : ", \"") + name + "\"";
+    return out;
+}
+
+uint64_t splitmix64(uint64_t& state) {
+    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+}  // namespace
+
+Result<FineTuningData> parse_fine_tuning_csv(const std::string& text, const std::string& source) {
+    Result<CsvTable> table = parse_csv(text);
+    if (!table) return Result<FineTuningData>::failure(table.error().code, source + ": " + table.error().message);
+    const ColumnIndex columns = find_columns(table->header);
+    if (!columns.prompt || !columns.ideal_response) {
+        return Result<FineTuningData>::failure(
+            "wrong_columns", source + ": needs columns \"prompt\" and \"ideal response\" (found " +
+                                 joined_header(table->header) + ")");
+    }
+    FineTuningData data;
+    int row_number = 0;
+    for (const CsvRecord& record : table->records) {
+        ++row_number;
+        auto problem = [&](std::string reason) {
+            data.problems.push_back({row_number, record.line, std::move(reason)});
+        };
+        if (!record.error.empty()) {
+            problem("unparseable quoting: " + record.error);
+            continue;
+        }
+        FineTuningRow row{row_number,
+                          record.line,
+                          field_or_empty(record, columns.prompt),
+                          field_or_empty(record, columns.model_response),
+                          field_or_empty(record, columns.issues),
+                          field_or_empty(record, columns.ideal_response)};
+        if (is_blank(row.prompt)) {
+            problem("missing prompt");
+        } else if (is_blank(row.ideal_response)) {
+            problem("missing ideal response");
+        } else {
+            data.rows.push_back(std::move(row));
+        }
+    }
+    if (data.rows.empty()) {
+        return Result<FineTuningData>::failure(
+            "no_rows", source + ": no usable rows (" + std::to_string(data.problems.size()) + " skipped)");
+    }
+    return data;
+}
+
+Result<FineTuningData> read_fine_tuning_csv(const std::string& path) {
+    Result<std::string> text = read_text_file(path);
+    if (!text) return Result<FineTuningData>::failure(text.error().code, text.error().message);
+    return parse_fine_tuning_csv(*text, path);
+}
+
+std::string describe(const RowProblem& problem) {
+    return "row " + std::to_string(problem.row_number) + " (line " + std::to_string(problem.line) +
+           "): " + problem.reason;
+}
+
+void seeded_shuffle(std::vector<size_t>& items, uint64_t seed) {
+    uint64_t state = seed;
+    for (size_t i = items.size(); i > 1; --i) {
+        const size_t j = static_cast<size_t>(splitmix64(state) % i);
+        std::swap(items[i - 1], items[j]);
+    }
+}
+
+TrainEvalSplit split_train_eval(size_t n, double eval_fraction, uint64_t seed) {
+    std::vector<size_t> order(n);
+    for (size_t i = 0; i < n; ++i) order[i] = i;
+    seeded_shuffle(order, seed);
+    size_t n_eval = static_cast<size_t>(std::lround(static_cast<double>(n) * eval_fraction));
+    if (eval_fraction > 0 && n >= 2) n_eval = std::max<size_t>(n_eval, 1);
+    n_eval = std::min(n_eval, n > 0 ? n - 1 : 0);
+    TrainEvalSplit split;
+    split.eval.assign(order.begin(), order.begin() + static_cast<long>(n_eval));
+    split.train.assign(order.begin() + static_cast<long>(n_eval), order.end());
+    return split;
+}
+
+}  // namespace mimir
