@@ -31,10 +31,13 @@ struct ModelPaths {
     ModelPaths overridden_by(const ModelPaths& flags) const;
 };
 
-// How llama.cpp should load weights. Training-compatible loads turn off repacked CPU buffers.
+// How llama.cpp should load weights.
 struct LoadOptions {
     bool use_mmap = true;
-    bool use_extra_buffer_types = true;
+    // Repacked CPU buffers (AMX, ...) stay off by default: on this AMX machine the pinned llama.cpp
+    // segfaults in ggml_backend_amx_mul_mat on Q8_0 and Q4_K_M weights (llama-completion and llama-bench
+    // too; their --no-repack avoids it), and training needs plain buffers anyway.
+    bool use_extra_buffer_types = false;
 };
 
 enum class Tier { FineTuned, Adapter, Base };
