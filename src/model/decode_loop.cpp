@@ -1,0 +1,313 @@
+// The engine's decode thread: admits queued requests into slots (reusing cached prefixes), decodes one
+// batch per step holding every running sequence's next token plus as much pending prompt as fits, samples
+// each sequence with its own chain and streams the text out.
+#include <algorithm>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "model/engine_impl.h"
+
+namespace mimir {
+
+namespace {
+
+size_t common_prefix(const std::vector<llama_token>& a, const std::vector<llama_token>& b) {
+    const size_t n = std::min(a.size(), b.size());
+    size_t i = 0;
+    while (i < n && a[i] == b[i]) ++i;
+    return i;
+}
+
+double ms_since(EngineClock::time_point start) {
+    return std::chrono::duration<double, std::milli>(EngineClock::now() - start).count();
+}
+
+void add_to_batch(llama_batch& batch, llama_token token, llama_pos pos, llama_seq_id seq, bool logits) {
+    const int i = batch.n_tokens++;
+    batch.token[i] = token;
+    batch.pos[i] = pos;
+    batch.n_seq_id[i] = 1;
+    batch.seq_id[i][0] = seq;
+    batch.logits[i] = logits;
+}
+
+std::string token_piece(const llama_vocab* vocab, llama_token token) {
+    std::string piece(64, '\0');
+    int32_t n = llama_token_to_piece(vocab, token, piece.data(), static_cast<int32_t>(piece.size()), 0, false);
+    if (n < 0) {
+        piece.resize(static_cast<size_t>(-n));
+        n = llama_token_to_piece(vocab, token, piece.data(), static_cast<int32_t>(piece.size()), 0, false);
+    }
+    piece.resize(static_cast<size_t>(std::max(n, 0)));
+    return piece;
+}
+
+}  // namespace
+
+int Engine::Impl::idle_slots() const { return options_.n_parallel - stats_.active; }
+
+void Engine::Impl::decode_loop() {
+    for (;;) {
+        std::vector<std::unique_ptr<Job>> arrivals;
+        {
+            std::unique_lock<std::mutex> lock(mutex_);
+            wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || stats_.active > 0; });
+            if (stopping_) break;
+            for (int idle = idle_slots(); idle > 0 && !queue_.empty(); --idle) {
+                arrivals.push_back(std::move(queue_.front()));
+                queue_.pop_front();
+                ++stats_.active;
+            }
+            stats_.queued = static_cast<int>(queue_.size());
+        }
+        for (std::unique_ptr<Job>& job : arrivals) start_job(std::move(job));
+        drop_cancelled();
+        decode_step();
+    }
+    fail_everything(Error{"shutting_down", "the engine is shutting down"});
+}
+
+Slot& Engine::Impl::choose_slot(const std::vector<llama_token>& prompt, size_t& reusable) {
+    Slot* best = nullptr;
+    Slot* least_recent = nullptr;
+    for (Slot& slot : slots_) {
+        if (slot.job) continue;
+        const size_t shared = common_prefix(slot.cached, prompt);
+        if (!best || shared > reusable || (shared == reusable && slot.last_used < best->last_used)) {
+            best = &slot;
+            reusable = shared;
+        }
+        if (!least_recent || slot.last_used < least_recent->last_used) least_recent = &slot;
+    }
+    // The shared system-prompt sequence beats every slot: copy it into the least recently used slot, so
+    // a conversation whose turns are cached elsewhere keeps its cache for its next turn.
+    const bool shared_prefix_fits =
+        !shared_cached_.empty() && common_prefix(shared_cached_, prompt) == shared_cached_.size();
+    if (shared_prefix_fits && shared_cached_.size() > reusable) {
+        Slot& slot = *least_recent;
+        llama_memory_seq_rm(memory_, slot.seq_id, -1, -1);
+        llama_memory_seq_cp(memory_, shared_seq_, slot.seq_id, -1, -1);
+        slot.cached = shared_cached_;
+        reusable = shared_cached_.size();
+        return slot;
+    }
+    return *best;
+}
+
+void Engine::Impl::start_job(std::unique_ptr<Job> job) {
+    const std::vector<llama_token>& prompt = job->prompt.tokens;
+    size_t reusable = 0;
+    Slot& slot = choose_slot(prompt, reusable);
+    // At least the last prompt token must be decoded again: its logits give the first reply token.
+    size_t keep = std::min(reusable, prompt.size() - 1);
+    if (keep < slot.cached.size() && !llama_memory_seq_rm(memory_, slot.seq_id, static_cast<llama_pos>(keep), -1)) {
+        // Some memories (recurrent, sliding-window) cannot drop a tail: start this sequence afresh.
+        llama_memory_seq_rm(memory_, slot.seq_id, -1, -1);
+        keep = 0;
+    }
+    slot.cached.resize(keep);
+    job->n_prompt_decoded = keep;
+    job->result.cached_prompt_tokens = static_cast<int>(keep);
+    slot.job = std::move(job);
+}
+
+void Engine::Impl::drop_cancelled() {
+    for (Slot& slot : slots_) {
+        if (slot.job && slot.job->is_cancelled()) finish(slot, "cancelled");
+    }
+}
+
+bool Engine::Impl::fill_batch() {
+    llama_batch& batch = batch_.get();
+    batch.n_tokens = 0;
+    // Running sequences first (one token each): they are what students are watching.
+    for (Slot& slot : slots_) {
+        Job* job = slot.job.get();
+        if (!job || !job->generating) continue;
+        job->batch_start = batch.n_tokens;
+        add_to_batch(batch, job->next_token, static_cast<llama_pos>(slot.cached.size()), slot.seq_id, true);
+        job->n_in_batch = 1;
+        job->logits_index = batch.n_tokens - 1;
+    }
+    // Then pending prompts, as much as the batch holds.
+    for (Slot& slot : slots_) {
+        Job* job = slot.job.get();
+        if (!job || job->generating) continue;
+        const std::vector<llama_token>& prompt = job->prompt.tokens;
+        const size_t take = std::min(prompt.size() - job->n_prompt_decoded,
+                                     static_cast<size_t>(n_batch_ - batch.n_tokens));
+        if (take == 0) break;
+        job->batch_start = batch.n_tokens;
+        for (size_t i = job->n_prompt_decoded; i < job->n_prompt_decoded + take; ++i) {
+            add_to_batch(batch, prompt[i], static_cast<llama_pos>(i), slot.seq_id, i + 1 == prompt.size());
+        }
+        job->n_in_batch = static_cast<int>(take);
+        job->logits_index = job->n_prompt_decoded + take == prompt.size() ? batch.n_tokens - 1 : -1;
+    }
+    return batch.n_tokens > 0;
+}
+
+void Engine::Impl::decode_step() {
+    if (!fill_batch()) return;
+    const int32_t status = llama_decode(ctx_.get(), batch_.get());
+    if (status == 0) {
+        after_decode();
+        return;
+    }
+    for (Slot& slot : slots_) {
+        if (slot.job) slot.job->n_in_batch = 0;
+    }
+    if (status == 1) {
+        on_context_full();
+        return;
+    }
+    spdlog::error("event=decode_failed status={} batch_tokens={}", status, batch_.get().n_tokens);
+    for (Slot& slot : slots_) {
+        if (slot.job) fail(slot, Error{"decode_failed", "llama_decode failed with status " + std::to_string(status)}, true);
+    }
+}
+
+void Engine::Impl::on_context_full() {
+    // First give up the KV of idle conversations (only a cache); then end the biggest running one.
+    bool freed = false;
+    for (Slot& slot : slots_) {
+        if (slot.job || slot.cached.empty()) continue;
+        llama_memory_seq_rm(memory_, slot.seq_id, -1, -1);
+        slot.cached.clear();
+        freed = true;
+    }
+    if (freed) return;
+    Slot* biggest = nullptr;
+    for (Slot& slot : slots_) {
+        if (slot.job && (!biggest || slot.cached.size() > biggest->cached.size())) biggest = &slot;
+    }
+    if (!biggest) return;
+    spdlog::warn("event=context_full seq={} tokens={}", biggest->seq_id, biggest->cached.size());
+    if (biggest->job->generating) {
+        finish(*biggest, "length");
+    } else {
+        fail(*biggest, Error{"context_exceeded", "the context is full with other conversations; retry later"}, true);
+    }
+}
+
+void Engine::Impl::after_decode() {
+    const llama_batch& batch = batch_.get();
+    for (Slot& slot : slots_) {
+        if (!slot.job || slot.job->n_in_batch == 0) continue;
+        Job& job = *slot.job;
+        slot.cached.insert(slot.cached.end(), batch.token + job.batch_start,
+                           batch.token + job.batch_start + job.n_in_batch);
+        const int decoded = std::exchange(job.n_in_batch, 0);
+        if (!job.generating) {
+            job.n_prompt_decoded += static_cast<size_t>(decoded);
+            publish_shared_prefix(slot);
+            if (job.n_prompt_decoded < job.prompt.tokens.size()) continue;
+            job.generating = true;
+        }
+        sample_next(slot);
+    }
+}
+
+void Engine::Impl::publish_shared_prefix(Slot& slot) {
+    Job& job = *slot.job;
+    const size_t n_system = static_cast<size_t>(job.prompt.system_prefix_tokens);
+    if (job.shared_prefix_published || n_system == 0 || job.n_prompt_decoded < n_system) return;
+    job.shared_prefix_published = true;
+    const std::vector<llama_token>& prompt = job.prompt.tokens;
+    if (shared_cached_.size() == n_system && std::equal(shared_cached_.begin(), shared_cached_.end(), prompt.begin())) {
+        return;
+    }
+    // In a unified KV cache the copy only tags the same cells with another sequence id.
+    llama_memory_seq_rm(memory_, shared_seq_, -1, -1);
+    llama_memory_seq_cp(memory_, slot.seq_id, shared_seq_, 0, static_cast<llama_pos>(n_system));
+    shared_cached_.assign(prompt.begin(), prompt.begin() + static_cast<std::ptrdiff_t>(n_system));
+}
+
+void Engine::Impl::sample_next(Slot& slot) {
+    Job& job = *slot.job;
+    const llama_token token = llama_sampler_sample(job.sampler.get(), ctx_.get(), job.logits_index);
+    if (job.result.completion_tokens == 0) job.result.time_to_first_token_ms = ms_since(job.start);
+    if (llama_vocab_is_eog(vocab_, token)) {
+        finish(slot, "stop");
+        return;
+    }
+    ++job.result.completion_tokens;
+    deliver(job, job.stop_filter.push(job.utf8.push(token_piece(vocab_, token))));
+    if (job.stop_filter.stopped()) {
+        finish(slot, "stop");
+    } else if (job.cancel_requested) {
+        finish(slot, "cancelled");
+    } else if (job.result.completion_tokens >= job.max_tokens || static_cast<int>(slot.cached.size()) >= n_ctx_) {
+        finish(slot, "length");
+    } else {
+        job.next_token = token;
+    }
+}
+
+void Engine::Impl::deliver(Job& job, const std::string& text) {
+    if (text.empty()) return;
+    job.result.text += text;
+    if (job.request.on_text && !job.cancel_requested && !job.request.on_text(text)) job.cancel_requested = true;
+}
+
+void Engine::Impl::finish(Slot& slot, const char* finish_reason) {
+    Job& job = *slot.job;
+    const bool cancelled = std::string_view(finish_reason) == "cancelled";
+    if (!cancelled) {
+        std::string tail = job.stop_filter.push(job.utf8.finish());
+        tail += job.stop_filter.flush();
+        deliver(job, tail);
+    }
+    GenerationResult& result = job.result;
+    result.finish_reason = finish_reason;
+    result.prompt_tokens = static_cast<int>(job.prompt.tokens.size());
+    result.dropped_messages = job.prompt.dropped_messages;
+    result.total_ms = ms_since(job.start);
+    spdlog::info("event=generation finish={} seq={} prompt_tokens={} cached_tokens={} completion_tokens={} "
+                 "ttft_ms={:.1f} total_ms={:.1f}",
+                 finish_reason, slot.seq_id, result.prompt_tokens, result.cached_prompt_tokens,
+                 result.completion_tokens, result.time_to_first_token_ms, result.total_ms);
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        --stats_.active;
+        ++(cancelled ? stats_.cancelled : stats_.completed);
+        stats_.prompt_tokens += static_cast<uint64_t>(result.prompt_tokens);
+        stats_.cached_prompt_tokens += static_cast<uint64_t>(result.cached_prompt_tokens);
+        stats_.generated_tokens += static_cast<uint64_t>(result.completion_tokens);
+    }
+    job.done.set_value(std::move(result));
+    slot.job.reset();
+    slot.last_used = ++use_counter_;
+}
+
+void Engine::Impl::fail(Slot& slot, Error error, bool clear_sequence) {
+    spdlog::warn("event=generation_failed seq={} code={} message=\"{}\"", slot.seq_id, error.code, error.message);
+    if (clear_sequence) {
+        llama_memory_seq_rm(memory_, slot.seq_id, -1, -1);
+        slot.cached.clear();
+    }
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        --stats_.active;
+        ++stats_.failed;
+    }
+    slot.job->done.set_value(std::move(error));
+    slot.job.reset();
+    slot.last_used = ++use_counter_;
+}
+
+void Engine::Impl::fail_everything(const Error& error) {
+    for (Slot& slot : slots_) {
+        if (slot.job) fail(slot, error, false);
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (std::unique_ptr<Job>& job : queue_) {
+        ++stats_.failed;
+        job->done.set_value(error);
+    }
+    queue_.clear();
+    stats_.queued = 0;
+}
+
+}  // namespace mimir

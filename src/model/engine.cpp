@@ -1,0 +1,155 @@
+#include "model/engine.h"
+
+#include <algorithm>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "model/engine_impl.h"
+#include "model/sampler.h"
+
+namespace mimir {
+
+namespace {
+
+constexpr int kMaxParallel = 64;
+
+Status validate_options(const EngineOptions& options) {
+    auto invalid = [](const std::string& why) { return Status::failure("invalid_options", why); };
+    if (options.n_ctx < 64) return invalid("n_ctx must be at least 64");
+    if (options.n_parallel < 1 || options.n_parallel > kMaxParallel) {
+        return invalid("n_parallel must be in [1, " + std::to_string(kMaxParallel) + "]");
+    }
+    if (options.n_batch < 1) return invalid("n_batch must be at least 1");
+    if (options.n_threads < 0) return invalid("n_threads must be >= 0 (0 = all cores)");
+    if (options.max_queue < 0) return invalid("max_queue must be >= 0");
+    return ok_status();
+}
+
+int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+}  // namespace
+
+Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const LoadedModel> model, EngineOptions options) {
+    using R = Result<std::unique_ptr<Engine>>;
+    if (!model || !model->model) return R::failure("no_model", "no model is loaded; generation is unavailable");
+    if (Status valid = validate_options(options); !valid) return valid.error();
+    ensure_llama_backend();
+    if (options.n_threads == 0) options.n_threads = default_threads();
+    options.n_batch = std::min(options.n_batch, options.n_ctx);
+
+    llama_context_params params = llama_context_default_params();
+    params.n_ctx = static_cast<uint32_t>(options.n_ctx);
+    params.n_batch = static_cast<uint32_t>(options.n_batch);
+    params.n_ubatch = static_cast<uint32_t>(std::min(options.n_batch, 512));
+    params.n_seq_max = static_cast<uint32_t>(options.n_parallel + 1);  // + the shared system-prompt sequence
+    params.n_threads = options.n_threads;
+    params.n_threads_batch = options.n_threads;
+    params.kv_unified = true;  // one cell pool for all sequences, so a copied prefix costs no memory
+    params.no_perf = true;
+    ContextHandle ctx(llama_init_from_model(model->model.get(), params));
+    if (!ctx) {
+        return R::failure("context_failed", "llama.cpp could not create a context of " +
+                                                std::to_string(options.n_ctx) + " tokens (out of memory?)");
+    }
+    if (model->adapter) {
+        llama_adapter_lora* adapter = model->adapter.get();
+        float scale = model->adapter_scale;
+        if (llama_set_adapters_lora(ctx.get(), &adapter, 1, &scale) != 0) {
+            return R::failure("adapter_failed", "llama.cpp refused to apply the LoRA adapter to the context");
+        }
+    }
+    spdlog::info("event=engine_start n_ctx={} n_parallel={} n_batch={} n_threads={}",
+                 llama_n_ctx(ctx.get()), options.n_parallel, options.n_batch, options.n_threads);
+    auto impl = std::make_unique<Impl>(std::move(model), options, std::move(ctx));
+    return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+}
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() = default;
+Result<GenerationResult> Engine::generate(GenerationRequest request) { return impl_->generate(std::move(request)); }
+EngineStats Engine::stats() const { return impl_->stats(); }
+int Engine::context_size() const { return impl_->context_size(); }
+const LoadedModel& Engine::model() const { return impl_->model(); }
+
+Engine::Impl::Impl(std::shared_ptr<const LoadedModel> model, EngineOptions options, ContextHandle ctx)
+    : model_(std::move(model)),
+      options_(options),
+      ctx_(std::move(ctx)),
+      vocab_(model_->vocab()),
+      memory_(llama_get_memory(ctx_.get())),
+      n_ctx_(static_cast<int>(llama_n_ctx(ctx_.get()))),
+      n_batch_(static_cast<int>(llama_n_batch(ctx_.get()))),
+      batch_(n_batch_, 1),
+      slots_(static_cast<size_t>(options.n_parallel)),
+      shared_seq_(options.n_parallel) {
+    for (size_t i = 0; i < slots_.size(); ++i) slots_[i].seq_id = static_cast<llama_seq_id>(i);
+    thread_ = std::thread([this] { decode_loop(); });
+}
+
+Engine::Impl::~Impl() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+}
+
+Result<std::unique_ptr<Job>> Engine::Impl::prepare(GenerationRequest request) const {
+    using R = Result<std::unique_ptr<Job>>;
+    if (Status valid = validate_sampling(request.sampling); !valid) return valid.error();
+    if (request.cancelled && request.cancelled->load()) {
+        return R::failure("cancelled", "the request was cancelled before it started");
+    }
+    // Shorten the conversation so a reply of max_tokens fits, but never reserve more than a quarter of the
+    // context for it: a long conversation keeps more history and gets a shorter reply ("length").
+    const int reserve = std::min(request.sampling.max_tokens, n_ctx_ / 4);
+    Result<ChatPrompt> prompt = build_chat_prompt(model_->model.get(), request.messages, n_ctx_ - reserve, n_ctx_ - 1);
+    if (!prompt) return prompt.error();
+    const int room = n_ctx_ - static_cast<int>(prompt->tokens.size());
+    const int max_tokens = std::min(request.sampling.max_tokens, room);
+    SamplerHandle sampler = make_sampler_chain(request.sampling, vocab_);
+    return std::make_unique<Job>(std::move(request), std::move(*prompt), max_tokens, std::move(sampler));
+}
+
+void Engine::Impl::count_failure() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++stats_.requests;
+    ++stats_.failed;
+}
+
+Result<GenerationResult> Engine::Impl::generate(GenerationRequest request) {
+    Result<std::unique_ptr<Job>> job = prepare(std::move(request));
+    if (!job) {
+        count_failure();
+        spdlog::info("event=generation_rejected code={} message=\"{}\"", job.error().code, job.error().message);
+        return job.error();
+    }
+    std::future<Result<GenerationResult>> done = (*job)->done.get_future();
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        ++stats_.requests;
+        if (stopping_) {
+            ++stats_.failed;
+            return Result<GenerationResult>::failure("shutting_down", "the engine is shutting down");
+        }
+        if (static_cast<int>(queue_.size()) >= options_.max_queue + idle_slots()) {
+            ++stats_.failed;
+            return Result<GenerationResult>::failure(
+                "busy", "all " + std::to_string(options_.n_parallel) + " slots and the queue of " +
+                            std::to_string(options_.max_queue) + " are full; retry later");
+        }
+        queue_.push_back(std::move(*job));
+        stats_.queued = static_cast<int>(queue_.size());
+    }
+    wake_.notify_one();
+    return done.get();
+}
+
+EngineStats Engine::Impl::stats() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stats_;
+}
+
+}  // namespace mimir

@@ -1,0 +1,119 @@
+// Inside the engine (not a public header): the request queue shared with callers, and the slots that the
+// decode thread alone touches. engine.cpp holds the caller side, decode_loop.cpp the decode thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "model/chat_prompt.h"
+#include "model/engine.h"
+#include "model/llama_handles.h"
+#include "model/stop_strings.h"
+#include "model/utf8_stream.h"
+
+namespace mimir {
+
+using EngineClock = std::chrono::steady_clock;
+
+// One accepted request, from the queue until its promise is fulfilled.
+struct Job {
+    Job(GenerationRequest req, ChatPrompt chat_prompt, int token_limit, SamplerHandle chain)
+        : request(std::move(req)), prompt(std::move(chat_prompt)), max_tokens(token_limit),
+          sampler(std::move(chain)), stop_filter(request.sampling.stop) {}
+
+    GenerationRequest request;
+    ChatPrompt prompt;
+    int max_tokens;
+    SamplerHandle sampler;
+    Utf8Stream utf8;
+    StopStringFilter stop_filter;
+    EngineClock::time_point start = EngineClock::now();
+    std::promise<Result<GenerationResult>> done;
+    GenerationResult result;
+
+    // Decode state.
+    size_t n_prompt_decoded = 0;   // prompt tokens whose KV the slot holds
+    bool generating = false;       // prompt fully decoded; `next_token` waits to be decoded
+    llama_token next_token = -1;
+    int batch_start = 0;           // where this job's tokens begin in the batch being decoded
+    int n_in_batch = 0;            // how many tokens it put there
+    int logits_index = -1;         // its output row in that batch, -1 when none
+    bool shared_prefix_published = false;
+    bool cancel_requested = false; // on_text returned false
+
+    bool is_cancelled() const { return cancel_requested || (request.cancelled && request.cancelled->load()); }
+};
+
+// One llama.cpp sequence. `cached` mirrors exactly which tokens its KV holds (positions 0..n-1), so a
+// later request can reuse the longest common prefix.
+struct Slot {
+    llama_seq_id seq_id = 0;
+    std::vector<llama_token> cached;
+    std::unique_ptr<Job> job;      // null when idle
+    uint64_t last_used = 0;
+};
+
+class Engine::Impl {
+public:
+    Impl(std::shared_ptr<const LoadedModel> model, EngineOptions options, ContextHandle ctx);
+    ~Impl();
+
+    Result<GenerationResult> generate(GenerationRequest request);
+    EngineStats stats() const;
+    int context_size() const { return n_ctx_; }
+    const LoadedModel& model() const { return *model_; }
+
+private:
+    Result<std::unique_ptr<Job>> prepare(GenerationRequest request) const;
+    void count_failure();
+
+    // Decode thread (decode_loop.cpp).
+    void decode_loop();
+    void start_job(std::unique_ptr<Job> job);
+    Slot& choose_slot(const std::vector<llama_token>& prompt, size_t& reusable);
+    void drop_cancelled();
+    void decode_step();
+    bool fill_batch();
+    void after_decode();
+    void on_context_full();
+    void publish_shared_prefix(Slot& slot);
+    void sample_next(Slot& slot);
+    void deliver(Job& job, const std::string& text);
+    void finish(Slot& slot, const char* finish_reason);
+    void fail(Slot& slot, Error error, bool clear_sequence);
+    void fail_everything(const Error& error);
+    int idle_slots() const;
+
+    std::shared_ptr<const LoadedModel> model_;
+    EngineOptions options_;
+    ContextHandle ctx_;
+    const llama_vocab* vocab_;
+    llama_memory_t memory_;
+    int n_ctx_;
+    int n_batch_;
+    BatchOwner batch_;
+
+    // Owned by the decode thread.
+    std::vector<Slot> slots_;
+    llama_seq_id shared_seq_;                  // the system prompt's KV, copied into new conversations
+    std::vector<llama_token> shared_cached_;
+    uint64_t use_counter_ = 0;
+
+    // Shared with callers, under mutex_.
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<std::unique_ptr<Job>> queue_;
+    bool stopping_ = false;
+    EngineStats stats_;
+
+    std::thread thread_;
+};
+
+}  // namespace mimir

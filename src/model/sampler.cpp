@@ -1,0 +1,66 @@
+#include "model/sampler.h"
+
+#include <cmath>
+#include <string>
+
+#include "model/utf8_stream.h"
+
+namespace mimir {
+
+namespace {
+constexpr size_t kMaxStopStrings = 16;
+constexpr size_t kMaxStopBytes = 256;
+
+Status invalid(const std::string& field, const std::string& why) {
+    return Status::failure("invalid_request", "sampling." + field + ": " + why);
+}
+}  // namespace
+
+Status validate_sampling(const SamplingParams& params) {
+    if (!std::isfinite(params.temperature) || params.temperature < 0 || params.temperature > 5) {
+        return invalid("temperature", "must be in [0, 5]");
+    }
+    if (!std::isfinite(params.top_p) || params.top_p <= 0 || params.top_p > 1) {
+        return invalid("top_p", "must be in (0, 1]");
+    }
+    if (params.top_k < 0) return invalid("top_k", "must be >= 0 (0 = off)");
+    if (!std::isfinite(params.repeat_penalty) || params.repeat_penalty <= 0 || params.repeat_penalty > 10) {
+        return invalid("repeat_penalty", "must be in (0, 10] (1 = off)");
+    }
+    if (params.repeat_last_n < 0) return invalid("repeat_last_n", "must be >= 0");
+    if (params.max_tokens <= 0) return invalid("max_tokens", "must be at least 1");
+    if (params.stop.size() > kMaxStopStrings) {
+        return invalid("stop", "at most " + std::to_string(kMaxStopStrings) + " stop strings");
+    }
+    for (size_t i = 0; i < params.stop.size(); ++i) {
+        const std::string& stop = params.stop[i];
+        const std::string field = "stop[" + std::to_string(i) + "]";
+        if (stop.empty()) return invalid(field, "empty");
+        if (stop.size() > kMaxStopBytes) return invalid(field, "longer than " + std::to_string(kMaxStopBytes) + " bytes");
+        if (!is_valid_utf8(stop)) return invalid(field, "not valid UTF-8");
+    }
+    return ok_status();
+}
+
+SamplerHandle make_sampler_chain(const SamplingParams& params, const llama_vocab* vocab) {
+    llama_sampler_chain_params chain_params = llama_sampler_chain_default_params();
+    chain_params.no_perf = true;
+    SamplerHandle chain(llama_sampler_chain_init(chain_params));
+    // top-k first: the penalty then looks at k candidates instead of the whole vocabulary.
+    if (params.top_k > 0) llama_sampler_chain_add(chain.get(), llama_sampler_init_top_k(params.top_k));
+    if (params.repeat_penalty != 1.0f && params.repeat_last_n > 0) {
+        llama_sampler_chain_add(chain.get(), llama_sampler_init_penalties(llama_vocab_n_tokens(vocab),
+                                                                          params.repeat_last_n,
+                                                                          params.repeat_penalty, 0.0f, 0.0f));
+    }
+    if (params.temperature <= 0.0f) {
+        llama_sampler_chain_add(chain.get(), llama_sampler_init_greedy());
+        return chain;
+    }
+    if (params.top_p < 1.0f) llama_sampler_chain_add(chain.get(), llama_sampler_init_top_p(params.top_p, 1));
+    llama_sampler_chain_add(chain.get(), llama_sampler_init_temp(params.temperature));
+    llama_sampler_chain_add(chain.get(), llama_sampler_init_dist(params.seed));
+    return chain;
+}
+
+}  // namespace mimir
