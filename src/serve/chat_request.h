@@ -1,0 +1,68 @@
+// The OpenAI chat-completions wire format: parsing and validating a request body into what the engine
+// needs, and building the response, the streamed chunks and the error body. Pure functions over strings
+// and JSON (no sockets), so they are unit-tested and fuzzed directly.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/engine.h"
+#include "support/result.h"
+
+namespace mimir::serve {
+
+// Bounds a request must respect beyond its JSON shape. max_tokens is capped by the context size.
+struct ChatRequestLimits {
+    int max_tokens = 4096;
+    size_t max_messages = 256;
+    size_t max_stop_strings = 4;
+};
+
+// A validated request. Fields the engine does not use (n, logprobs, tools, ...) are ignored, as clients
+// written for OpenAI send them routinely.
+struct ChatCompletionRequest {
+    std::string model;
+    std::vector<ChatMessage> messages;
+    SamplingParams sampling;
+    bool stream = false;
+};
+
+// Errors have code "invalid_request" and a message naming the offending field, e.g.
+// "messages[1].role must be one of system, user, assistant".
+Result<ChatCompletionRequest> parse_chat_request(std::string_view body, const ChatRequestLimits& limits);
+
+// Identity of one completion, shared by all its chunks.
+struct CompletionId {
+    std::string id;        // "chatcmpl-" + 24 random hex digits
+    long long created = 0; // unix seconds
+    std::string model;     // the tier serving it, e.g. "mimir-fine-tuned"
+    static CompletionId make(std::string model);
+};
+
+nlohmann::json usage_json(const GenerationResult& result);
+nlohmann::json timings_json(const GenerationResult& result);
+
+// The whole non-streamed response (object "chat.completion").
+nlohmann::json completion_json(const CompletionId& id, const GenerationResult& result);
+
+// Streamed chunks (object "chat.completion.chunk"): the first carries the role, then one per text piece,
+// and the last carries finish_reason, usage and timings.
+nlohmann::json role_chunk_json(const CompletionId& id);
+nlohmann::json text_chunk_json(const CompletionId& id, std::string_view text);
+nlohmann::json final_chunk_json(const CompletionId& id, const GenerationResult& result);
+
+// {"error":{"code","message","type"}}
+nlohmann::json error_json(std::string_view code, std::string_view message, std::string_view type);
+
+// JSON text that never throws: invalid UTF-8 from a model is replaced with U+FFFD instead.
+std::string to_text(const nlohmann::json& value);
+
+// One server-sent event carrying `payload` ("data: <payload>\n\n"); payload must have no newline.
+std::string sse_event(std::string_view payload);
+inline constexpr std::string_view kSseDone = "data: [DONE]\n\n";
+
+}  // namespace mimir::serve

@@ -1,0 +1,37 @@
+// Internal to the serve module: helpers the route files share. httplib types are only forward-declared
+// here; the routes that use them live in .cpp files.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "support/result.h"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace mimir::serve {
+
+class ServingState;
+
+void send_json(httplib::Response& res, int status, const nlohmann::json& body);
+
+// Writes {"error":{code,message,type}} with the type that belongs to `status`, and counts it.
+void send_error(httplib::Response& res, ServingState& state, int status, std::string_view code,
+                std::string_view message);
+
+// Maps an engine or parser error code to its HTTP status (invalid_request 400, busy 429, ...).
+int status_for_error_code(std::string_view code);
+const char* error_type_for_status(int status);
+
+// The peer address; the unit of rate limiting.
+std::string client_address(const httplib::Request& req);
+
+void register_chat_routes(httplib::Server& http, ServingState& state);
+
+}  // namespace mimir::serve

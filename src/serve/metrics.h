@@ -1,0 +1,71 @@
+// Counters the server keeps about itself, and their rendering in the Prometheus text format (version
+// 0.0.4) for GET /metrics. Thread-safe: handlers record from many threads.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "model/engine.h"
+#include "model/model_manager.h"
+
+namespace mimir::serve {
+
+// A cumulative histogram with fixed bucket bounds (seconds), as Prometheus expects.
+class Histogram {
+public:
+    static constexpr std::array<double, 10> kBounds = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    void observe(double value);
+    std::string render(const std::string& name, const std::string& help) const;
+
+private:
+    mutable std::mutex mutex_;
+    std::array<uint64_t, kBounds.size()> counts_{};
+    uint64_t count_ = 0;
+    double sum_ = 0;
+};
+
+// What the serving state adds beyond the ModelManager's and Engine's own counters.
+struct MetricsSnapshotInputs {
+    EngineStats engine;             // zero when no engine
+    bool has_engine = false;
+    LoadCounters loads;
+    std::string state;              // status button state
+    uint64_t resident_memory_bytes = 0;
+    int in_flight = 0;              // chat requests admitted and not finished
+};
+
+class ServerMetrics {
+public:
+    void count_request(const std::string& route, int status);
+    void count_error(const std::string& type, const std::string& code);
+    void count_status_change();
+    void count_disconnect();
+    // One finished generation: tokens produced, time to first token and decode speed.
+    void record_generation(const GenerationResult& result);
+
+    uint64_t status_changes() const { return status_changes_.load(); }
+    uint64_t errors_of_type(const std::string& type) const;
+
+    std::string render(const MetricsSnapshotInputs& inputs) const;
+
+private:
+    mutable std::mutex mutex_;
+    std::map<std::pair<std::string, int>, uint64_t> requests_;
+    std::map<std::pair<std::string, std::string>, uint64_t> errors_;
+    std::atomic<uint64_t> status_changes_{0};
+    std::atomic<uint64_t> disconnects_{0};
+    std::atomic<uint64_t> generated_tokens_{0};
+    std::atomic<uint64_t> prompt_tokens_{0};
+    std::atomic<uint64_t> completions_{0};
+    double generation_seconds_ = 0;     // guarded by mutex_
+    double last_tokens_per_second_ = 0; // guarded by mutex_
+    Histogram time_to_first_token_;
+    Histogram request_duration_;
+};
+
+}  // namespace mimir::serve

@@ -1,0 +1,220 @@
+#include "serve/server.h"
+
+#include <csignal>
+#include <thread>
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include "serve/chat_request.h"
+#include "serve/http_common.h"
+#include "serve/serving_state.h"
+#include "serve/static_assets.h"
+
+namespace mimir::serve {
+
+void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
+    res.status = status;
+    res.set_content(to_text(body), "application/json");
+}
+
+const char* error_type_for_status(int status) {
+    switch (status) {
+        case 400: case 404: case 405: case 408: case 413: case 414: return "invalid_request_error";
+        case 401: return "authentication_error";
+        case 403: return "permission_error";
+        case 429: return "rate_limit_error";
+        case 503: return "service_unavailable_error";
+        default: return "server_error";
+    }
+}
+
+int status_for_error_code(std::string_view code) {
+    if (code == "invalid_request" || code == "context_exceeded" || code == "invalid_path") return 400;
+    if (code == "not_found") return 404;
+    if (code == "busy") return 429;
+    if (code == "shutting_down" || code == "model_not_loaded") return 503;
+    return 500;
+}
+
+void send_error(httplib::Response& res, ServingState& state, int status, std::string_view code,
+                std::string_view message) {
+    const char* type = error_type_for_status(status);
+    state.metrics().count_error(type, std::string(code));
+    send_json(res, status, error_json(code, message, type));
+}
+
+std::string client_address(const httplib::Request& req) { return req.remote_addr; }
+
+class Server::Impl {
+public:
+    Impl(ModelPaths paths, ServeOptions options, LoadOptions load_options)
+        : state(std::move(paths), std::move(options), load_options) {}
+
+    Status start();
+    void register_routes();
+    void handle_reload(const httplib::Request& req, httplib::Response& res);
+
+    ServingState state;
+    httplib::Server http;
+    std::thread listener;
+    int port = -1;
+};
+
+namespace {
+
+// Known routes keep their own label; everything else is counted as static or unknown, so a scan of random
+// paths cannot grow the metrics without bound.
+std::string route_label(const httplib::Request& req) {
+    for (const char* route : {"/v1/chat/completions", "/v1/models", "/health", "/api/status", "/metrics",
+                              "/api/models/reload"})
+        if (req.path == route) return route;
+    return req.method == "GET" ? "static" : "other";
+}
+
+const char* error_code_for_status(int status) {
+    switch (status) {
+        case 400: return "bad_request";
+        case 404: return "not_found";
+        case 405: return "method_not_allowed";
+        case 408: return "request_timeout";
+        case 413: return "request_too_large";
+        case 414: return "uri_too_long";
+        default: return "server_error";
+    }
+}
+
+}  // namespace
+
+void Server::Impl::register_routes() {
+    http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+        if (state.engine()) return send_json(res, 200, {{"status", "ok"}});
+        const ModelInfo info = state.info();
+        const bool loading = info.status == "loading";
+        nlohmann::json body = error_json(loading ? "model_loading" : "model_not_loaded",
+                                         loading ? "the model is loading" : "no model is loaded: " + info.error,
+                                         error_type_for_status(503));
+        body["status"] = loading ? "loading" : "error";
+        send_json(res, 503, body);
+    });
+    http.Get("/api/status", [this](const httplib::Request&, httplib::Response& res) {
+        res.set_header("Cache-Control", "no-store");
+        send_json(res, 200, status_json(state.info(), state.button()));
+    });
+    http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+        res.set_content(state.metrics_text(), "text/plain; version=0.0.4; charset=utf-8");
+    });
+    http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+        nlohmann::json data = nlohmann::json::array();
+        if (state.engine()) {
+            const ModelInfo info = state.info();
+            data.push_back({{"id", state.model_name()}, {"object", "model"}, {"created", 0}, {"owned_by", "mimir"},
+                            {"tier", info.model_type}, {"architecture", info.architecture},
+                            {"quantization", info.quantization}});
+        }
+        send_json(res, 200, {{"object", "list"}, {"data", data}});
+    });
+    http.Post("/api/models/reload",
+              [this](const httplib::Request& req, httplib::Response& res) { handle_reload(req, res); });
+    register_chat_routes(http, state);
+    http.Get(R"(/.*)", [this](const httplib::Request& req, httplib::Response& res) {
+        Result<StaticAsset> asset = find_static_asset(req.path);
+        if (!asset) return send_error(res, state, status_for_error_code(asset.error().code), asset.error().code,
+                                      asset.error().message);
+        res.set_header("Cache-Control", asset->cache_control);
+        res.set_content(asset->body.data(), asset->body.size(), asset->content_type);
+    });
+}
+
+void Server::Impl::handle_reload(const httplib::Request& req, httplib::Response& res) {
+    const std::string& key = state.options().api_key;
+    if (key.empty())
+        return send_error(res, state, 403, "reload_disabled",
+                          "reloading is disabled: start the server with --api-key or MIMIR_API_KEY");
+    std::string provided = req.has_header("X-API-Key") ? req.get_header_value("X-API-Key")
+                                                       : bearer_token(req.get_header_value("Authorization"));
+    if (!constant_time_equals(key, provided)) {
+        res.set_header("WWW-Authenticate", "Bearer");
+        return send_error(res, state, 401, "invalid_api_key",
+                          provided.empty() ? "an API key is required (Authorization: Bearer <key>)"
+                                           : "the API key is not valid");
+    }
+    spdlog::info("event=reload_requested client={}", client_address(req));
+    ModelInfo info = state.reload();
+    send_json(res, 200, status_json(info, state.button()));
+}
+
+Status Server::Impl::start() {
+    // Debian's cpp-httplib is built without MSG_NOSIGNAL: a client closing its socket mid-stream would
+    // otherwise kill the process with SIGPIPE instead of failing the write.
+    std::signal(SIGPIPE, SIG_IGN);
+    const ServeOptions& options = state.options();
+    // Streams hold a worker each, so the pool covers every admissible chat request plus headroom that keeps
+    // /health, /api/status and the page answering under full load.
+    const size_t workers = static_cast<size_t>(state.admission_limit()) + 16;
+    http.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };  // httplib owns and deletes it
+    http.set_payload_max_length(options.max_body_bytes);
+    http.set_read_timeout(options.read_timeout_seconds, 0);
+    http.set_write_timeout(10, 0);
+    http.set_keep_alive_timeout(5);
+    http.set_default_headers({{"Content-Security-Policy", kContentSecurityPolicy},
+                              {"X-Content-Type-Options", "nosniff"},
+                              {"Referrer-Policy", "no-referrer"}});
+    http.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown";
+        try {
+            if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+            what = e.what();
+        } catch (...) {
+        }
+        spdlog::error("event=handler_exception method={} path={} what=\"{}\"", req.method, req.path, what);
+        send_error(res, state, 500, "internal_error", "the server failed to handle this request");
+    });
+    http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
+        // Responses our handlers wrote already have a JSON body; this covers httplib's own refusals
+        // (413 body too large, 404 no route, 400 unparsable request).
+        if (!res.body.empty() || res.status < 400) return httplib::Server::HandlerResponse::Unhandled;
+        const char* code = error_code_for_status(res.status);
+        std::string message = res.status == 413
+                                  ? "request body exceeds " + std::to_string(state.options().max_body_bytes) + " bytes"
+                                  : std::string("request refused: ") + code;
+        send_error(res, state, res.status, code, message);
+        return httplib::Server::HandlerResponse::Handled;
+    }));
+    http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+        state.metrics().count_request(route_label(req), res.status);
+        spdlog::debug("event=http method={} path={} status={} client={}", req.method, req.path, res.status,
+                      req.remote_addr);
+    });
+    register_routes();
+
+    port = options.port == 0 ? http.bind_to_any_port(options.host) : (http.bind_to_port(options.host, options.port) ? options.port : -1);
+    if (port < 0)
+        return Error{"bind_failed", "cannot listen on " + options.host + ":" + std::to_string(options.port) +
+                                        " (address in use or not available)"};
+    listener = std::thread([this] { http.listen_after_bind(); });
+    // stop() only takes effect on a running server: make sure it runs before anyone can call it.
+    while (!http.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    spdlog::info("event=listening host={} port={}", options.host, port);
+    return ok_status();
+}
+
+Server::Server(ModelPaths paths, ServeOptions options, LoadOptions load_options)
+    : impl_(std::make_unique<Impl>(std::move(paths), std::move(options), load_options)) {}
+
+Server::~Server() {
+    stop();
+    wait();
+}
+
+Status Server::start() { return impl_->start(); }
+int Server::port() const { return impl_->port; }
+ModelInfo Server::reload_models() { return impl_->state.reload(); }
+void Server::stop() { impl_->http.stop(); }
+
+void Server::wait() {
+    if (impl_->listener.joinable()) impl_->listener.join();
+}
+
+}  // namespace mimir::serve

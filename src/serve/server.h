@@ -1,0 +1,54 @@
+// `mimir serve`: the HTTP server with the OpenAI-compatible chat API, the status and metrics endpoints
+// and the embedded chat page. The public face of the serve module; HTTP library types stay inside.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "model/engine.h"
+#include "model/model_manager.h"
+#include "support/result.h"
+
+namespace mimir::serve {
+
+struct ServeOptions {
+    std::string host = "127.0.0.1";
+    int port = 7860;                  // 0 = any free port (see Server::port())
+    EngineOptions engine;             // --ctx, --parallel, --threads, --max-queue
+    std::string api_key;              // required by POST /api/models/reload; empty = reload refused
+    size_t max_body_bytes = 1 << 20;  // larger request bodies get 413
+    int rate_limit_per_minute = 60;   // per client address on the chat endpoint; 0 = off
+    int rate_limit_burst = 20;
+    int read_timeout_seconds = 10;    // a client slower than this sending its request is dropped
+    std::string system_prompt;        // the tutor prompt put before each conversation
+};
+
+class Server {
+public:
+    Server(ModelPaths paths, ServeOptions options, LoadOptions load_options = {});
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Binds and starts answering on background threads. Until a model loads, /health answers 503 and
+    // chat requests 503. Errors: "bind_failed" naming host and port.
+    Status start();
+    // The port actually bound (differs from options.port when that was 0).
+    int port() const;
+
+    // Runs the fallback chain and swaps in a new engine; requests already streaming finish on the old
+    // one. Safe to call while serving; concurrent calls run one after another. Returns the new info.
+    ModelInfo reload_models();
+
+    // Blocks until stop() is called (from another thread or a signal handler's thread).
+    void wait();
+    void stop();
+
+    class Impl;
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mimir::serve

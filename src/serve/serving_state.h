@@ -1,0 +1,67 @@
+// Internal to the serve module: the state every handler shares. The engine currently serving is held by
+// shared_ptr; a reload swaps in a new one while requests that copied the old pointer finish on it.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "model/engine.h"
+#include "model/model_manager.h"
+#include "serve/access_control.h"
+#include "serve/metrics.h"
+#include "serve/server.h"
+#include "serve/status_button.h"
+
+namespace mimir::serve {
+
+// Counts a chat request as admitted for as long as it lives; refused when the server is full.
+class Admission {
+public:
+    Admission(std::atomic<int>& in_flight, int limit);
+    ~Admission();
+    Admission(const Admission&) = delete;
+    Admission& operator=(const Admission&) = delete;
+    bool admitted() const { return admitted_; }
+
+private:
+    std::atomic<int>& in_flight_;
+    bool admitted_;
+};
+
+class ServingState {
+public:
+    ServingState(ModelPaths paths, ServeOptions options, LoadOptions load_options);
+
+    ModelInfo reload();
+    std::shared_ptr<Engine> engine() const;
+    ModelInfo info() const;
+    StatusButton button() const;
+    std::string model_name() const;  // "mimir-<tier>" for the OpenAI "model" field
+
+    // Chat requests beyond this many in flight get 429: the engine's slots plus its queue.
+    int admission_limit() const { return options_.engine.n_parallel + options_.engine.max_queue; }
+    std::string metrics_text() const;
+
+    const ServeOptions& options() const { return options_; }
+    ServerMetrics& metrics() { return metrics_; }
+    RateLimiter& rate_limiter() { return rate_limiter_; }
+    std::atomic<int>& in_flight() { return in_flight_; }
+
+private:
+    void publish(std::shared_ptr<Engine> engine, ModelInfo info);
+
+    ServeOptions options_;
+    ModelManager models_;
+    ServerMetrics metrics_;
+    RateLimiter rate_limiter_;
+    std::atomic<int> in_flight_{0};
+    std::mutex reload_mutex_;          // one reload at a time
+    mutable std::mutex mutex_;         // guards the three below
+    std::shared_ptr<Engine> engine_;
+    ModelInfo info_;
+    StatusButton button_;
+};
+
+}  // namespace mimir::serve

@@ -1,0 +1,35 @@
+// What the page's model-status button shows for a model state, decided on the server so the API, the
+// logs and the page agree: green (success) when the fine-tuned model or the adapter serves, orange
+// (warning) when only the base model serves or a load is under way, red (error) when nothing serves.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "model/model_manager.h"
+
+namespace mimir::serve {
+
+struct StatusButton {
+    std::string state;    // "success", "warning", "error"
+    std::string label;    // short visible text: "Fine-tuned", "Adapter", "Base model", "Loading", "Error"
+    std::string tooltip;  // the detail shown on hover; plain text, the page inserts it as text
+
+    bool operator==(const StatusButton&) const = default;
+};
+
+inline constexpr size_t kErrorTooltipChars = 50;
+
+StatusButton status_button(const ModelInfo& info);
+
+// The first `max_chars` characters (code points) of `text`; when it is longer, the first max_chars - 3
+// followed by "...", so the result never exceeds max_chars characters. Never splits a UTF-8 sequence.
+std::string cut_to_characters(std::string_view text, size_t max_chars);
+
+// GET /api/status: get_model_info() plus the button's state, label and tooltip.
+nlohmann::json status_json(const ModelInfo& info, const StatusButton& button);
+
+}  // namespace mimir::serve
