@@ -4,6 +4,8 @@
 
 #include <memory>
 
+#include "ggml-alloc.h"
+#include "ggml-backend.h"
 #include "ggml.h"
 #include "gguf.h"
 #include "llama.h"
@@ -23,6 +25,14 @@ using SamplerHandle = std::unique_ptr<llama_sampler, LlamaSamplerFree>;
 using AdapterHandle = std::unique_ptr<llama_adapter_lora, LlamaAdapterFree>;
 using GgufHandle = std::unique_ptr<gguf_context, GgufFree>;
 using GgmlContextHandle = std::unique_ptr<ggml_context, GgmlContextFree>;
+
+// Compute side of ggml, used by training: a backend, its graph allocator and a buffer of tensors.
+struct GgmlBackendFree { void operator()(ggml_backend* p) const { ggml_backend_free(p); } };
+struct GgmlGallocrFree { void operator()(ggml_gallocr* p) const { ggml_gallocr_free(p); } };
+struct GgmlBufferFree { void operator()(ggml_backend_buffer* p) const { ggml_backend_buffer_free(p); } };
+using GgmlBackendHandle = std::unique_ptr<ggml_backend, GgmlBackendFree>;
+using GgmlGallocrHandle = std::unique_ptr<ggml_gallocr, GgmlGallocrFree>;
+using GgmlBufferHandle = std::unique_ptr<ggml_backend_buffer, GgmlBufferFree>;
 
 // A llama_batch sized once and reused; llama_batch_free on destruction.
 class BatchOwner {

@@ -1,0 +1,62 @@
+// The training forward pass built on ggml: the same math as llama.cpp's phi3 / llama inference graphs,
+// but causal attention runs over the whole sequence without a KV cache, so every projection (K and V
+// included) gets its gradient. LoRA (alpha/r * B A x) is added to every targeted projection. Loss is
+// cross-entropy on the reply tokens only: their hidden states are gathered (ggml_get_rows) before the
+// output projection, so prompt positions cost no vocabulary-sized work and carry no label.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "model/llama_handles.h"
+#include "train/base_model.h"
+#include "train/lora.h"
+
+namespace mimir {
+
+// A tokenized chat: the model learns tokens[n_prompt .. end) from everything before each of them.
+struct TokenSequence {
+    std::vector<int32_t> tokens;
+    int32_t n_prompt = 0;
+    int n_targets() const { return static_cast<int>(tokens.size()) - n_prompt; }
+};
+
+// Runs forward and backward passes on the CPU backend. `parameters` are the tensors being trained (LoRA
+// A/B, or base weights for full fine-tuning): they are marked with ggml_set_param and each gets an F32
+// gradient accumulator that backward passes add into until zero_gradients().
+class TrainingGraph {
+public:
+    TrainingGraph(const BaseModel& model, const LoraAdapter* lora, std::vector<ggml_tensor*> parameters,
+                  int n_threads);
+    TrainingGraph(const TrainingGraph&) = delete;
+    TrainingGraph& operator=(const TrainingGraph&) = delete;
+
+    // Logits of every position, row-major [n_tokens][n_vocab] (for checks against llama.cpp).
+    std::vector<float> logits(const std::vector<int32_t>& tokens);
+    // Mean cross-entropy over the reply tokens, forward only.
+    float loss(const TokenSequence& sequence);
+    // Forward + backward; the gradients of this sequence's mean reply loss are added to the accumulators.
+    float accumulate_gradients(const TokenSequence& sequence);
+
+    void zero_gradients();
+    const std::vector<ggml_tensor*>& parameters() const { return parameters_; }
+    // The accumulated gradient of `parameters()[i]` (same shape, F32).
+    ggml_tensor* gradient(size_t i) const { return gradients_[i]; }
+
+private:
+    struct Built;
+    Built build(const TokenSequence& sequence, bool all_logits, bool backward);
+    void compute(Built& built, const TokenSequence& sequence);
+
+    const BaseModel& model_;
+    const LoraAdapter* lora_;
+    std::vector<ggml_tensor*> parameters_;
+    std::vector<ggml_tensor*> gradients_;
+    ggml_tensor* loss_seed_ = nullptr;      // d(loss)/d(loss) = 1, the backward pass's starting point
+    GgmlContextHandle gradient_ctx_;
+    GgmlBackendHandle backend_;
+    GgmlGallocrHandle allocator_;
+    std::vector<uint8_t> compute_meta_;     // tensor/graph headers of the graph being built
+};
+
+}  // namespace mimir
