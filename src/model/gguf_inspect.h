@@ -17,7 +17,8 @@ struct GgufSummary {
     bool is_adapter = false;       // general.type == "adapter"
     std::string adapter_type;      // adapter.type, e.g. "lora"
     float lora_alpha = 0.0f;       // adapter.lora.alpha when present
-    std::string file_type;         // dominant tensor type: "f32", "f16", "q8_0", "q4_k", ...
+    std::string file_type;         // dominant tensor type (most elements): "f32", "f16", "q8_0", "q4_K", ...
+    std::string quantization;      // from general.file_type: "F32", "F16", "Q8_0", "Q4_K_M", ...
     uint64_t n_params = 0;         // sum of tensor element counts
     uint64_t file_size = 0;        // bytes on disk
     int64_t n_tensors = 0;
@@ -30,8 +31,11 @@ struct GgufSummary {
 };
 
 // Validates `path`: exists and is a regular file, GGUF magic and version, every tensor's data range
-// inside the file, known tensor types, sane dimensions. Error codes: "not_found", "not_a_file",
-// "not_gguf", "truncated", "corrupt".
+// inside the file, known tensor types, sane dimensions and counts, a tokenizer llama.cpp can load (array
+// types and lengths, special token ids in range). The header and tensor table are walked here, with every
+// length checked against the file size, before gguf_init_from_file reads them. Error codes: "not_found",
+// "not_a_file", "not_gguf", "truncated" (ends early; also a zero-length file), "corrupt" (a field no valid
+// file has).
 Result<GgufSummary> inspect_gguf(const std::string& path);
 
 // Human-readable "3.82 B" / "9.3 M" parameter counts and "2.40 GB" sizes, shared by every printer.
