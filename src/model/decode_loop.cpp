@@ -69,28 +69,34 @@ void Engine::Impl::decode_loop() {
 }
 
 Slot& Engine::Impl::choose_slot(const std::vector<llama_token>& prompt, size_t& reusable) {
+    // Each idle slot can serve the request from its own cache or from a copy of the shared system-prompt
+    // sequence. Score = 2 x tokens reused - cached tokens of another conversation thrown away, so a student's
+    // next turn returns to its own slot, while a new student takes the shared prefix into an empty or old
+    // slot instead of evicting a conversation that merely starts with the same system prompt.
+    const bool shared_fits = !shared_cached_.empty() && common_prefix(shared_cached_, prompt) == shared_cached_.size();
     Slot* best = nullptr;
-    Slot* least_recent = nullptr;
+    bool best_uses_shared = false;
+    long best_score = 0;
+    auto consider = [&](Slot& slot, size_t reused, bool uses_shared) {
+        const size_t discarded = slot.cached.size() - (uses_shared ? 0 : reused);
+        const long score = 2 * static_cast<long>(reused) - static_cast<long>(discarded);
+        if (!best || score > best_score || (score == best_score && slot.last_used < best->last_used)) {
+            best = &slot;
+            best_score = score;
+            best_uses_shared = uses_shared;
+            reusable = reused;
+        }
+    };
     for (Slot& slot : slots_) {
         if (slot.job) continue;
-        const size_t shared = common_prefix(slot.cached, prompt);
-        if (!best || shared > reusable || (shared == reusable && slot.last_used < best->last_used)) {
-            best = &slot;
-            reusable = shared;
-        }
-        if (!least_recent || slot.last_used < least_recent->last_used) least_recent = &slot;
+        consider(slot, common_prefix(slot.cached, prompt), false);
+        if (shared_fits) consider(slot, shared_cached_.size(), true);
     }
-    // The shared system-prompt sequence beats every slot: copy it into the least recently used slot, so
-    // a conversation whose turns are cached elsewhere keeps its cache for its next turn.
-    const bool shared_prefix_fits =
-        !shared_cached_.empty() && common_prefix(shared_cached_, prompt) == shared_cached_.size();
-    if (shared_prefix_fits && shared_cached_.size() > reusable) {
-        Slot& slot = *least_recent;
-        llama_memory_seq_rm(memory_, slot.seq_id, -1, -1);
-        llama_memory_seq_cp(memory_, shared_seq_, slot.seq_id, -1, -1);
-        slot.cached = shared_cached_;
-        reusable = shared_cached_.size();
-        return slot;
+    if (best_uses_shared) {
+        // In a unified KV cache the copy only tags the shared cells with this sequence too.
+        llama_memory_seq_rm(memory_, best->seq_id, -1, -1);
+        llama_memory_seq_cp(memory_, shared_seq_, best->seq_id, -1, -1);
+        best->cached = shared_cached_;
     }
     return *best;
 }
