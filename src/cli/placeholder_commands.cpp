@@ -4,7 +4,6 @@
 
 namespace mimir::cli {
 void register_model_commands(CLI::App&, int&) {}
-void register_chat_command(CLI::App&, int&) {}
 void register_serve_command(CLI::App&, int&) {}
 void register_train_commands(CLI::App&, int&) {}
 }  // namespace mimir::cli
