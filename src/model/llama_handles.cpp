@@ -8,6 +8,14 @@
 namespace mimir {
 
 namespace {
+thread_local std::string llama_errors;
+
+void remember_error(const std::string& line) {
+    if (llama_errors.size() > 2000) return;
+    if (!llama_errors.empty()) llama_errors += "; ";
+    for (char c : line) llama_errors += (c >= 0x20 && c < 0x7f) ? c : '?';
+}
+
 void forward_llama_log(ggml_log_level level, const char* text, void*) {
     // llama.cpp logs in fragments ending with '\n'; each fragment becomes one debug/warn line.
     std::string line(text ? text : "");
@@ -15,6 +23,7 @@ void forward_llama_log(ggml_log_level level, const char* text, void*) {
     if (line.empty()) return;
     if (level == GGML_LOG_LEVEL_ERROR) {
         spdlog::warn("event=llama_log level=error text=\"{}\"", line);
+        remember_error(line);
     } else {
         spdlog::debug("event=llama_log text=\"{}\"", line);
     }
@@ -27,6 +36,12 @@ void ensure_llama_backend() {
         llama_log_set(forward_llama_log, nullptr);
         llama_backend_init();
     });
+}
+
+std::string take_llama_errors() {
+    std::string taken;
+    taken.swap(llama_errors);
+    return taken;
 }
 
 }  // namespace mimir

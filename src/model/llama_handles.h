@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "ggml-alloc.h"
 #include "ggml-backend.h"
@@ -50,5 +51,9 @@ private:
 // Calls llama_backend_init once per process and routes llama.cpp's own logging into spdlog at debug
 // level (so a corrupt file's complaints show up as one line each, not as noise on stderr).
 void ensure_llama_backend();
+
+// The error lines llama.cpp logged on this thread since the last call, joined by "; " with unprintable
+// bytes replaced by '?': the reason behind a nullptr from llama_model_load_from_file and friends.
+std::string take_llama_errors();
 
 }  // namespace mimir

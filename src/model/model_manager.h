@@ -38,6 +38,8 @@ struct LoadOptions {
     // segfaults in ggml_backend_amx_mul_mat on Q8_0 and Q4_K_M weights (llama-completion and llama-bench
     // too; their --no-repack avoids it), and training needs plain buffers anyway.
     bool use_extra_buffer_types = false;
+    // A model file larger than this is refused as "out_of_memory" without trying; 0 = MemAvailable.
+    uint64_t memory_limit_bytes = 0;
 };
 
 enum class Tier { FineTuned, Adapter, Base };
@@ -99,6 +101,9 @@ public:
     explicit ModelManager(ModelPaths paths, LoadOptions options = {});
 
     // Runs the chain once, replaces the current model, logs one line per attempt and returns the info.
+    // Tiers that were not tried (after the winner) are not in info.attempts. A fine-tuned model is checked
+    // against the base's vocabulary only when a base is configured and valid. When nothing loads,
+    // current() becomes nullptr: the info says "error" and nothing serves under it.
     ModelInfo load_with_fallback();
 
     // The model now serving, or nullptr when no tier loaded.
@@ -110,7 +115,8 @@ public:
 private:
     ModelPaths paths_;
     LoadOptions options_;
-    mutable std::mutex mutex_;
+    std::mutex load_mutex_;           // one chain run at a time
+    mutable std::mutex mutex_;        // guards the three below
     std::shared_ptr<const LoadedModel> current_;
     ModelInfo info_;
     LoadCounters counters_;

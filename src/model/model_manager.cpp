@@ -1,0 +1,340 @@
+#include "model/model_manager.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+#include <utf8cpp/utf8.h>
+
+#include "model/adapter_check.h"
+
+namespace mimir {
+
+namespace {
+
+const char* const kSupportedArchitectures[] = {"phi3", "llama"};
+
+std::string env_or_empty(const char* name) {
+    const char* value = std::getenv(name);
+    return value ? value : "";
+}
+
+// Bytes the kernel says it can still hand out (MemAvailable), or 0 when unknown.
+uint64_t available_memory_bytes() {
+    std::ifstream meminfo("/proc/meminfo");
+    std::string key;
+    uint64_t kb = 0;
+    std::string unit;
+    while (meminfo >> key >> kb >> unit) {
+        if (key == "MemAvailable:") return kb * 1024;
+    }
+    return 0;
+}
+
+bool supported_architecture(const std::string& arch) {
+    for (const char* known : kSupportedArchitectures) {
+        if (arch == known) return true;
+    }
+    return false;
+}
+
+Error error_of(const std::string& code, const std::string& message) { return Error{code, message}; }
+
+// inspect_gguf's codes as the chain reports them (a directory is as good as missing).
+Error file_error(const Error& inspected) {
+    return inspected.code == "not_a_file" ? Error{"not_found", inspected.message} : inspected;
+}
+
+// What a tier needs from one validated model file: a supported architecture and enough memory.
+std::optional<Error> check_model_file(const GgufSummary& summary, uint64_t memory_limit) {
+    if (summary.is_adapter) {
+        return error_of("wrong_architecture", summary.path + " is a LoRA adapter, not a model");
+    }
+    if (!supported_architecture(summary.architecture)) {
+        return error_of("wrong_architecture",
+                        summary.path + " has architecture '" + summary.architecture + "' (Mimir runs phi3, llama)");
+    }
+    if (summary.vocab_hash.empty()) return error_of("corrupt", summary.path + " has no tokenizer");
+    const uint64_t limit = memory_limit ? memory_limit : available_memory_bytes();
+    if (limit != 0 && summary.file_size > limit) {
+        return error_of("out_of_memory", summary.path + " needs " + format_bytes(summary.file_size) + ", only " +
+                                             format_bytes(limit) + " available");
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+const char* tier_name(Tier tier) {
+    switch (tier) {
+        case Tier::FineTuned: return "fine-tuned";
+        case Tier::Adapter: return "adapter";
+        case Tier::Base: return "base";
+    }
+    return "unknown";
+}
+
+ModelPaths ModelPaths::from_environment() {
+    return {env_or_empty("MIMIR_FINE_TUNED"), env_or_empty("MIMIR_ADAPTER"), env_or_empty("MIMIR_BASE")};
+}
+
+ModelPaths ModelPaths::overridden_by(const ModelPaths& flags) const {
+    ModelPaths merged = *this;
+    if (!flags.fine_tuned.empty()) merged.fine_tuned = flags.fine_tuned;
+    if (!flags.adapter.empty()) merged.adapter = flags.adapter;
+    if (!flags.base.empty()) merged.base = flags.base;
+    return merged;
+}
+
+// Paths and llama.cpp's messages may hold bytes that are not UTF-8; JSON output must stay valid.
+static std::string valid_utf8(const std::string& text) {
+    return utf8::is_valid(text.begin(), text.end()) ? text : utf8::replace_invalid(text);
+}
+
+nlohmann::json ModelInfo::to_json() const {
+    nlohmann::json attempts_json = nlohmann::json::array();
+    nlohmann::json load_ms = nlohmann::json::object();
+    nlohmann::json errors = nlohmann::json::object();
+    for (const TierAttempt& a : attempts) {
+        nlohmann::json entry = {{"tier", tier_name(a.tier)}, {"path", valid_utf8(a.path)}, {"ok", a.ok},
+                                {"load_ms", a.load_ms}};
+        if (!a.ok) {
+            entry["error"] = {{"code", a.error.code}, {"message", valid_utf8(a.error.message)}};
+            errors[tier_name(a.tier)] = entry["error"];
+        }
+        attempts_json.push_back(entry);
+        load_ms[tier_name(a.tier)] = a.load_ms;
+    }
+    return {{"status", status},
+            {"model_type", model_type},
+            {"is_adapter", is_adapter},
+            {"fine_tuned_path", valid_utf8(fine_tuned_path)},
+            {"adapter_path", valid_utf8(adapter_path)},
+            {"base_model_path", valid_utf8(base_model_path)},
+            {"using_fallback", using_fallback},
+            {"attempts", attempts_json},
+            {"load_ms", load_ms},
+            {"errors", errors},
+            {"error", error},
+            {"architecture", architecture},
+            {"quantization", quantization},
+            {"n_params", n_params},
+            {"model_size_bytes", model_size_bytes},
+            {"resident_memory_bytes", resident_memory_bytes}};
+}
+
+ModelManager::ModelManager(ModelPaths paths, LoadOptions options)
+    : paths_(std::move(paths)), options_(options) {
+    info_.fine_tuned_path = paths_.fine_tuned;
+    info_.adapter_path = paths_.adapter;
+    info_.base_model_path = paths_.base;
+}
+
+namespace {
+
+// One run of the chain. Kept apart from ModelManager so the members stay few: it only reads the paths and
+// options and produces the attempts and the winning model.
+class FallbackChain {
+public:
+    FallbackChain(const ModelPaths& paths, const LoadOptions& options) : paths_(paths), options_(options) {}
+
+    std::vector<TierAttempt> attempts;
+    std::shared_ptr<LoadedModel> winner;
+
+    void run() {
+        ensure_llama_backend();
+        base_ = paths_.base.empty() ? std::nullopt : std::optional(inspect_gguf(paths_.base));
+        if (try_tier(Tier::FineTuned, paths_.fine_tuned, [&](TierAttempt& a) { return load_fine_tuned(a); })) return;
+        if (try_tier(Tier::Adapter, paths_.adapter, [&](TierAttempt& a) { return load_adapter(a); })) return;
+        try_tier(Tier::Base, paths_.base, [&](TierAttempt& a) { return load_base(a); });
+    }
+
+private:
+    template <typename Load>
+    bool try_tier(Tier tier, const std::string& path, Load load) {
+        TierAttempt attempt{tier, path};
+        const auto start = std::chrono::steady_clock::now();
+        if (path.empty()) {
+            attempt.error = error_of("not_configured", std::string("no ") + tier_name(tier) + " path given");
+        } else {
+            std::optional<Error> failed = load(attempt);
+            attempt.ok = !failed;
+            if (failed) attempt.error = *failed;
+        }
+        attempt.load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+        if (attempt.ok || attempt.error.code == "not_configured") {
+            spdlog::info("event=model_load tier={} path=\"{}\" ok={} ms={:.1f}", tier_name(tier), path, attempt.ok,
+                         attempt.load_ms);
+        } else {
+            spdlog::warn("event=model_load tier={} path=\"{}\" ok=false code={} ms={:.1f} error=\"{}\"", tier_name(tier),
+                         path, attempt.error.code, attempt.load_ms, attempt.error.message);
+        }
+        attempts.push_back(attempt);
+        return attempt.ok;
+    }
+
+    // The base model's summary, or why the base cannot serve as one.
+    Result<GgufSummary> base_summary() const {
+        if (!base_) return Result<GgufSummary>::failure("not_configured", "no base model path given");
+        if (!base_->ok()) return Result<GgufSummary>(file_error(base_->error()));
+        if (auto bad = check_model_file(base_->value(), options_.memory_limit_bytes)) return Result<GgufSummary>(*bad);
+        return base_->value();
+    }
+
+    Result<ModelHandle> load_weights(const std::string& path) const {
+        llama_model_params params = llama_model_default_params();
+        params.load_mode = options_.use_mmap ? LLAMA_LOAD_MODE_MMAP : LLAMA_LOAD_MODE_NONE;
+        params.use_extra_bufts = options_.use_extra_buffer_types;
+        take_llama_errors();
+        ModelHandle model(llama_model_load_from_file(path.c_str(), params));
+        if (!model) {
+            return Result<ModelHandle>::failure("load_failed", "llama.cpp could not load " + path + ": " + take_llama_errors());
+        }
+        return model;
+    }
+
+    std::optional<Error> finish(Tier tier, const GgufSummary& summary, Result<ModelHandle> model,
+                                AdapterHandle adapter = {}) {
+        if (!model.ok()) return model.error();
+        auto loaded = std::make_shared<LoadedModel>();
+        loaded->model = std::move(model).value();
+        loaded->adapter = std::move(adapter);
+        loaded->tier = tier;
+        loaded->summary = summary;
+        winner = std::move(loaded);
+        return std::nullopt;
+    }
+
+    std::optional<Error> load_fine_tuned(TierAttempt& attempt) {
+        Result<GgufSummary> summary = inspect_gguf(attempt.path);
+        if (!summary.ok()) return file_error(summary.error());
+        if (auto bad = check_model_file(*summary, options_.memory_limit_bytes)) return bad;
+        // The tokenizer is always the base's: a fine-tune with another vocabulary would mis-tokenise.
+        if (base_ && base_->ok() && (*base_)->vocab_hash != summary->vocab_hash) {
+            return error_of("vocab_mismatch", attempt.path + " has vocabulary " + summary->vocab_hash +
+                                                  ", the base " + paths_.base + " has " + (*base_)->vocab_hash);
+        }
+        return finish(Tier::FineTuned, *summary, load_weights(attempt.path));
+    }
+
+    std::optional<Error> load_adapter(TierAttempt& attempt) {
+        Result<GgufSummary> adapter = inspect_gguf(attempt.path);
+        if (!adapter.ok()) return file_error(adapter.error());
+        if (!adapter->is_adapter || adapter->adapter_type != "lora") {
+            return error_of("wrong_architecture", attempt.path + " is not a LoRA adapter");
+        }
+        Result<GgufSummary> base = base_summary();
+        if (!base.ok()) {
+            return error_of(base.error().code, "the adapter's base cannot load: " + base.error().message);
+        }
+        if (Status fits = check_adapter_fits_base(attempt.path, paths_.base); !fits.ok()) return fits.error();
+        Result<ModelHandle> model = load_weights(paths_.base);
+        if (!model.ok()) return model.error();
+        take_llama_errors();
+        AdapterHandle lora(llama_adapter_lora_init(model->get(), attempt.path.c_str()));
+        if (!lora) return error_of("load_failed", "llama.cpp could not apply " + attempt.path + ": " + take_llama_errors());
+        return finish(Tier::Adapter, *base, std::move(model), std::move(lora));
+    }
+
+    std::optional<Error> load_base(TierAttempt& attempt) {
+        Result<GgufSummary> base = base_summary();
+        if (!base.ok()) return base.error();
+        return finish(Tier::Base, *base, load_weights(attempt.path));
+    }
+
+    const ModelPaths& paths_;
+    const LoadOptions& options_;
+    std::optional<Result<GgufSummary>> base_;
+};
+
+}  // namespace
+
+ModelInfo ModelManager::load_with_fallback() {
+    std::lock_guard<std::mutex> one_load_at_a_time(load_mutex_);
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        info_.status = "loading";
+    }
+    FallbackChain chain(paths_, options_);
+    chain.run();
+
+    ModelInfo info;
+    info.fine_tuned_path = paths_.fine_tuned;
+    info.adapter_path = paths_.adapter;
+    info.base_model_path = paths_.base;
+    info.attempts = chain.attempts;
+    if (chain.winner) {
+        const LoadedModel& won = *chain.winner;
+        info.status = "loaded";
+        info.model_type = tier_name(won.tier);
+        info.is_adapter = won.tier == Tier::Adapter;
+        info.using_fallback = won.tier == Tier::Base;
+        info.architecture = won.summary.architecture;
+        info.quantization = won.summary.quantization;
+        info.n_params = llama_model_n_params(won.model.get());
+        info.model_size_bytes = won.summary.file_size;
+    } else {
+        info.status = "error";
+        std::ostringstream summary;
+        summary << "no model could be loaded:";
+        for (const TierAttempt& a : chain.attempts) summary << " " << tier_name(a.tier) << ": " << a.error.code << ";";
+        info.error = summary.str();
+        info.error.pop_back();
+    }
+    info.resident_memory_bytes = resident_memory_bytes();
+
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const TierAttempt& a : chain.attempts) {
+        if (a.error.code == "not_configured") continue;
+        const std::string name = tier_name(a.tier);
+        ++counters_.attempts_by_tier[name];
+        ++(a.ok ? counters_.wins_by_tier[name] : counters_.failures_by_tier[name]);
+        counters_.last_load_ms_by_tier[name] = a.load_ms;
+    }
+    if (chain.winner && chain.winner->tier == Tier::Base) ++counters_.fallback_activations;
+    if (!chain.winner) ++counters_.total_errors;
+    // A failed reload keeps nothing serving: the paths now say "error", and a model that no longer
+    // matches them must not keep answering as if it did.
+    current_ = chain.winner;
+    info_ = info;
+    spdlog::info("event=model_ready status={} model_type={} using_fallback={} rss_mb={:.1f}", info.status,
+                 info.model_type.empty() ? "none" : info.model_type, info.using_fallback,
+                 info.resident_memory_bytes / 1048576.0);
+    return info;
+}
+
+std::shared_ptr<const LoadedModel> ModelManager::current() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return current_;
+}
+
+ModelInfo ModelManager::get_model_info() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return info_;
+}
+
+LoadCounters ModelManager::counters() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return counters_;
+}
+
+uint64_t resident_memory_bytes() {
+    std::ifstream statm("/proc/self/statm");
+    uint64_t total_pages = 0, resident_pages = 0;
+    if (!(statm >> total_pages >> resident_pages)) return 0;
+    return resident_pages * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+uint64_t peak_resident_memory_bytes() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("VmHWM:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
+    }
+    return 0;
+}
+
+}  // namespace mimir

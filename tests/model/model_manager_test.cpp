@@ -1,0 +1,389 @@
+// The three-tier fallback: each tier wins in turn, every failure carries its reason, quantized models load
+// in every tier, the tokenizer is the base's everywhere, and no file can abort the process.
+#include "model/model_manager.h"
+
+#include <cstdio>
+#include <cstring>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "support/test_models.h"
+
+namespace fs = std::filesystem;
+
+namespace mimir {
+namespace {
+
+TinyModelSpec spec_of(int n_embd, const std::string& type = "f32", uint32_t seed = 42,
+                      const std::string& arch = "phi3") {
+    TinyModelSpec spec;
+    spec.arch = arch;
+    spec.n_layer = 2;
+    spec.n_embd = n_embd;
+    spec.n_head = 4;
+    spec.n_head_kv = 4;
+    spec.n_ff = 256;
+    spec.n_ctx = 512;
+    spec.type = type;
+    spec.seed = seed;
+    return spec;
+}
+
+std::string base_model() { return test::tiny_model_path(spec_of(64)); }
+std::string fine_tuned_model() { return test::tiny_model_path(spec_of(64, "f32", 7)); }
+
+std::string adapter_for(const std::string& base, const std::string& dir) {
+    const std::string path = dir + "/adapter-" + fs::path(base).stem().string() + ".gguf";
+    EXPECT_TRUE(write_random_lora_adapter(base, 4, 8.0f, 5, path).ok());
+    return path;
+}
+
+std::string copy_of(const std::string& from, const std::string& to) {
+    fs::copy_file(from, to, fs::copy_options::overwrite_existing);
+    return to;
+}
+
+std::vector<std::string> codes(const ModelInfo& info) {
+    std::vector<std::string> result;
+    for (const TierAttempt& a : info.attempts) result.push_back(a.ok ? "ok" : a.error.code);
+    return result;
+}
+
+// One decode step on the loaded model (with its adapter): the model runs, not just loads.
+bool decodes(const LoadedModel& loaded) {
+    llama_context_params params = llama_context_default_params();
+    params.n_ctx = 64;
+    params.n_threads = 2;
+    params.n_threads_batch = 2;
+    ContextHandle ctx(llama_init_from_model(loaded.model.get(), params));
+    if (!ctx) return false;
+    if (loaded.adapter) {
+        llama_adapter_lora* adapter = loaded.adapter.get();
+        float scale = loaded.adapter_scale;
+        if (llama_set_adapters_lora(ctx.get(), &adapter, 1, &scale) != 0) return false;
+    }
+    llama_token tokens[] = {32010, 1724, 338, 32007, 32001};
+    return llama_decode(ctx.get(), llama_batch_get_one(tokens, 5)) == 0 &&
+           std::isfinite(llama_get_logits_ith(ctx.get(), -1)[0]);
+}
+
+TEST(ModelManager, FineTunedWinsFirst) {
+    const std::string dir = test::scratch_dir();
+    ModelManager manager({fine_tuned_model(), adapter_for(base_model(), dir), base_model()});
+    ModelInfo info = manager.load_with_fallback();
+    EXPECT_EQ(info.status, "loaded");
+    EXPECT_EQ(info.model_type, "fine-tuned");
+    EXPECT_FALSE(info.is_adapter);
+    EXPECT_FALSE(info.using_fallback);
+    EXPECT_EQ(codes(info), std::vector<std::string>{"ok"});
+    auto current = manager.current();
+    ASSERT_TRUE(current);
+    EXPECT_EQ(current->tier, Tier::FineTuned);
+    EXPECT_FALSE(current->adapter);
+    EXPECT_EQ(current->summary.path, fine_tuned_model());
+    EXPECT_TRUE(decodes(*current));
+}
+
+TEST(ModelManager, AdapterWinsWhenTheFineTunedFileIsMissing) {
+    const std::string dir = test::scratch_dir();
+    ModelManager manager({dir + "/missing.gguf", adapter_for(base_model(), dir), base_model()});
+    ModelInfo info = manager.load_with_fallback();
+    EXPECT_EQ(info.status, "loaded");
+    EXPECT_EQ(info.model_type, "adapter");
+    EXPECT_TRUE(info.is_adapter);
+    EXPECT_FALSE(info.using_fallback);
+    EXPECT_EQ(codes(info), (std::vector<std::string>{"not_found", "ok"}));
+    EXPECT_NE(info.attempts[0].error.message.find("missing.gguf"), std::string::npos);
+    auto current = manager.current();
+    ASSERT_TRUE(current);
+    EXPECT_TRUE(current->adapter);
+    EXPECT_EQ(current->summary.path, base_model());
+    EXPECT_TRUE(decodes(*current));
+}
+
+TEST(ModelManager, BaseWinsAloneAsTheFallback) {
+    ModelManager manager({"", "", base_model()});
+    ModelInfo info = manager.load_with_fallback();
+    EXPECT_EQ(info.status, "loaded");
+    EXPECT_EQ(info.model_type, "base");
+    EXPECT_FALSE(info.is_adapter);
+    EXPECT_TRUE(info.using_fallback);
+    EXPECT_EQ(codes(info), (std::vector<std::string>{"not_configured", "not_configured", "ok"}));
+    ASSERT_TRUE(manager.current());
+    EXPECT_FALSE(manager.current()->adapter);
+}
+
+TEST(ModelManager, CorruptFineTunedFallsToTheAdapter) {
+    const std::string dir = test::scratch_dir();
+    const std::string adapter = adapter_for(base_model(), dir);
+    const std::string truncated = copy_of(fine_tuned_model(), dir + "/truncated.gguf");
+    fs::resize_file(truncated, fs::file_size(truncated) / 2);
+    const std::string not_gguf = dir + "/notes.gguf";
+    std::ofstream(not_gguf) << "these are my lecture notes, not a model\n";
+    const std::string empty = dir + "/empty.gguf";
+    std::ofstream{empty};
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {truncated, "truncated"}, {not_gguf, "not_gguf"}, {empty, "truncated"}, {dir, "not_found"}};
+    for (const auto& [path, code] : cases) {
+        ModelManager manager({path, adapter, base_model()});
+        ModelInfo info = manager.load_with_fallback();
+        EXPECT_EQ(info.model_type, "adapter") << path;
+        EXPECT_EQ(codes(info), (std::vector<std::string>{code, "ok"})) << path;
+    }
+}
+
+TEST(ModelManager, AdapterForAnotherBaseFallsToTheBase) {
+    const std::string dir = test::scratch_dir();
+    const std::string other_base = test::tiny_model_path(spec_of(128));
+    ModelManager manager({"", adapter_for(other_base, dir), base_model()});
+    ModelInfo info = manager.load_with_fallback();
+    EXPECT_EQ(info.model_type, "base");
+    EXPECT_TRUE(info.using_fallback);
+    EXPECT_EQ(codes(info), (std::vector<std::string>{"not_configured", "adapter_mismatch", "ok"}));
+    EXPECT_NE(info.attempts[1].error.message.find("blk.0."), std::string::npos) << info.attempts[1].error.message;
+}
+
+TEST(ModelManager, AdapterOfAnotherArchitectureIsAMismatch) {
+    const std::string dir = test::scratch_dir();
+    const std::string llama_base = test::tiny_model_path(spec_of(64, "f32", 42, "llama"));
+    ModelManager manager({"", adapter_for(llama_base, dir), base_model()});
+    EXPECT_EQ(codes(manager.load_with_fallback()),
+              (std::vector<std::string>{"not_configured", "adapter_mismatch", "ok"}));
+}
+
+TEST(ModelManager, NothingLoadsIsAnErrorWithEveryReason) {
+    const std::string dir = test::scratch_dir();
+    ModelManager manager({dir + "/a.gguf", dir + "/b.gguf", dir + "/c.gguf"});
+    ModelInfo info = manager.load_with_fallback();
+    EXPECT_EQ(info.status, "error");
+    EXPECT_EQ(info.model_type, "");
+    EXPECT_FALSE(info.using_fallback);
+    EXPECT_EQ(codes(info), (std::vector<std::string>{"not_found", "not_found", "not_found"}));
+    EXPECT_NE(info.error.find("base: not_found"), std::string::npos) << info.error;
+    EXPECT_FALSE(manager.current());
+    EXPECT_EQ(manager.get_model_info().status, "error");
+
+    ModelManager unconfigured({"", "", ""});
+    EXPECT_EQ(codes(unconfigured.load_with_fallback()),
+              (std::vector<std::string>{"not_configured", "not_configured", "not_configured"}));
+}
+
+TEST(ModelManager, FineTunedWithAnotherVocabularyIsRefused) {
+    const std::string dir = test::scratch_dir();
+    TinyModelSpec altered = spec_of(64, "f32", 7);
+    altered.vocab_path = default_phi3_vocab_path();
+    altered.altered_token = 1234;
+    ASSERT_TRUE(write_tiny_model(altered, dir + "/altered.gguf").ok());
+    ModelManager manager({dir + "/altered.gguf", "", base_model()});
+    ModelInfo info = manager.load_with_fallback();
+    EXPECT_EQ(codes(info), (std::vector<std::string>{"vocab_mismatch", "not_configured", "ok"}));
+    EXPECT_EQ(info.model_type, "base");
+}
+
+TEST(ModelManager, WrongArchitectureAndAdapterInTheWrongPlace) {
+    const std::string dir = test::scratch_dir();
+    const std::string adapter = adapter_for(base_model(), dir);
+    GgufHandle foreign(gguf_init_empty());
+    gguf_set_val_str(foreign.get(), "general.architecture", "bert");
+    ASSERT_TRUE(gguf_write_to_file(foreign.get(), (dir + "/bert.gguf").c_str(), false));
+    ModelManager manager({adapter, base_model(), dir + "/bert.gguf"});
+    ModelInfo info = manager.load_with_fallback();
+    EXPECT_EQ(codes(info), (std::vector<std::string>{"wrong_architecture", "wrong_architecture", "wrong_architecture"}));
+    EXPECT_EQ(info.status, "error");
+}
+
+TEST(ModelManager, TooLargeForMemoryIsOutOfMemory) {
+    LoadOptions options;
+    options.memory_limit_bytes = 1 << 20;
+    ModelManager manager({fine_tuned_model(), "", base_model()}, options);
+    ModelInfo info = manager.load_with_fallback();
+    EXPECT_EQ(codes(info), (std::vector<std::string>{"out_of_memory", "not_configured", "out_of_memory"}));
+}
+
+TEST(ModelManager, Q4KMModelsLoadAndRunInEveryTier) {
+    const std::string dir = test::scratch_dir();
+    const std::string base = test::tiny_model_path(spec_of(256, "q4_k_m"));
+    const std::string fine_tuned = test::tiny_model_path(spec_of(256, "q4_k_m", 9));
+    const std::string adapter = adapter_for(base, dir);
+    const std::vector<std::pair<ModelPaths, std::string>> setups = {
+        {{fine_tuned, adapter, base}, "fine-tuned"}, {{"", adapter, base}, "adapter"}, {{"", "", base}, "base"}};
+    for (const auto& [paths, tier] : setups) {
+        ModelManager manager(paths);
+        ModelInfo info = manager.load_with_fallback();
+        EXPECT_EQ(info.model_type, tier);
+        EXPECT_EQ(info.quantization, "Q4_K_M");
+        ASSERT_TRUE(manager.current());
+        EXPECT_TRUE(decodes(*manager.current())) << tier;
+    }
+}
+
+TEST(ModelManager, EndAndPadTokensAreTheSameInEveryTier) {
+    const std::string dir = test::scratch_dir();
+    const std::string adapter = adapter_for(base_model(), dir);
+    const std::vector<ModelPaths> setups = {{fine_tuned_model(), "", base_model()}, {"", adapter, base_model()},
+                                            {"", "", base_model()}};
+    std::set<std::vector<llama_token>> seen;
+    for (const ModelPaths& paths : setups) {
+        ModelManager manager(paths);
+        manager.load_with_fallback();
+        ASSERT_TRUE(manager.current());
+        const llama_vocab* vocab = manager.current()->vocab();
+        llama_token end[4] = {};
+        const int n = llama_tokenize(vocab, "<|end|>", 7, end, 4, false, true);
+        seen.insert({n, end[0], llama_vocab_eot(vocab), llama_vocab_pad(vocab), llama_vocab_eos(vocab)});
+        EXPECT_EQ(n, 1);
+        EXPECT_EQ(end[0], 32007);
+    }
+    EXPECT_EQ(seen.size(), 1u);
+}
+
+TEST(ModelManager, InfoJsonHasTheSeedFieldsAndDiagnostics) {
+    const std::string dir = test::scratch_dir();
+    ModelManager manager({dir + "/missing.gguf", "", base_model()});
+    EXPECT_EQ(manager.get_model_info().status, "loading");
+    nlohmann::json json = manager.load_with_fallback().to_json();
+    EXPECT_EQ(json["status"], "loaded");
+    EXPECT_EQ(json["model_type"], "base");
+    EXPECT_EQ(json["is_adapter"], false);
+    EXPECT_EQ(json["using_fallback"], true);
+    EXPECT_EQ(json["fine_tuned_path"], dir + "/missing.gguf");
+    EXPECT_EQ(json["adapter_path"], "");
+    EXPECT_EQ(json["base_model_path"], base_model());
+    ASSERT_EQ(json["attempts"].size(), 3u);
+    EXPECT_EQ(json["attempts"][0]["error"]["code"], "not_found");
+    EXPECT_EQ(json["errors"]["fine-tuned"]["code"], "not_found");
+    EXPECT_GT(json["load_ms"]["base"].get<double>(), 0.0);
+    EXPECT_EQ(json["model_size_bytes"], fs::file_size(base_model()));
+    EXPECT_GT(json["n_params"].get<uint64_t>(), 4000000u);
+    EXPECT_EQ(json["architecture"], "phi3");
+    EXPECT_EQ(json["quantization"], "F32");
+    EXPECT_GT(json["resident_memory_bytes"].get<uint64_t>(), 1000000u);
+    EXPECT_EQ(manager.get_model_info().to_json(), json);
+
+    ModelManager odd_path({dir + "/caf\xe9-not-utf8.gguf", "", base_model()});
+    const std::string dumped = odd_path.load_with_fallback().to_json().dump();   // would throw on bad UTF-8
+    EXPECT_NE(dumped.find("not-utf8"), std::string::npos);
+}
+
+TEST(ModelManager, LoadFailuresCarryLlamaCppsReason) {
+    // A tensor shape that inspect_gguf cannot judge (it does not know the architecture's shapes) but
+    // llama.cpp refuses: the reason reaches the attempt.
+    const std::string dir = test::scratch_dir();
+    std::ifstream in(fine_tuned_model(), std::ios::binary);
+    std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    const std::string name = "blk.0.attn_qkv.weight";
+    const size_t at = bytes.find(name) + name.size() + 4;   // ne[0], ne[1] after n_dims
+    const int64_t swapped[2] = {192, 64};                   // [64, 192] transposed: same size, wrong shape
+    std::memcpy(bytes.data() + at, swapped, sizeof(swapped));
+    std::ofstream(dir + "/shape.gguf", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    ModelManager manager({dir + "/shape.gguf", "", ""});
+    ModelInfo info = manager.load_with_fallback();
+    ASSERT_FALSE(info.attempts.empty());
+    EXPECT_EQ(info.attempts[0].error.code, "load_failed");
+    EXPECT_NE(info.attempts[0].error.message.find("attn_qkv.weight' has wrong shape"), std::string::npos)
+        << info.attempts[0].error.message;
+}
+
+TEST(ModelManager, CountersTrackAttemptsFailuresWinsAndFallbacks) {
+    const std::string dir = test::scratch_dir();
+    ModelManager manager({dir + "/missing.gguf", adapter_for(base_model(), dir), base_model()});
+    manager.load_with_fallback();
+    manager.load_with_fallback();
+    LoadCounters counters = manager.counters();
+    EXPECT_EQ(counters.attempts_by_tier["fine-tuned"], 2u);
+    EXPECT_EQ(counters.failures_by_tier["fine-tuned"], 2u);
+    EXPECT_EQ(counters.wins_by_tier["adapter"], 2u);
+    EXPECT_EQ(counters.attempts_by_tier["base"], 0u);
+    EXPECT_EQ(counters.fallback_activations, 0u);
+    EXPECT_GT(counters.last_load_ms_by_tier["adapter"], 0.0);
+
+    ModelManager fallback({"", "", base_model()});
+    fallback.load_with_fallback();
+    EXPECT_EQ(fallback.counters().fallback_activations, 1u);
+    EXPECT_EQ(fallback.counters().attempts_by_tier.count("fine-tuned"), 0u);  // not configured: not an attempt
+
+    ModelManager broken({"", "", dir + "/none.gguf"});
+    broken.load_with_fallback();
+    EXPECT_EQ(broken.counters().total_errors, 1u);
+    EXPECT_EQ(broken.counters().failures_by_tier["base"], 1u);
+}
+
+TEST(ModelManager, ReadersSeeAModelWhileItReloads) {
+    ModelManager manager({"", "", base_model()});
+    manager.load_with_fallback();
+    std::atomic<bool> done{false};
+    std::atomic<int> reads{0};
+    std::thread reader([&] {
+        while (!done) {
+            auto model = manager.current();
+            EXPECT_TRUE(model && model->model);
+            EXPECT_NE(manager.get_model_info().status, "error");
+            ++reads;
+        }
+    });
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(manager.load_with_fallback().status, "loaded");
+    done = true;
+    reader.join();
+    EXPECT_GT(reads.load(), 0);
+}
+
+TEST(ModelManager, PathsFromEnvironmentAndFlags) {
+    setenv("MIMIR_FINE_TUNED", "/env/ft.gguf", 1);
+    setenv("MIMIR_ADAPTER", "/env/adapter.gguf", 1);
+    unsetenv("MIMIR_BASE");
+    ModelPaths paths = ModelPaths::from_environment().overridden_by({"", "/flag/adapter.gguf", "/flag/base.gguf"});
+    EXPECT_EQ(paths.fine_tuned, "/env/ft.gguf");
+    EXPECT_EQ(paths.adapter, "/flag/adapter.gguf");
+    EXPECT_EQ(paths.base, "/flag/base.gguf");
+    unsetenv("MIMIR_FINE_TUNED");
+    unsetenv("MIMIR_ADAPTER");
+}
+
+// Damaged fine-tuned files go through the whole chain, llama.cpp included: the chain never aborts, and it
+// ends on the base whenever one is configured. Without a base, a damaged tokenizer is not caught by the
+// vocabulary comparison and reaches llama.cpp's loader itself.
+TEST(ModelManager, DamagedFilesNeverAbortTheChain) {
+    const std::string dir = test::scratch_dir();
+    std::ifstream in(fine_tuned_model(), std::ios::binary);
+    const std::string original{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    // Hyperparameters and the tensor table sit between the general.* keys and the first tensor's data.
+    const size_t hparams = original.find("general.architecture");
+    const size_t table_end = original.find("blk.1.ffn_down.weight") + 64;
+    ASSERT_NE(hparams, std::string::npos);
+    const std::string path = dir + "/damaged.gguf";
+    const std::set<std::string> expected = {"ok", "truncated", "corrupt", "not_gguf", "vocab_mismatch",
+                                            "wrong_architecture", "load_failed", "out_of_memory"};
+    std::mt19937_64 random(77);
+    std::map<std::string, int> seen;
+    for (int i = 0; i < 60; ++i) {
+        std::string bytes = original;
+        if (i % 3 == 0) {
+            bytes.resize(random() % bytes.size());
+        } else {
+            const size_t at = i % 3 == 1 ? random() % table_end : hparams + random() % (table_end - hparams);
+            bytes[at] = static_cast<char>(bytes[at] ^ (1 << (random() % 8)));
+        }
+        std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        const bool with_base = i % 2 == 0;
+        ModelManager manager({path, "", with_base ? base_model() : ""});
+        ModelInfo info = manager.load_with_fallback();
+        if (with_base) EXPECT_EQ(info.status, "loaded");
+        const std::string code = codes(info)[0];
+        EXPECT_TRUE(expected.count(code)) << code;
+        if (code == "ok") EXPECT_TRUE(decodes(*manager.current()));
+        ++seen[code];
+    }
+    EXPECT_GT(seen["truncated"], 0);
+    EXPECT_GT(seen["corrupt"] + seen["load_failed"], 0);
+    for (const auto& [code, count] : seen) std::printf("damaged fine-tuned files: %s x%d\n", code.c_str(), count);
+}
+
+}  // namespace
+}  // namespace mimir
