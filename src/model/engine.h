@@ -32,12 +32,14 @@ struct SamplingParams {
     uint32_t seed = 0xFFFFFFFF;      // LLAMA_DEFAULT_SEED = random
     int max_tokens = 512;            // [1, context size]
     std::vector<std::string> stop;   // extra stop strings; the model's end-of-turn always stops
+    bool ignore_end_of_turn = false; // for benchmarks: never sample end-of-generation tokens
 };
 
 struct GenerationRequest {
     std::vector<ChatMessage> messages;
     SamplingParams sampling;
-    // Called on the engine's thread with each new piece of valid UTF-8 text (never a partial character).
+    // Called on the engine's decode thread with each new piece of valid UTF-8 text (never a partial
+    // character, never part of a stop string). Keep it quick: every running sequence waits for it.
     // Return false to cancel the request (e.g. the client disconnected).
     std::function<bool(std::string_view text)> on_text;
     // Another way to cancel: set to true from any thread.
@@ -46,7 +48,8 @@ struct GenerationRequest {
 
 struct GenerationResult {
     std::string text;
-    std::string finish_reason;      // "stop", "length", "cancelled"
+    std::string finish_reason;      // "stop" (end of turn or stop string), "length" (max_tokens or the
+                                    // context ran out), "cancelled" (mid-stream; `text` is what was sent)
     int prompt_tokens = 0;
     int completion_tokens = 0;
     int cached_prompt_tokens = 0;   // prompt tokens whose KV was reused rather than computed
@@ -72,6 +75,8 @@ struct EngineStats {
 class Engine {
 public:
     // Creates a context on `model` (applying its adapter) and starts the decode thread.
+    // Errors: "no_model" (null model), "invalid_options", "context_failed" (llama.cpp could not allocate),
+    // "adapter_failed".
     static Result<std::unique_ptr<Engine>> create(std::shared_ptr<const LoadedModel> model,
                                                   EngineOptions options);
     ~Engine();
@@ -79,8 +84,10 @@ public:
     Engine& operator=(const Engine&) = delete;
 
     // Blocks until the request finishes. Thread-safe; call from as many threads as there are clients.
-    // Errors: "invalid_request" (empty/unknown role/invalid UTF-8/bad sampling values),
-    // "context_exceeded" (the last user turn alone does not fit), "busy" (queue full), "shutting_down".
+    // Errors: "invalid_request" (empty/unknown role/invalid UTF-8/bad sampling values, naming the field),
+    // "context_exceeded" (system prompt + last message alone do not fit, or the shared context is full),
+    // "cancelled" (cancelled before it started), "busy" (queue full), "shutting_down", "template_failed",
+    // "decode_failed". A max_tokens beyond the context is clamped to it (finish_reason "length").
     Result<GenerationResult> generate(GenerationRequest request);
 
     EngineStats stats() const;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "model/utf8_stream.h"
 
@@ -46,6 +47,15 @@ SamplerHandle make_sampler_chain(const SamplingParams& params, const llama_vocab
     llama_sampler_chain_params chain_params = llama_sampler_chain_default_params();
     chain_params.no_perf = true;
     SamplerHandle chain(llama_sampler_chain_init(chain_params));
+    if (params.ignore_end_of_turn) {
+        std::vector<llama_logit_bias> never;
+        for (llama_token token = 0; token < llama_vocab_n_tokens(vocab); ++token) {
+            if (llama_vocab_is_eog(vocab, token)) never.push_back({token, -INFINITY});
+        }
+        llama_sampler_chain_add(chain.get(), llama_sampler_init_logit_bias(llama_vocab_n_tokens(vocab),
+                                                                           static_cast<int32_t>(never.size()),
+                                                                           never.data()));
+    }
     // top-k first: the penalty then looks at k candidates instead of the whole vocabulary.
     if (params.top_k > 0) llama_sampler_chain_add(chain.get(), llama_sampler_init_top_k(params.top_k));
     if (params.repeat_penalty != 1.0f && params.repeat_last_n > 0) {
