@@ -4,6 +4,5 @@
 
 namespace mimir::cli {
 void register_model_commands(CLI::App&, int&) {}
-void register_serve_command(CLI::App&, int&) {}
 void register_train_commands(CLI::App&, int&) {}
 }  // namespace mimir::cli

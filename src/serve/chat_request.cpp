@@ -4,6 +4,7 @@
 #include <cmath>
 #include <random>
 
+#include <fmt/format.h>
 #include <utf8.h>
 
 namespace mimir::serve {
@@ -64,7 +65,7 @@ Status read_number(const json& body, const char* name, double low, double high, 
     if (!v.is_number()) return invalid(std::string(name) + " must be a number");
     double value = v.get<double>();
     if (!std::isfinite(value) || value < low || value > high)
-        return invalid(std::string(name) + " must be between " + json(low).dump() + " and " + json(high).dump());
+        return invalid(fmt::format("{} must be between {:g} and {:g}", name, low, high));
     target = static_cast<float>(value);
     return ok_status();
 }
@@ -74,10 +75,10 @@ Status read_integer(const json& body, const char* name, long long low, long long
     const json& v = body[name];
     if (!v.is_number_integer()) return invalid(std::string(name) + " must be an integer");
     // Unsigned values above INT64_MAX compare as huge, not negative.
-    if (v.is_number_unsigned() && v.get<unsigned long long>() > static_cast<unsigned long long>(high))
-        return invalid(std::string(name) + " must be at most " + std::to_string(high));
-    long long value = v.get<long long>();
-    if (value < low || value > high)
+    const bool too_big =
+        v.is_number_unsigned() && v.get<unsigned long long>() > static_cast<unsigned long long>(high);
+    const long long value = too_big ? high : v.get<long long>();
+    if (too_big || value < low || value > high)
         return invalid(std::string(name) + " must be between " + std::to_string(low) + " and " +
                        std::to_string(high));
     target = value;
