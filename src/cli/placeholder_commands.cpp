@@ -3,6 +3,5 @@
 #include "cli/commands.h"
 
 namespace mimir::cli {
-void register_model_commands(CLI::App&, int&) {}
 void register_train_commands(CLI::App&, int&) {}
 }  // namespace mimir::cli

@@ -103,7 +103,7 @@ nlohmann::json ModelInfo::to_json() const {
                                 {"load_ms", a.load_ms}};
         if (!a.ok) {
             entry["error"] = {{"code", a.error.code}, {"message", valid_utf8(a.error.message)}};
-            errors[tier_name(a.tier)] = entry["error"];
+            if (a.error.code != "not_configured") errors[tier_name(a.tier)] = entry["error"];
         }
         attempts_json.push_back(entry);
         load_ms[tier_name(a.tier)] = a.load_ms;
