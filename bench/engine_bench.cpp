@@ -1,0 +1,194 @@
+// Measures Mimir's generation engine the way bench/run_engine_bench.sh compares it with llama.cpp's own
+// tools: single-stream decode (vs llama-bench tg128), prompt processing (vs pp512), aggregate rate of 4
+// concurrent streams, time to first token of a new conversation with a ~500-token system prompt cached or
+// not, and peak RSS (`--rss-only`, vs llama-completion). Prints one `key=value` line per figure.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "model/chat_prompt.h"
+#include "model/engine.h"
+#include "model/model_manager.h"
+
+namespace mimir {
+namespace {
+
+struct BenchOptions {
+    std::string model_path;
+    int n_threads = 0;
+    int n_ctx = 4096;
+    int repetitions = 3;
+    bool rss_only = false;
+};
+
+double median(std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    return values.empty() ? 0 : values[values.size() / 2];
+}
+
+std::unique_ptr<Engine> make_engine(const std::shared_ptr<const LoadedModel>& model, const BenchOptions& options,
+                                    int n_parallel) {
+    EngineOptions engine_options;
+    engine_options.n_ctx = options.n_ctx;
+    engine_options.n_parallel = n_parallel;
+    engine_options.n_threads = options.n_threads;
+    Result<std::unique_ptr<Engine>> engine = Engine::create(model, engine_options);
+    if (!engine) {
+        std::cerr << "engine_bench: " << engine.error().message << "\n";
+        std::exit(1);
+    }
+    return std::move(*engine);
+}
+
+// Greedy, no penalty, never stopping early: the same work as llama-bench, plus sampling.
+GenerationRequest fixed_length(std::vector<ChatMessage> messages, int max_tokens) {
+    GenerationRequest request;
+    request.messages = std::move(messages);
+    request.sampling.temperature = 0;
+    request.sampling.top_k = 0;
+    request.sampling.repeat_penalty = 1.0f;
+    request.sampling.max_tokens = max_tokens;
+    request.sampling.ignore_end_of_turn = true;
+    return request;
+}
+
+GenerationResult run(Engine& engine, GenerationRequest request) {
+    Result<GenerationResult> result = engine.generate(std::move(request));
+    if (!result) {
+        std::cerr << "engine_bench: generation failed: " << result.error().message << "\n";
+        std::exit(1);
+    }
+    return *result;
+}
+
+// A user message whose chat prompt is `n_tokens` long (within a token or two), different for each `tag`.
+std::string text_of_tokens(const LoadedModel& model, int n_tokens, const std::string& role, int tag) {
+    static const char* words[] = {"fraction", "denominator", "equation", "triangle", "molecule", "verb",
+                                  "history", "energy", "variable", "proof", "planet", "syllable"};
+    std::string text = "Note " + std::to_string(tag) + ":";
+    for (int i = 0;; ++i) {
+        std::vector<ChatMessage> messages{{role, text}};
+        Result<ChatPrompt> prompt = build_chat_prompt(model.model.get(), messages, 1 << 20, 1 << 20);
+        if (prompt && static_cast<int>(prompt->tokens.size()) >= n_tokens) return text;
+        text += " ";
+        text += words[(i * 7 + tag) % 12];
+    }
+}
+
+void print(const char* key, double value) { std::printf("%s=%.2f\n", key, value); }
+
+void bench_decode(const std::shared_ptr<const LoadedModel>& model, const BenchOptions& options) {
+    auto engine = make_engine(model, options, 1);
+    std::vector<double> rates;
+    for (int r = 0; r < options.repetitions; ++r) {
+        GenerationResult result =
+            run(*engine, fixed_length({{"user", "Decode run " + std::to_string(r)}}, 129));
+        rates.push_back((result.completion_tokens - 1) / ((result.total_ms - result.time_to_first_token_ms) / 1000));
+    }
+    print("decode_tokens_per_s", median(rates));
+}
+
+void bench_prompt(const std::shared_ptr<const LoadedModel>& model, const BenchOptions& options) {
+    auto engine = make_engine(model, options, 1);
+    std::vector<double> rates;
+    for (int r = 0; r < options.repetitions; ++r) {
+        GenerationResult result = run(*engine, fixed_length({{"user", text_of_tokens(*model, 512, "user", r)}}, 1));
+        const int computed = result.prompt_tokens - result.cached_prompt_tokens;
+        rates.push_back(computed / (result.time_to_first_token_ms / 1000));
+    }
+    print("prompt_tokens_per_s", median(rates));
+}
+
+// Wall-clock rate of `n_streams` clients generating 128 tokens each at the same time.
+double streams_rate(const std::shared_ptr<const LoadedModel>& model, const BenchOptions& options, int n_streams) {
+    auto engine = make_engine(model, options, n_streams);
+    std::vector<double> rates;
+    for (int r = 0; r < options.repetitions; ++r) {
+        std::vector<int> tokens(static_cast<size_t>(n_streams));
+        const auto start = std::chrono::steady_clock::now();
+        std::vector<std::thread> clients;
+        for (int i = 0; i < n_streams; ++i) {
+            clients.emplace_back([&, i] {
+                const std::string question = "Stream " + std::to_string(i) + " run " + std::to_string(r);
+                tokens[static_cast<size_t>(i)] = run(*engine, fixed_length({{"user", question}}, 128)).completion_tokens;
+            });
+        }
+        for (std::thread& client : clients) client.join();
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        int total = 0;
+        for (int n : tokens) total += n;
+        rates.push_back(total / seconds);
+    }
+    return median(rates);
+}
+
+void bench_time_to_first_token(const std::shared_ptr<const LoadedModel>& model, const BenchOptions& options) {
+    std::vector<double> uncached, cached;
+    int system_tokens = 0;
+    for (int r = 0; r < options.repetitions; ++r) {
+        auto engine = make_engine(model, options, 4);
+        const std::string system = text_of_tokens(*model, 500, "system", 100 + r);
+        GenerationResult first =
+            run(*engine, fixed_length({{"system", system}, {"user", "How do I add fractions?"}}, 1));
+        GenerationResult second =
+            run(*engine, fixed_length({{"system", system}, {"user", "Why is the sky blue?"}}, 1));
+        uncached.push_back(first.time_to_first_token_ms);
+        cached.push_back(second.time_to_first_token_ms);
+        system_tokens = second.cached_prompt_tokens;
+    }
+    print("system_prompt_tokens_cached", system_tokens);
+    print("ttft_new_conversation_uncached_ms", median(uncached));
+    print("ttft_new_conversation_cached_ms", median(cached));
+}
+
+void bench_peak_rss(const std::shared_ptr<const LoadedModel>& model, const BenchOptions& options) {
+    auto engine = make_engine(model, options, 4);
+    run(*engine, fixed_length({{"user", "I believe the meaning of life is"}}, 16));
+    print("peak_rss_mb", static_cast<double>(peak_resident_memory_bytes()) / (1024.0 * 1024.0));
+}
+
+}  // namespace
+}  // namespace mimir
+
+int main(int argc, char** argv) {
+    using namespace mimir;
+    BenchOptions options;
+    CLI::App app{"Benchmarks Mimir's generation engine (see bench/run_engine_bench.sh)"};
+    app.add_option("--model", options.model_path, "GGUF model")->required();
+    app.add_option("--threads", options.n_threads, "CPU threads (0 = all cores)")->capture_default_str();
+    app.add_option("--ctx", options.n_ctx, "Context size")->capture_default_str();
+    app.add_option("--repetitions", options.repetitions, "Runs per figure (the median is printed)")
+        ->capture_default_str();
+    app.add_flag("--rss-only", options.rss_only, "Only load, generate 16 tokens and print peak RSS");
+    CLI11_PARSE(app, argc, argv);
+    spdlog::set_level(spdlog::level::warn);
+
+    ModelPaths paths;
+    paths.base = options.model_path;
+    ModelManager manager(paths);
+    const ModelInfo info = manager.load_with_fallback();
+    std::shared_ptr<const LoadedModel> model = manager.current();
+    if (!model) {
+        std::cerr << "engine_bench: cannot load " << options.model_path << ": " << info.error << "\n";
+        return 1;
+    }
+    if (options.rss_only) {
+        bench_peak_rss(model, options);
+        return 0;
+    }
+    bench_decode(model, options);
+    bench_prompt(model, options);
+    const double one = streams_rate(model, options, 1);
+    const double four = streams_rate(model, options, 4);
+    print("one_stream_tokens_per_s", one);
+    print("four_streams_tokens_per_s", four);
+    bench_time_to_first_token(model, options);
+    return 0;
+}
