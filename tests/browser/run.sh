@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Browser tests: Playwright (playwright-core from npm) drives Debian's chromium headless against
+# `mimir serve` on 127.0.0.1 in each model state. Installs what it needs; exit status 1 on any failure.
+# Screenshots go to artifacts/browser/.
+# Usage: tests/browser/run.sh <path to the mimir executable>
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+mimir="$(realpath "${1:?usage: tests/browser/run.sh <path to mimir>}")"
+build_dir="$(cd "$(dirname "$mimir")/../.." && pwd)"
+
+if [[ ! -x /usr/bin/chromium && -z "${MIMIR_CHROMIUM:-}" ]]; then
+  echo "browser tests: installing chromium" >&2
+  sudo_cmd=""; [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+if [[ ! -d "$here/node_modules/playwright-core" ]]; then
+  (cd "$here" && npm ci --ignore-scripts --no-audit --no-fund >/dev/null)
+fi
+
+models="$build_dir/browser-test-models"
+mkdir -p "$models"
+[[ -f "$models/base.gguf" ]] || "$mimir" model tiny --out "$models/base.gguf" >/dev/null
+cp "$models/base.gguf" "$models/fine-tuned.gguf"
+adapter_tool="$build_dir/tests/serve/write_lora_adapter"
+if [[ ! -x "$adapter_tool" ]]; then
+  echo "browser tests: $adapter_tool is missing (build the write_lora_adapter target)" >&2
+  exit 1
+fi
+[[ -f "$models/adapter.gguf" ]] || "$adapter_tool" "$models/base.gguf" "$models/adapter.gguf"
+head -c 4096 /dev/urandom | { printf 'GGUF'; cat; } > "$models/corrupt.gguf"
+
+exec timeout 300 node "$here/status_page.mjs" --mimir "$mimir" --models "$models" --artifacts "$root/artifacts/browser"
