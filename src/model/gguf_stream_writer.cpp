@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <system_error>
+#include <thread>
 #include <unistd.h>
 
 #include "model/llama_handles.h"
@@ -41,15 +42,28 @@ bool is_k_quant(ggml_type type) {
            type == GGML_TYPE_Q5_K || type == GGML_TYPE_Q6_K;
 }
 
-// Converts `n_rows` rows of F32 into `type` at `out` (which has room for them).
+// Converts `n_rows` rows of F32 into `type` at `out` (which has room for them). K-quantization is the slow
+// part of writing a Phi-3-mini-sized model, so rows are split across the cores.
 void convert_rows(ggml_type type, const float* rows, int64_t n_rows, int64_t row_length, void* out) {
     if (type == GGML_TYPE_F32) {
         std::copy(rows, rows + n_rows * row_length, static_cast<float*>(out));
-    } else if (type == GGML_TYPE_F16) {
-        ggml_fp32_to_fp16_row(rows, static_cast<ggml_fp16_t*>(out), n_rows * row_length);
-    } else {
-        ggml_quantize_chunk(type, rows, out, 0, n_rows, row_length, nullptr);
+        return;
     }
+    if (type == GGML_TYPE_F16) {
+        ggml_fp32_to_fp16_row(rows, static_cast<ggml_fp16_t*>(out), n_rows * row_length);
+        return;
+    }
+    const int64_t n_threads = std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, std::min<int64_t>(n_rows, 16));
+    const int64_t rows_per_thread = (n_rows + n_threads - 1) / n_threads;
+    std::vector<std::thread> workers;
+    for (int64_t first = 0; first < n_rows; first += rows_per_thread) {
+        const int64_t count = std::min(rows_per_thread, n_rows - first);
+        workers.emplace_back([=] {
+            // `start` is an element index into both `rows` and `out`.
+            ggml_quantize_chunk(type, rows, out, first * row_length, count, row_length, nullptr);
+        });
+    }
+    for (std::thread& worker : workers) worker.join();
 }
 
 Status write_tensor(std::ofstream& out, const GeneratedTensor& tensor, size_t alignment) {

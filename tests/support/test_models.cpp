@@ -14,7 +14,8 @@ namespace {
 std::string spec_key(const TinyModelSpec& s) {
     return s.arch + "-l" + std::to_string(s.n_layer) + "-e" + std::to_string(s.n_embd) + "-h" +
            std::to_string(s.n_head) + "-kv" + std::to_string(s.n_head_kv) + "-ff" + std::to_string(s.n_ff) +
-           "-c" + std::to_string(s.n_ctx) + "-s" + std::to_string(s.seed) + "-" + s.type;
+           "-c" + std::to_string(s.n_ctx) + "-s" + std::to_string(s.seed) + "-" + s.type +
+           (s.altered_token >= 0 ? "-alt" + std::to_string(s.altered_token) : "");
 }
 }  // namespace
 
