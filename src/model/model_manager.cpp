@@ -191,7 +191,10 @@ private:
         take_llama_errors();
         ModelHandle model(llama_model_load_from_file(path.c_str(), params));
         if (!model) {
-            return Result<ModelHandle>::failure("load_failed", "llama.cpp could not load " + path + ": " + take_llama_errors());
+            const std::string reason = take_llama_errors();
+            const bool memory = reason.find("alloc") != std::string::npos || reason.find("memory") != std::string::npos;
+            return Result<ModelHandle>::failure(memory ? "out_of_memory" : "load_failed",
+                                                "llama.cpp could not load " + path + ": " + reason);
         }
         return model;
     }

@@ -5,6 +5,7 @@
 #include <map>
 #include <vector>
 
+#include "model/gguf_inspect.h"
 #include "model/gguf_stream_writer.h"
 #include "model/llama_handles.h"
 
@@ -117,7 +118,9 @@ Status check_spec(const TinyModelSpec& spec) {
 Result<GgufHandle> tokenizer_kvs(const std::string& vocab_path, int altered_token) {
     using R = Result<GgufHandle>;
     if (vocab_path.empty()) return R::failure("not_found", "no Phi-3 vocab file (set MIMIR_PHI3_VOCAB)");
-    if (!fs::is_regular_file(vocab_path)) return R::failure("not_found", "vocab file not found: " + vocab_path);
+    if (Result<GgufSummary> checked = inspect_gguf(vocab_path); !checked.ok()) {
+        return R::failure(checked.error().code, "vocab file: " + checked.error().message);
+    }
     GgufHandle vocab(gguf_init_from_file(vocab_path.c_str(), {true, nullptr}));
     if (!vocab) return R::failure("not_gguf", "cannot read vocab file " + vocab_path);
     GgufHandle kvs(gguf_init_empty());
@@ -193,6 +196,7 @@ Status write_tiny_model(const TinyModelSpec& spec, const std::string& out_path) 
 Status write_random_lora_adapter(const std::string& base_path, int rank, float alpha, uint32_t seed,
                                  const std::string& out_path) {
     if (rank < 1 || rank > 4096) return Status::failure("invalid_argument", "LoRA rank must be in [1, 4096]");
+    if (Result<GgufSummary> checked = inspect_gguf(base_path); !checked.ok()) return Status(checked.error());
     GgufHandle base(gguf_init_from_file(base_path.c_str(), {true, nullptr}));
     if (!base) return Status::failure("not_gguf", "cannot read base model " + base_path);
     const int64_t arch_key = gguf_find_key(base.get(), "general.architecture");
