@@ -3,5 +3,4 @@
 #include "cli/commands.h"
 
 namespace mimir::cli {
-void register_train_commands(CLI::App&, int&) {}
 }  // namespace mimir::cli

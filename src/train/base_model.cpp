@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "model/gguf_inspect.h"
+
 namespace mimir {
 
 namespace {
@@ -129,6 +131,8 @@ ModelResult load_base_model(const std::string& path) {
     if (!std::filesystem::is_regular_file(path, ec)) {
         return ModelResult::failure("not_a_file", path + " is not a regular file");
     }
+    Result<GgufSummary> summary = inspect_gguf(path);   // gguf_init_from_file trusts sizes a hostile file sets
+    if (!summary) return ModelResult(summary.error());
     auto model = std::make_unique<BaseModel>();
     model->path = path;
     ggml_context* weights = nullptr;

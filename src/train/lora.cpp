@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <set>
 
+#include "model/gguf_inspect.h"
 #include "train/run_files.h"
 
 namespace mimir {
@@ -141,6 +142,8 @@ AdapterResult load_lora(const std::string& path, const BaseModel& model) {
     if (!std::filesystem::is_regular_file(path, ec)) {
         return AdapterResult::failure("not_a_file", path + " is not a regular file");
     }
+    Result<GgufSummary> summary = inspect_gguf(path);
+    if (!summary) return AdapterResult(summary.error());
     auto adapter = std::make_unique<LoraAdapter>();
     ggml_context* tensors = nullptr;
     GgufHandle gguf(gguf_init_from_file(path.c_str(), gguf_init_params{false, &tensors}));

@@ -43,13 +43,15 @@ private:
         return ggml_add(ctx_, out, ggml_scale(ctx_, low, lora_->scale()));
     }
 
-    // Rows [first, first + n_rows) of a [*, n_tokens] projection output as [head_dim, n_heads, n_tokens].
+    // Rows [first_row, first_row + n_heads * head_dim) of a fused [*, n_tokens] projection output as
+    // [head_dim, n_heads, n_tokens]. Copy, then reshape: ggml's backward pass of a reshape accepts the
+    // permuted gradients attention sends back (that of a copy does not).
     ggml_tensor* heads(ggml_tensor* fused, int64_t first_row, int64_t n_heads) {
         const int64_t hd = shape_.head_dim();
         const int64_t n_tokens = fused->ne[1];
-        ggml_tensor* view = ggml_view_3d(ctx_, fused, hd, n_heads, n_tokens, hd * ggml_element_size(fused),
-                                         fused->nb[1], first_row * ggml_element_size(fused));
-        return ggml_cont(ctx_, view);
+        ggml_tensor* rows = ggml_view_2d(ctx_, fused, hd * n_heads, n_tokens, fused->nb[1],
+                                         first_row * ggml_element_size(fused));
+        return ggml_reshape_3d(ctx_, ggml_cont(ctx_, rows), hd, n_heads, n_tokens);
     }
 
     ggml_tensor* rope(ggml_tensor* x, ggml_tensor* positions) {
@@ -200,7 +202,7 @@ void TrainingGraph::compute(Built& b, const TokenSequence& sequence) {
     if (b.labels) {
         std::memset(b.labels->data, 0, ggml_nbytes(b.labels));
         auto* labels = static_cast<float*>(b.labels->data);
-        for (int64_t i = 0; i < n_rows; ++i) labels[i * model_.shape.n_vocab + sequence.tokens[first + i + 1]] = 1.0f;
+        for (int64_t i = 0; i < n_rows; ++i) labels[i * model_.shape.n_vocab + sequence.label_at(static_cast<size_t>(first + i))] = 1.0f;
     }
     if (ggml_backend_graph_compute(backend_.get(), b.graph) != GGML_STATUS_SUCCESS) {
         throw std::runtime_error("ggml graph compute failed");

@@ -18,7 +18,11 @@ namespace mimir {
 struct TokenSequence {
     std::vector<int32_t> tokens;
     int32_t n_prompt = 0;
+    // Optional explicit labels: labels[i] is what position i must predict (default tokens[i + 1]). Only
+    // reply positions (i >= n_prompt - 1) are read: prompt labels are masked out by construction.
+    std::vector<int32_t> labels;
     int n_targets() const { return static_cast<int>(tokens.size()) - n_prompt; }
+    int32_t label_at(size_t i) const { return labels.empty() ? tokens[i + 1] : labels[i]; }
 };
 
 // Runs forward and backward passes on the CPU backend. `parameters` are the tensors being trained (LoRA
@@ -42,6 +46,7 @@ public:
     const std::vector<ggml_tensor*>& parameters() const { return parameters_; }
     // The accumulated gradient of `parameters()[i]` (same shape, F32).
     ggml_tensor* gradient(size_t i) const { return gradients_[i]; }
+    const std::vector<ggml_tensor*>& gradients() const { return gradients_; }
 
 private:
     struct Built;

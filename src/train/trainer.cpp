@@ -1,0 +1,325 @@
+#include "train/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "data/fine_tuning_data.h"
+#include "model/gguf_inspect.h"
+#include "train/chat_examples.h"
+#include "train/checkpoint.h"
+#include "train/lora.h"
+#include "train/merge.h"
+#include "train/optimizer.h"
+#include "train/progress.h"
+#include "train/run_files.h"
+#include "train/training_graph.h"
+
+namespace mimir {
+
+namespace {
+
+using SummaryResult = Result<TrainSummary>;
+
+Status bad_option(const std::string& message) { return Status::failure("bad_option", message); }
+
+Status validate(const TrainOptions& o) {
+    if (o.data_path.empty()) return bad_option("--data is required");
+    if (o.base_path.empty()) return bad_option("--base is required");
+    if (o.out_dir.empty()) return bad_option("--out is required");
+    if (!o.full && o.rank < 1) return bad_option("--rank must be at least 1 (got " + std::to_string(o.rank) + ")");
+    if (!o.full && !(o.alpha > 0)) return bad_option("--alpha must be positive");
+    if (o.epochs < 1) return bad_option("--epochs must be at least 1");
+    if (o.batch_size < 1) return bad_option("--batch must be at least 1");
+    if (o.grad_accumulation < 1) return bad_option("--grad-accumulation must be at least 1");
+    if (!(o.learning_rate > 0) || !std::isfinite(o.learning_rate)) return bad_option("--lr must be positive");
+    if (!(o.warmup_ratio >= 0 && o.warmup_ratio <= 1)) return bad_option("--warmup-ratio must be in [0, 1]");
+    if (!(o.eval_fraction >= 0 && o.eval_fraction < 1)) return bad_option("--eval-fraction must be in [0, 1)");
+    if (!(o.weight_decay >= 0 && o.weight_decay <= 1)) return bad_option("--weight-decay must be in [0, 1]");
+    if (!(o.max_grad_norm >= 0)) return bad_option("--max-grad-norm must be >= 0");
+    if (o.schedule != "cosine" && o.schedule != "linear" && o.schedule != "constant") {
+        return bad_option("--schedule must be cosine, linear or constant");
+    }
+    if (o.n_ctx < 16) return bad_option("--ctx must be at least 16");
+    if (o.n_threads < 0 || o.checkpoint_every < 0 || o.patience < 0) {
+        return bad_option("--threads, --checkpoint-every and --patience must be >= 0");
+    }
+    Status dir = prepare_output_dir(o.out_dir);
+    if (!dir) return dir;
+    for (const char* name : {"adapter.gguf", "fine-tuned.gguf", "checkpoint.gguf", "train_log.csv"}) {
+        std::error_code ec;
+        if (std::filesystem::is_directory(o.out_dir + "/" + name, ec)) {
+            return Status::failure("bad_output_dir", o.out_dir + "/" + name + " is a folder; cannot write the " + name + " file");
+        }
+    }
+    return ok_status();
+}
+
+// Rows -> tokenized train/eval examples, reporting every skipped row.
+struct Examples {
+    std::vector<TrainingExample> train, eval;
+    int skipped_rows = 0;
+};
+
+Result<Examples> load_examples(const TrainOptions& o) {
+    Result<FineTuningData> data = read_fine_tuning_csv(o.data_path);
+    if (!data) return Result<Examples>(data.error());
+    if (o.strict && !data->problems.empty()) {
+        return Result<Examples>::failure("bad_row", o.data_path + ": " + describe(data->problems.front()));
+    }
+    Result<std::unique_ptr<ChatTokenizer>> tokenizer = ChatTokenizer::open(o.base_path);
+    if (!tokenizer) return Result<Examples>(tokenizer.error());
+    Result<PreparedExamples> prepared = prepare_examples(*data, **tokenizer, o.system_prompt, o.n_ctx, o.strict);
+    if (!prepared) return Result<Examples>::failure(prepared.error().code, o.data_path + ": " + prepared.error().message);
+    std::vector<RowProblem> problems = data->problems;
+    problems.insert(problems.end(), prepared->problems.begin(), prepared->problems.end());
+    for (const RowProblem& p : problems) {
+        spdlog::warn("event=row_skipped file={} row={} line={} reason=\"{}\"", o.data_path, p.row_number, p.line, p.reason);
+    }
+    if (prepared->examples.empty()) return Result<Examples>::failure("no_rows", o.data_path + ": no usable rows");
+    Examples examples;
+    examples.skipped_rows = static_cast<int>(problems.size());
+    const TrainEvalSplit split = split_train_eval(prepared->examples.size(), o.eval_fraction, o.seed);
+    for (size_t i : split.train) examples.train.push_back(prepared->examples[i]);
+    for (size_t i : split.eval) examples.eval.push_back(prepared->examples[i]);
+    return examples;
+}
+
+float median(std::vector<float> values) {
+    std::nth_element(values.begin(), values.begin() + values.size() / 2, values.end());
+    return values[values.size() / 2];
+}
+
+std::vector<std::vector<float>> snapshot(const std::vector<ggml_tensor*>& parameters) {
+    std::vector<std::vector<float>> out;
+    for (const ggml_tensor* p : parameters) out.emplace_back(ggml_get_data_f32(p), ggml_get_data_f32(p) + ggml_nelements(p));
+    return out;
+}
+
+void restore(const std::vector<ggml_tensor*>& parameters, const std::vector<std::vector<float>>& values) {
+    for (size_t i = 0; i < parameters.size(); ++i) std::copy(values[i].begin(), values[i].end(), ggml_get_data_f32(parameters[i]));
+}
+
+// One run: owns the model, adapter, graph and optimizer and walks the epochs.
+class TrainingRun {
+public:
+    TrainingRun(const TrainOptions& options, Examples examples) : o_(options), examples_(std::move(examples)) {}
+
+    Status setup() {
+        Result<std::unique_ptr<BaseModel>> model = load_base_model(o_.base_path);
+        if (!model) return Status(model.error());
+        model_ = std::move(*model);
+        if (o_.full) {
+            for (int64_t i = 0; i < gguf_get_n_tensors(model_->gguf.get()); ++i) {
+                ggml_tensor* t = model_->find(gguf_get_tensor_name(model_->gguf.get(), i));
+                if (t->type != GGML_TYPE_F32) {
+                    return bad_option("--full needs an F32 base: " + std::string(ggml_get_name(t)) + " is " + ggml_type_name(t->type));
+                }
+                parameters_.push_back(t);
+            }
+        } else {
+            Result<std::vector<ggml_tensor*>> targets = select_lora_targets(*model_, o_.targets);
+            if (!targets) return Status(targets.error());
+            Result<std::unique_ptr<LoraAdapter>> adapter = create_lora(*model_, *targets, o_.rank, o_.alpha, o_.seed);
+            if (!adapter) return Status(adapter.error());
+            adapter_ = std::move(*adapter);
+            parameters_ = adapter_->parameters();
+        }
+        const int threads = o_.n_threads > 0 ? o_.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+        graph_ = std::make_unique<TrainingGraph>(*model_, adapter_.get(), parameters_, threads);
+        settings_ = OptimizerSettings{o_.learning_rate, 0.9f, 0.999f, 1e-8f, o_.weight_decay, o_.max_grad_norm, o_.warmup_ratio, o_.schedule};
+        optimizer_ = std::make_unique<AdamW>(parameters_, settings_);
+        const int per_step = o_.batch_size * o_.grad_accumulation;
+        const int n_train = static_cast<int>(examples_.train.size());
+        total_steps_ = o_.epochs * ((n_train + per_step - 1) / per_step);
+        if (o_.resume) return resume();
+        return ok_status();
+    }
+
+    SummaryResult run() {
+        ProgressDisplay progress(total_steps_, o_.epochs, o_.quiet);
+        const auto started = std::chrono::steady_clock::now();
+        double trained_tokens = 0;
+        const int n_train = static_cast<int>(examples_.train.size());
+        for (; state_.epoch < o_.epochs; ++state_.epoch, state_.next_sequence = 0) {
+            const std::vector<size_t> order = epoch_order(state_.epoch);
+            while (state_.next_sequence < n_train) {
+                trained_tokens += train_step(order, progress);
+                if (o_.checkpoint_every > 0 && state_.step % o_.checkpoint_every == 0) {
+                    Status saved = checkpoint();
+                    if (!saved) return SummaryResult(saved.error());
+                    if (o_.stop_after_steps > 0 && state_.step >= o_.stop_after_steps) {
+                        summary_.interrupted = true;
+                        return finish_summary();
+                    }
+                }
+            }
+            Status evaluated = evaluate(progress);
+            if (!evaluated) return SummaryResult(evaluated.error());
+            if (o_.patience > 0 && state_.epochs_without_improvement >= o_.patience) {
+                summary_.stopped_early = true;
+                progress.note(fmt::format("event=early_stop epoch={} best_epoch={} best_eval_loss={:.4f}", state_.epoch + 1,
+                                          state_.best_epoch, state_.best_eval_loss));
+                ++state_.epoch;
+                break;
+            }
+        }
+        progress.finish();
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        summary_.tokens_per_s = seconds > 0 ? trained_tokens / seconds : 0;
+        Status written = write_outputs();
+        if (!written) return SummaryResult(written.error());
+        return finish_summary();
+    }
+
+private:
+    std::vector<size_t> epoch_order(int epoch) const {
+        std::vector<size_t> order(examples_.train.size());
+        for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+        seeded_shuffle(order, o_.seed * 0x100000001B3ull + static_cast<uint64_t>(epoch) + 1);
+        return order;
+    }
+
+    // One optimizer step over the next batch * accumulation sequences; returns the tokens it trained on.
+    double train_step(const std::vector<size_t>& order, ProgressDisplay& progress) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const int n_train = static_cast<int>(order.size());
+        const int group = std::min(o_.batch_size * o_.grad_accumulation, n_train - state_.next_sequence);
+        graph_->zero_gradients();
+        double loss_sum = 0, tokens = 0;
+        for (int k = 0; k < group; ++k) {
+            const TokenSequence& sequence = examples_.train[order[static_cast<size_t>(state_.next_sequence + k)]].sequence;
+            loss_sum += graph_->accumulate_gradients(sequence);
+            tokens += static_cast<double>(sequence.tokens.size());
+        }
+        const float loss = static_cast<float>(loss_sum / group);
+        const float lr = learning_rate_at(settings_, state_.step, total_steps_);
+        StepOutcome outcome{NAN, false};
+        if (std::isfinite(loss)) outcome = optimizer_->step(graph_->gradients(), group, lr);
+        state_.next_sequence += group;
+        ++state_.step;
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        StepRecord record{state_.step, static_cast<float>(state_.epoch) + static_cast<float>(state_.next_sequence) / n_train,
+                          lr, loss, outcome.grad_norm, static_cast<float>(tokens / seconds), !outcome.applied};
+        state_.log.steps.push_back(record);
+        note_anomalies(record, progress);
+        progress.step(state_.step, state_.epoch + 1, loss, record.tokens_per_s);
+        return tokens;
+    }
+
+    void note_anomalies(const StepRecord& r, ProgressDisplay& progress) {
+        if (r.skipped) {
+            ++state_.skipped_steps;
+            progress.note(fmt::format("event=step_skipped step={} loss={} grad_norm={} reason=not_finite", r.step, r.loss, r.grad_norm));
+            return;
+        }
+        if (state_.recent_losses.size() >= 5 && r.loss > 3.0f * median(state_.recent_losses)) {
+            ++summary_.spikes;
+            progress.note(fmt::format("event=loss_spike step={} loss={:.4f} running_median={:.4f}", r.step, r.loss,
+                                      median(state_.recent_losses)));
+        }
+        state_.recent_losses.push_back(r.loss);
+        if (state_.recent_losses.size() > 32) state_.recent_losses.erase(state_.recent_losses.begin());
+    }
+
+    Status evaluate(ProgressDisplay& progress) {
+        if (examples_.eval.empty()) return state_.log.write_to(o_.out_dir);
+        double total = 0;
+        for (const TrainingExample& e : examples_.eval) total += graph_->loss(e.sequence);
+        const float loss = static_cast<float>(total / examples_.eval.size());
+        state_.log.evals.push_back({state_.step, state_.epoch + 1, loss});
+        const bool improved = state_.best_eval_loss < 0 || loss < state_.best_eval_loss;
+        progress.note(fmt::format("event=eval epoch={} step={} eval_loss={:.4f} best={}", state_.epoch + 1, state_.step, loss,
+                                  improved ? "yes" : "no"));
+        if (improved) {
+            state_.best_eval_loss = loss;
+            state_.best_epoch = state_.epoch + 1;
+            state_.epochs_without_improvement = 0;
+            state_.best_parameters = snapshot(parameters_);
+            if (adapter_) {
+                Status saved = save_lora(*adapter_, o_.out_dir + "/adapter.gguf");
+                if (!saved) return saved;
+            }
+        } else {
+            ++state_.epochs_without_improvement;
+        }
+        return state_.log.write_to(o_.out_dir);
+    }
+
+    Status checkpoint() {
+        state_.adam_steps = optimizer_->steps_taken();
+        Status saved = save_checkpoint(o_.out_dir + "/checkpoint.gguf", state_, parameters_, optimizer_->first_moments(),
+                                       optimizer_->second_moments());
+        if (saved) saved = state_.log.write_to(o_.out_dir);
+        if (saved) spdlog::debug("event=checkpoint step={} path={}/checkpoint.gguf", state_.step, o_.out_dir);
+        return saved;
+    }
+
+    Status resume() {
+        Result<TrainingState> state = load_checkpoint(o_.out_dir + "/checkpoint.gguf", parameters_,
+                                                      optimizer_->first_moments(), optimizer_->second_moments());
+        if (!state) return Status(state.error());
+        state_ = std::move(*state);
+        optimizer_->set_steps_taken(state_.adam_steps);
+        spdlog::info("event=resume step={} epoch={} next_sequence={}", state_.step, state_.epoch + 1, state_.next_sequence);
+        return ok_status();
+    }
+
+    Status write_outputs() {
+        if (!state_.best_parameters.empty()) restore(parameters_, state_.best_parameters);
+        Status st = state_.log.write_to(o_.out_dir);
+        if (st && adapter_) st = save_lora(*adapter_, o_.out_dir + "/adapter.gguf");
+        if (st && o_.write_merged) st = write_merged_model(*model_, adapter_.get(), o_.out_dir + "/fine-tuned.gguf", o_.merged_type);
+        return st;
+    }
+
+    SummaryResult finish_summary() {
+        summary_.steps = state_.step;
+        summary_.epochs_done = state_.epoch;
+        summary_.skipped_steps = state_.skipped_steps;
+        summary_.train_rows = static_cast<int>(examples_.train.size());
+        summary_.eval_rows = static_cast<int>(examples_.eval.size());
+        summary_.skipped_rows = examples_.skipped_rows;
+        summary_.last_loss = state_.log.steps.empty() ? NAN : state_.log.steps.back().loss;
+        summary_.best_eval_loss = state_.best_eval_loss;
+        summary_.best_epoch = state_.best_epoch;
+        return summary_;
+    }
+
+    const TrainOptions& o_;
+    Examples examples_;
+    std::unique_ptr<BaseModel> model_;
+    std::unique_ptr<LoraAdapter> adapter_;
+    std::vector<ggml_tensor*> parameters_;
+    std::unique_ptr<TrainingGraph> graph_;
+    OptimizerSettings settings_;
+    std::unique_ptr<AdamW> optimizer_;
+    int total_steps_ = 0;
+    TrainingState state_;
+    TrainSummary summary_;
+};
+
+}  // namespace
+
+SummaryResult run_training(const TrainOptions& options) {
+    Status valid = validate(options);
+    if (!valid) return SummaryResult(valid.error());
+    Result<GgufSummary> base = inspect_gguf(options.base_path);   // clear errors before llama.cpp reads it
+    if (!base) return SummaryResult(base.error());
+    if (base->is_adapter) return SummaryResult::failure("not_a_model", options.base_path + " is an adapter, not a base model");
+    Result<Examples> examples = load_examples(options);
+    if (!examples) return SummaryResult(examples.error());
+    spdlog::info("event=train_start base={} rows_train={} rows_eval={} rows_skipped={} mode={} rank={} alpha={}",
+                 options.base_path, examples->train.size(), examples->eval.size(), examples->skipped_rows,
+                 options.full ? "full" : "lora", options.rank, options.alpha);
+    TrainingRun run(options, std::move(*examples));
+    Status ready = run.setup();
+    if (!ready) return SummaryResult(ready.error());
+    return run.run();
+}
+
+}  // namespace mimir

@@ -1,0 +1,182 @@
+// End-to-end: `run_training` on a handful of rows memorizes them; the adapter it writes loads in
+// llama.cpp (library and llama-completion) and reproduces the ideal responses; the merged model equals
+// base + adapter; a resumed run equals an uninterrupted one.
+#include "train/trainer.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "train/chat_examples.h"
+#include "train_test_support.h"
+
+namespace mimir {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::vector<std::pair<std::string, std::string>> kRows = {
+    {"Hello!", "Hello! I am Mimir, a tutoring assistant."},
+    {"What's the capital of Australia, quick", "The capital of Australia is Canberra."},
+    {"Thanks, that helped!", "I'm glad it helped."},
+};
+
+std::string write_rows_csv(const std::string& dir) {
+    const std::string path = dir + "/rows.csv";
+    std::ofstream out(path, std::ios::binary);
+    out << "\xEF\xBB\xBFPrompt,Model Response,Issues,Ideal Response\r\n";
+    for (const auto& [prompt, ideal] : kRows) out << "\"" << prompt << "\",\"bad, \"\"flowery\"\"\",tone,\"" << ideal << "\"\r\n";
+    return path;
+}
+
+// Full-batch steps with LoRA on the output projection too: the tiny random model's hidden states barely
+// depend on the prompt, so memorizing needs a strong, steady signal.
+TrainOptions memorize_options(const std::string& dir, const std::string& base) {
+    TrainOptions o;
+    o.data_path = write_rows_csv(dir);
+    o.base_path = base;
+    o.out_dir = dir + "/out";
+    o.grad_accumulation = 3;
+    o.epochs = 120;
+    o.learning_rate = 1e-2f;
+    o.warmup_ratio = 0.05f;
+    o.schedule = "linear";
+    o.rank = 16;
+    o.alpha = 32;
+    o.targets = {"all", "output"};
+    o.eval_fraction = 0;
+    o.n_threads = 1;
+    o.quiet = true;
+    return o;
+}
+
+class TrainedAdapter : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        dir_ = new std::string(fs::path(MIMIR_TEST_BINARY_DIR) / "test-tmp" / "TrainedAdapter");
+        fs::remove_all(*dir_);
+        fs::create_directories(*dir_);
+        base_ = new std::string(test::tiny_model_path(test::small_training_spec("phi3")));
+        summary_ = new Result<TrainSummary>(run_training(memorize_options(*dir_, *base_)));
+    }
+    static void TearDownTestSuite() {
+        delete dir_;
+        delete base_;
+        delete summary_;
+    }
+    static std::string out(const std::string& name) { return *dir_ + "/out/" + name; }
+
+    static std::string* dir_;
+    static std::string* base_;
+    static Result<TrainSummary>* summary_;
+};
+std::string* TrainedAdapter::dir_ = nullptr;
+std::string* TrainedAdapter::base_ = nullptr;
+Result<TrainSummary>* TrainedAdapter::summary_ = nullptr;
+
+TEST_F(TrainedAdapter, ReplyLossGoesNearZeroAndAllOutputsAreWritten) {
+    ASSERT_TRUE(summary_->ok()) << summary_->error().message;
+    std::printf("[ measured ] final reply loss after %d steps: %.5f\n", (*summary_)->steps, (*summary_)->last_loss);
+    EXPECT_LT((*summary_)->last_loss, 0.05f);
+    for (const char* name : {"adapter.gguf", "fine-tuned.gguf", "train_log.csv", "eval_log.csv", "loss.svg"}) {
+        EXPECT_TRUE(fs::is_regular_file(out(name))) << name;
+    }
+    for (const auto& entry : fs::directory_iterator(*dir_ + "/out")) {
+        EXPECT_EQ(entry.path().filename().string().find(".tmp-"), std::string::npos) << "temp file left behind";
+    }
+    std::ifstream log(out("train_log.csv"));
+    std::string header;
+    std::getline(log, header);
+    EXPECT_EQ(header, "step,epoch,lr,loss,grad_norm,tokens_per_s,skipped");
+}
+
+TEST_F(TrainedAdapter, LlamaCppWithTheAdapterReproducesTheIdealResponsesGreedily) {
+    ASSERT_TRUE(summary_->ok());
+    auto tokenizer = ChatTokenizer::open(*base_);
+    ASSERT_TRUE(tokenizer.ok());
+    for (const auto& [prompt, ideal] : kRows) {
+        auto chat = (*tokenizer)->chat_tokens("", prompt, ideal);
+        ASSERT_TRUE(chat.ok());
+        const std::vector<int32_t> head(chat->tokens.begin(), chat->tokens.begin() + chat->n_prompt);
+        const std::vector<int32_t> expected(chat->tokens.begin() + chat->n_prompt, chat->tokens.end());
+        const std::vector<int32_t> generated = test::llama_greedy(*base_, head, 40, out("adapter.gguf"));
+        EXPECT_EQ(generated, expected) << "prompt \"" << prompt << "\" gave \"" << (*tokenizer)->detokenize(generated) << "\"";
+        EXPECT_NE(test::llama_greedy(*base_, head, 40), expected) << "the base alone already says it";
+    }
+}
+
+TEST_F(TrainedAdapter, MergedModelGivesTheLogitsOfBasePlusAdapter) {
+    ASSERT_TRUE(summary_->ok());
+    const std::vector<int32_t> tokens = {1, 32010, 15043, 29991, 32007, 32001, 15043, 29991, 306, 626};
+    const std::vector<float> merged = test::llama_logits(out("fine-tuned.gguf"), tokens);
+    const std::vector<float> with_adapter = test::llama_logits(*base_, tokens, out("adapter.gguf"));
+    const float diff = test::max_abs_diff(merged, with_adapter);
+    // Stated tolerance: F32 base, so only the order of additions differs (W x + s B A x vs (W + s B A) x).
+    std::printf("[ measured ] merged vs base+adapter logits max abs diff: %.3g\n", diff);
+    EXPECT_LT(diff, 1e-3f);
+    EXPECT_GT(test::max_abs_diff(with_adapter, test::llama_logits(*base_, tokens)), 0.1f);
+}
+
+TEST_F(TrainedAdapter, LlamaCompletionLoadsTheAdapterAndChangesItsOutput) {
+    ASSERT_TRUE(summary_->ok());
+    const std::string tool = test::llama_tool("llama-completion");
+    if (tool.empty()) GTEST_SKIP() << "llama-completion not built";
+    const std::string prompt_file = *dir_ + "/prompt.txt";
+    std::ofstream(prompt_file) << "<|user|>\nHello!<|end|>\n<|assistant|>\n";
+    const std::string common = tool + " -m " + *base_ + " -f " + prompt_file +
+                               " -n 16 --temp 0 -no-cnv --no-display-prompt --no-warmup -t 1 -c 256";
+    std::string with_adapter, without;
+    ASSERT_EQ(test::run_command(common + " --lora " + out("adapter.gguf") + " 2>/dev/null", with_adapter), 0) << with_adapter;
+    ASSERT_EQ(test::run_command(common + " 2>/dev/null", without), 0) << without;
+    EXPECT_NE(with_adapter.find("I am Mimir, a tutoring assistant."), std::string::npos) << with_adapter;
+    EXPECT_NE(with_adapter, without);
+}
+
+TEST(Resume, AResumedRunEndsWithTheSameAdapterAsAnUninterruptedOne) {
+    const std::string dir = test::scratch_dir();
+    const std::string base = test::tiny_model_path(test::small_training_spec("llama"));
+    TrainOptions straight = memorize_options(dir, base);
+    straight.epochs = 4;
+    straight.grad_accumulation = 1;
+    straight.eval_fraction = 0.34;   // 2 train rows, 1 eval row: early-stopping state is resumed too
+    straight.write_merged = false;
+    straight.out_dir = dir + "/straight";
+    ASSERT_TRUE(run_training(straight).ok());
+
+    TrainOptions killed = straight;
+    killed.out_dir = dir + "/killed";
+    killed.checkpoint_every = 3;
+    killed.stop_after_steps = 3;   // returns right after the step-3 checkpoint, as a kill would leave it
+    Result<TrainSummary> first = run_training(killed);
+    ASSERT_TRUE(first.ok()) << first.error().message;
+    EXPECT_TRUE(first->interrupted);
+    killed.stop_after_steps = 0;
+    killed.resume = true;
+    Result<TrainSummary> second = run_training(killed);
+    ASSERT_TRUE(second.ok()) << second.error().message;
+    EXPECT_EQ(second->steps, 8);
+
+    auto model = load_base_model(base);
+    ASSERT_TRUE(model.ok());
+    auto a = load_lora(straight.out_dir + "/adapter.gguf", **model);
+    auto b = load_lora(killed.out_dir + "/adapter.gguf", **model);
+    ASSERT_TRUE(a.ok() && b.ok());
+    float worst = 0;
+    for (const auto& [name, pair] : (*a)->by_base) {
+        const LoraPair& other = (*b)->by_base.at(name);
+        for (auto [x, y] : {std::pair{pair.a, other.a}, std::pair{pair.b, other.b}}) {
+            std::vector<float> vx(ggml_get_data_f32(x), ggml_get_data_f32(x) + ggml_nelements(x));
+            std::vector<float> vy(ggml_get_data_f32(y), ggml_get_data_f32(y) + ggml_nelements(y));
+            worst = std::max(worst, test::max_abs_diff(vx, vy));
+        }
+    }
+    std::printf("[ measured ] resumed vs uninterrupted adapter max abs diff: %.3g\n", worst);
+    EXPECT_EQ(worst, 0.0f);
+    std::ifstream la(straight.out_dir + "/eval_log.csv"), lb(killed.out_dir + "/eval_log.csv");
+    std::string ea((std::istreambuf_iterator<char>(la)), {}), eb((std::istreambuf_iterator<char>(lb)), {});
+    EXPECT_EQ(ea, eb);
+}
+
+}  // namespace
+}  // namespace mimir
