@@ -362,7 +362,10 @@ TEST(ModelManager, DamagedFilesNeverAbortTheChain) {
                                             "wrong_architecture", "load_failed", "out_of_memory"};
     std::mt19937_64 random(77);
     std::map<std::string, int> seen;
-    for (int i = 0; i < 60; ++i) {
+    // MIMIR_FUZZ_ROUNDS raises the count for a longer soak run; 60 keeps the suite fast.
+    const char* rounds_env = std::getenv("MIMIR_FUZZ_ROUNDS");
+    const int rounds = rounds_env ? std::atoi(rounds_env) : 60;
+    for (int i = 0; i < rounds; ++i) {
         std::string bytes = original;
         if (i % 3 == 0) {
             bytes.resize(random() % bytes.size());
