@@ -24,6 +24,13 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The chat page's libraries (pinned in web/package-lock.json), embedded into the binary by the build.
+# Reinstalled only when the lockfile changes; --ignore-scripts: no package code runs at install.
+if ! cmp -s web/package-lock.json web/node_modules/.mimir-installed-lock 2>/dev/null; then
+  (cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+  cp web/package-lock.json web/node_modules/.mimir-installed-lock
+fi
+
 llama_args=()
 if [[ -z "${MIMIR_SYSTEM_LLAMA:-}" ]]; then
   IFS=';' read -r llama_src llama_build < <(scripts/llama.sh | tail -n 1)
