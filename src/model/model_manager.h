@@ -64,10 +64,14 @@ struct LoadedModel {
     float adapter_scale = 1.0f;
     Tier tier = Tier::Base;
     GgufSummary summary;        // of the file whose weights are in use (fine-tuned or base)
+    // The tokenizer. Equal to the base's in every tier: the chain refuses a fine-tune whose vocab hash
+    // differs from the base's, and the adapter tier runs on the base itself.
     const llama_vocab* vocab() const { return llama_model_get_vocab(model.get()); }
 };
 
-// get_model_info(): the seed's fields plus Mimir's diagnostics. to_json() gives the exact API shape.
+// get_model_info(): the seed's fields plus Mimir's diagnostics. to_json() gives the exact API shape: the
+// fields below plus "load_ms" {tier: ms} and "errors" {tier: {code, message}} for the tiers that were
+// configured and failed; strings that are not UTF-8 (odd paths) are repaired so dump() never throws.
 struct ModelInfo {
     std::string status = "loading";   // "loaded", "loading", "error"
     std::string model_type;           // "fine-tuned", "adapter", "base", "" when nothing loaded
