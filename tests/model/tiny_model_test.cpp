@@ -2,6 +2,7 @@
 #include "model/tiny_model.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -116,6 +117,18 @@ TEST(TinyModel, DefaultPhi3LoadsWithPhi3TokenizerAndGenerates) {
     EXPECT_STREQ(arch, "phi3");
     EXPECT_NE(llama_model_chat_template(model.get(), nullptr), nullptr);
     EXPECT_EQ(generate(model.get(), 6).size(), 6u);
+}
+
+TEST(TinyModel, LlamaCppsOwnToolGeneratesFromIt) {
+    const std::string tool = test::llama_tool("llama-completion");
+    if (tool.empty()) GTEST_SKIP() << "llama-completion not built";
+    const std::string log = test::scratch_dir() + "/completion.log";
+    const std::string command = tool + " -m " + test::tiny_model_path(small_spec("phi3", "q4_k_m", 256)) +
+                                " -p 'Hello' -n 8 -no-cnv -t 2 --no-repack --temp 0 > " + log + " 2>&1";
+    EXPECT_EQ(std::system(command.c_str()), 0);
+    std::ifstream in(log);
+    const std::string output{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    EXPECT_NE(output.find("eval time"), std::string::npos) << output.substr(0, 2000);
 }
 
 class EveryStorage : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
