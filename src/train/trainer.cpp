@@ -232,7 +232,7 @@ private:
         for (const TrainingExample& e : examples_.eval) total += graph_->loss(e.sequence);
         const float loss = static_cast<float>(total / examples_.eval.size());
         state_.log.evals.push_back({state_.step, state_.epoch + 1, loss});
-        const bool improved = state_.best_eval_loss < 0 || loss < state_.best_eval_loss;
+        const bool improved = std::isfinite(loss) && (state_.best_eval_loss < 0 || loss < state_.best_eval_loss);
         progress.note(fmt::format("event=eval epoch={} step={} eval_loss={:.4f} best={}", state_.epoch + 1, state_.step, loss,
                                   improved ? "yes" : "no"));
         if (improved) {

@@ -8,7 +8,9 @@
 
 #include <gtest/gtest.h>
 
+#include "data/fine_tuning_data.h"
 #include "train/chat_examples.h"
+#include "train/training_graph.h"
 #include "train_test_support.h"
 
 namespace mimir {
@@ -176,6 +178,75 @@ TEST(Resume, AResumedRunEndsWithTheSameAdapterAsAnUninterruptedOne) {
     std::ifstream la(straight.out_dir + "/eval_log.csv"), lb(killed.out_dir + "/eval_log.csv");
     std::string ea((std::istreambuf_iterator<char>(la)), {}), eb((std::istreambuf_iterator<char>(lb)), {});
     EXPECT_EQ(ea, eb);
+}
+
+}  // namespace
+}  // namespace mimir
+
+namespace mimir {
+namespace {
+
+TEST(EarlyStopping, StopsAfterPatienceAndKeepsTheBestAdapter) {
+    const std::string dir = test::scratch_dir();
+    TrainOptions o;
+    o.data_path = std::string(MIMIR_TEST_SOURCE_DIR) + "/data/mimir_fine_tuning_sample.csv";
+    o.base_path = test::tiny_model_path(test::small_training_spec("phi3"));
+    o.out_dir = dir;
+    o.epochs = 6;
+    o.grad_accumulation = 2;
+    o.learning_rate = 0.05f;
+    o.schedule = "constant";
+    o.warmup_ratio = 0;
+    o.patience = 1;
+    o.n_threads = 1;
+    o.quiet = true;
+    o.write_merged = false;
+    Result<TrainSummary> summary = run_training(o);
+    ASSERT_TRUE(summary.ok()) << summary.error().message;
+    EXPECT_TRUE(summary->stopped_early);
+    EXPECT_LT(summary->epochs_done, o.epochs);
+    EXPECT_LT(summary->best_epoch, summary->epochs_done);
+
+    // The adapter on disk is the best epoch's: its eval loss is the best one logged, not the last.
+    auto data = read_fine_tuning_csv(o.data_path);
+    auto tokenizer = ChatTokenizer::open(o.base_path);
+    ASSERT_TRUE(data.ok() && tokenizer.ok());
+    auto examples = prepare_examples(*data, **tokenizer, "", o.n_ctx, false);
+    ASSERT_TRUE(examples.ok());
+    const TrainEvalSplit split = split_train_eval(examples->examples.size(), o.eval_fraction, o.seed);
+    auto model = load_base_model(o.base_path);
+    auto adapter = load_lora(dir + "/adapter.gguf", **model);
+    ASSERT_TRUE(model.ok() && adapter.ok());
+    TrainingGraph graph(**model, adapter->get(), {}, 1);
+    double total = 0;
+    for (size_t i : split.eval) total += graph.loss(examples->examples[i].sequence);
+    const float saved_loss = static_cast<float>(total / split.eval.size());
+    std::printf("[ measured ] best eval loss %.5f (epoch %d); saved adapter's eval loss %.5f\n",
+                summary->best_eval_loss, summary->best_epoch, saved_loss);
+    EXPECT_NEAR(saved_loss, summary->best_eval_loss, 1e-5);
+}
+
+TEST(NonFiniteSteps, AreSkippedLoggedAndDoNotCrash) {
+    const std::string dir = test::scratch_dir();
+    TrainOptions o;
+    o.data_path = std::string(MIMIR_TEST_SOURCE_DIR) + "/data/mimir_fine_tuning_sample.csv";
+    o.base_path = test::tiny_model_path(test::small_training_spec("llama"));
+    o.out_dir = dir;
+    o.epochs = 2;
+    o.grad_accumulation = 2;
+    o.learning_rate = 1e30f;   // the first step blows the weights up; every later loss is not finite
+    o.warmup_ratio = 0;
+    o.schedule = "constant";
+    o.n_threads = 1;
+    o.quiet = true;
+    o.write_merged = false;
+    Result<TrainSummary> summary = run_training(o);
+    ASSERT_TRUE(summary.ok()) << summary.error().message;
+    std::printf("[ measured ] %d of %d steps skipped as not finite\n", summary->skipped_steps, summary->steps);
+    EXPECT_GT(summary->skipped_steps, 0);
+    std::ifstream log(dir + "/train_log.csv");
+    std::string text((std::istreambuf_iterator<char>(log)), {});
+    EXPECT_NE(text.find(",1\n"), std::string::npos) << text;
 }
 
 }  // namespace
