@@ -176,9 +176,12 @@ Status Server::Impl::start() {
         // (413 body too large, 404 no route, 400 unparsable request).
         if (!res.body.empty() || res.status < 400) return httplib::Server::HandlerResponse::Unhandled;
         const char* code = error_code_for_status(res.status);
-        std::string message = res.status == 413
-                                  ? "request body exceeds " + std::to_string(state.options().max_body_bytes) + " bytes"
-                                  : std::string("request refused: ") + code;
+        std::string message =
+            res.status == 413 ? "request body exceeds " + std::to_string(state.options().max_body_bytes) + " bytes"
+            : res.status == 400
+                ? "the request could not be read: malformed, or not complete within " +
+                      std::to_string(state.options().read_timeout_seconds) + " s"
+                : std::string("request refused: ") + code;
         send_error(res, state, res.status, code, message);
         return httplib::Server::HandlerResponse::Handled;
     }));

@@ -244,12 +244,15 @@ TEST_F(ServerTest, BadInputGetsAClearErrorAndTheServerKeepsServing) {
     }
 
     // A slow client that never finishes its headers is dropped after the read timeout; others are served.
-    std::thread slow([&] { raw_exchange(server.port(), "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Le", 4000); });
+    std::string slow_reply;
+    std::thread slow([&] { slow_reply = raw_exchange(server.port(), "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Le", 4000); });
     std::this_thread::sleep_for(100ms);
     auto health = client->Get("/health");
     ASSERT_TRUE(health);
     EXPECT_EQ(health->status, 200);
     slow.join();
+    EXPECT_TRUE(slow_reply.starts_with("HTTP/1.1 400")) << slow_reply.substr(0, 80);
+    EXPECT_NE(slow_reply.find("not complete within 2 s"), std::string::npos) << slow_reply;
     // A body announced but never sent in full.
     std::string reply = raw_exchange(server.port(),
         "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"messages\"", 4000);
