@@ -57,6 +57,7 @@ async function openPage(url) {
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
            "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"],
   });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: url });
   const page = context.pages()[0] || (await context.newPage());
   const problems = [];
   page.on("console", (m) => { if (m.type() === "error") problems.push("console: " + m.text()); });
@@ -94,8 +95,7 @@ async function checkButton(page, expectedState, status, name) {
   check(tooltip.pointer === "none", `${name}: tooltip ignores the pointer`);
   check(tooltip.whiteSpace === "normal" && tooltip.position === "absolute" && parseFloat(tooltip.bottom) > 0,
         `${name}: tooltip wraps and sits above the button (bottom ${tooltip.bottom})`);
-  const [tipBox, buttonBox] = [await page.evaluate(() => null), await button.boundingBox()];
-  void tipBox;
+  const buttonBox = await button.boundingBox();
   check(buttonBox.x + buttonBox.width > 900 && buttonBox.y + buttonBox.height > 650, `${name}: button group at the bottom right`);
   check(await button.getAttribute("role") === "status" && await button.getAttribute("aria-live") === "polite",
         `${name}: announced to screen readers (role=status, aria-live=polite)`);
@@ -113,7 +113,8 @@ async function checkStreamedReply(page, name) {
   await reply.waitFor({ timeout: 10000 });
   const lengths = new Set();
   let stopEnabled = false;
-  for (let i = 0; i < 400; i++) {
+  const deadline = Date.now() + 60000;  // up to 512 tokens on a busy 2-core machine
+  while (Date.now() < deadline) {
     const state = await reply.evaluate((el) => ({ done: el.dataset.done === "true", length: (el.dataset.raw || "").length }));
     lengths.add(state.length);
     stopEnabled ||= await page.locator("#stop").isEnabled();
@@ -121,7 +122,8 @@ async function checkStreamedReply(page, name) {
     await sleep(25);
   }
   const final = await reply.evaluate((el) => ({ done: el.dataset.done === "true", text: el.dataset.raw || "", error: el.classList.contains("error") }));
-  check(final.done && !final.error && final.text.length > 0, `${name}: a reply arrived (${final.text.length} characters)`);
+  check(final.done && !final.error && final.text.length > 0,
+        `${name}: a reply arrived (${final.text.length} characters, done ${final.done}, error ${final.error})`);
   check(lengths.size >= 3, `${name}: the reply grew while streaming (${lengths.size} distinct lengths seen)`);
   check(stopEnabled, `${name}: stop button enabled while streaming`);
   await page.screenshot({ path: join(args.artifacts, `${name}-reply.png`) });
@@ -144,6 +146,41 @@ async function checkOutputIsText(page, name) {
         `${name}: the HTML is shown as text`);
   check(result.katex === 2, `${name}: LaTeX rendered by KaTeX (${result.katex} formulas)`);
   await page.screenshot({ path: join(args.artifacts, `${name}-sanitized.png`) });
+}
+
+// Stop cancels the generation on the server; Copy puts the last reply on the clipboard; Clear empties the
+// conversation.
+async function checkControls(page, server, name) {
+  const metric = async (line) => {
+    const text = await (await fetch(server.url + "/metrics")).text();
+    const found = text.split("\n").find((l) => l.startsWith(line + " "));
+    return found ? Number(found.split(" ")[1]) : -1;
+  };
+  await page.fill("#input", "Tell me everything about triangles.");
+  await page.press("#input", "Enter");
+  const reply = page.locator(".message.assistant").last();
+  await page.waitForFunction(() => {
+    const r = [...document.querySelectorAll(".message.assistant")].pop();
+    return r && (r.dataset.raw || "").length > 0;
+  }, null, { timeout: 10000 });
+  await page.click("#stop");
+  await page.waitForFunction(() => [...document.querySelectorAll(".message.assistant")].pop().dataset.done === "true", null, { timeout: 5000 });
+  let disconnects = -1, active = -1;
+  for (let i = 0; i < 50; i++) {
+    [disconnects, active] = [await metric("mimir_client_disconnects_total"), await metric("mimir_active_generations")];
+    if (disconnects >= 1 && active === 0) break;
+    await sleep(50);
+  }
+  check(disconnects >= 1 && active === 0, `${name}: Stop cancels the generation on the server (disconnects ${disconnects}, active ${active})`);
+  const stoppedText = await reply.evaluate((el) => el.dataset.raw);
+  await sleep(300);
+  check((await reply.evaluate((el) => el.dataset.raw)) === stoppedText, `${name}: the reply stops growing after Stop`);
+  await page.click("#copy");
+  await sleep(200);
+  const clipboard = await page.evaluate(() => navigator.clipboard.readText());
+  check(clipboard === stoppedText && clipboard.length > 0, `${name}: Copy puts the last reply on the clipboard`);
+  await page.click("#clear");
+  check((await page.locator(".message").count()) === 0, `${name}: Clear empties the conversation`);
 }
 
 async function runState({ name, env, state, port, extra }) {
@@ -176,7 +213,8 @@ async function main() {
 
   await runState({ name: "fine-tuned", state: "success", port, env: { MIMIR_FINE_TUNED: fineTuned, MIMIR_BASE: base },
     extra: async (page) => { await checkStreamedReply(page, "fine-tuned"); await checkOutputIsText(page, "fine-tuned"); } });
-  await runState({ name: "adapter", state: "success", port: port + 1, env: { MIMIR_ADAPTER: adapter, MIMIR_BASE: base } });
+  await runState({ name: "adapter", state: "success", port: port + 1, env: { MIMIR_ADAPTER: adapter, MIMIR_BASE: base },
+    extra: async (page, server) => checkControls(page, server, "adapter") });
   copyFileSync(corrupt, switching);
   await runState({ name: "fallback", state: "warning", port: port + 2, env: { MIMIR_FINE_TUNED: switching, MIMIR_BASE: base },
     extra: async (page, server) => {
