@@ -97,6 +97,7 @@ int run_chat(const ChatOptions& options) {
                       << ")\n";
         }
     }
+    std::cout << "\n";
     return 0;
 }
 
