@@ -24,9 +24,9 @@ struct ChatOptions {
 };
 
 void print_load_failure(const ModelInfo& info) {
-    std::cerr << "mimir chat: no model could be loaded: " << info.error << "\n";
+    std::cerr << "mimir chat: " << info.error << "\n";
     for (const TierAttempt& attempt : info.attempts) {
-        if (!attempt.ok) {
+        if (!attempt.ok && attempt.error.code != "not_configured") {
             std::cerr << "  " << tier_name(attempt.tier) << ": " << attempt.error.code << ": " << attempt.error.message
                       << "\n";
         }
