@@ -31,4 +31,4 @@ RUN mkdir -p /home/user/.cache/mimir/demo \
 ENV MIMIR_SKIP_SETUP=1
 EXPOSE 7860
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/7860 && printf 'GET /api/status HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q '200 OK' <&3"]
-CMD ["scripts/demo.sh", "--host", "0.0.0.0", "--port", "7860"]
+CMD ["scripts/demo.sh", "--host", "0.0.0.0", "--port", "7860", "--trust-proxy"]

@@ -91,6 +91,8 @@ void register_serve_command(CLI::App& app, int& exit_code) {
         ->capture_default_str()->check(CLI::NonNegativeNumber);
     cmd->add_option("--rate-burst", o.rate_limit_burst, "Chat requests a client may send at once")
         ->capture_default_str()->check(CLI::PositiveNumber);
+    cmd->add_flag("--trust-proxy", o.trust_forwarded_for,
+                  "Behind a reverse proxy (e.g. a Hugging Face Space): rate-limit by X-Forwarded-For");
     cmd->add_option("--system-prompt-file", flags->system_prompt_file, "Replace the default tutor system prompt")
         ->check(CLI::ExistingFile);
     cmd->callback([flags, &exit_code] { exit_code = run_serve(*flags); });

@@ -80,7 +80,7 @@ struct Stream {
 };
 
 void handle_chat(const httplib::Request& req, httplib::Response& res, ServingState& state) {
-    if (!state.rate_limiter().allow(client_address(req))) {
+    if (!state.rate_limiter().allow(client_address(req, state.options().trust_forwarded_for))) {
         res.set_header("Retry-After", std::to_string(state.rate_limiter().retry_after_seconds()));
         return send_error(res, state, 429, "rate_limited", "too many requests from this client; slow down");
     }

@@ -29,8 +29,9 @@ void send_error(httplib::Response& res, ServingState& state, int status, std::st
 int status_for_error_code(std::string_view code);
 const char* error_type_for_status(int status);
 
-// The peer address; the unit of rate limiting.
-std::string client_address(const httplib::Request& req);
+// The unit of rate limiting: the peer address, or behind a trusted reverse proxy (a Hugging Face Space)
+// the address that proxy appended last to X-Forwarded-For.
+std::string client_address(const httplib::Request& req, bool trust_forwarded_for);
 
 void register_chat_routes(httplib::Server& http, ServingState& state);
 

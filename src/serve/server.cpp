@@ -44,7 +44,14 @@ void send_error(httplib::Response& res, ServingState& state, int status, std::st
     send_json(res, status, error_json(code, message, type));
 }
 
-std::string client_address(const httplib::Request& req) { return req.remote_addr; }
+std::string client_address(const httplib::Request& req, bool trust_forwarded_for) {
+    if (!trust_forwarded_for || !req.has_header("X-Forwarded-For")) return req.remote_addr;
+    // Entries before the last one come from the client and could be anything.
+    std::string forwarded = req.get_header_value("X-Forwarded-For");
+    std::string last = forwarded.substr(forwarded.rfind(',') == std::string::npos ? 0 : forwarded.rfind(',') + 1);
+    std::erase(last, ' ');
+    return last.empty() ? req.remote_addr : last;
+}
 
 class Server::Impl {
 public:
@@ -139,7 +146,7 @@ void Server::Impl::handle_reload(const httplib::Request& req, httplib::Response&
                           provided.empty() ? "an API key is required (Authorization: Bearer <key>)"
                                            : "the API key is not valid");
     }
-    spdlog::info("event=reload_requested client={}", client_address(req));
+    spdlog::info("event=reload_requested client={}", client_address(req, state.options().trust_forwarded_for));
     ModelInfo info = state.reload();
     send_json(res, 200, status_json(info, state.button()));
 }

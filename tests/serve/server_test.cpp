@@ -275,6 +275,26 @@ TEST_F(ServerTest, RateLimitAnswers429WithRetryAfter) {
     expect_error(limited, 429, "rate_limit_error", "too many requests");
     EXPECT_EQ(limited->get_header_value("Retry-After"), "10");
     EXPECT_EQ(client->Get("/api/status")->status, 200) << "status is never rate limited";
+    // Without --trust-proxy a forwarded address is ignored: still the same client.
+    httplib::Headers forwarded = {{"X-Forwarded-For", "203.0.113.9"}};
+    EXPECT_EQ(client->Post("/v1/chat/completions", forwarded, chat_body("x", 2, false), "application/json")->status, 429);
+}
+
+TEST_F(ServerTest, BehindATrustedProxyEachForwardedClientHasItsOwnBudget) {
+    ServeOptions options = test_options();
+    options.rate_limit_per_minute = 6;
+    options.rate_limit_burst = 1;
+    options.trust_forwarded_for = true;
+    TestServer server(fine_tuned(), options);
+    auto client = server.client();
+    auto post = [&](const std::string& forwarded_for) {
+        return client->Post("/v1/chat/completions", httplib::Headers{{"X-Forwarded-For", forwarded_for}},
+                            chat_body("x", 2, false), "application/json")->status;
+    };
+    EXPECT_EQ(post("198.51.100.1"), 200);
+    EXPECT_EQ(post("198.51.100.1"), 429);
+    EXPECT_EQ(post("spoofed, 198.51.100.2"), 200) << "the proxy's entry (the last) counts";
+    EXPECT_EQ(post("198.51.100.1, 198.51.100.2"), 429);
 }
 
 TEST_F(ServerTest, ReloadNeedsTheKeyAndSwapsModelsWhileAStreamFinishesOnTheOldOne) {
