@@ -388,5 +388,39 @@ TEST(ModelManager, DamagedFilesNeverAbortTheChain) {
     for (const auto& [code, count] : seen) std::printf("damaged fine-tuned files: %s x%d\n", code.c_str(), count);
 }
 
+// Damaged adapters as well: the adapter tier refuses them (or applies a harmless flip) and the base serves.
+TEST(ModelManager, DamagedAdaptersNeverAbortTheChain) {
+    const std::string dir = test::scratch_dir();
+    const std::string good = adapter_for(base_model(), dir);
+    std::ifstream in(good, std::ios::binary);
+    const std::string original{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    const size_t table_end = original.find("blk.1.ffn_down.weight.lora_b") + 64;
+    ASSERT_LT(table_end, original.size());
+    const std::string path = dir + "/damaged-adapter.gguf";
+    std::mt19937_64 random(5);
+    std::map<std::string, int> seen;
+    const char* rounds_env = std::getenv("MIMIR_FUZZ_ROUNDS");
+    const int rounds = rounds_env ? std::atoi(rounds_env) : 60;
+    for (int i = 0; i < rounds; ++i) {
+        std::string bytes = original;
+        if (i % 3 == 0) {
+            bytes.resize(random() % bytes.size());
+        } else {
+            const size_t at = random() % table_end;
+            bytes[at] = static_cast<char>(bytes[at] ^ (1 << (random() % 8)));
+        }
+        std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        ModelManager manager({"", path, base_model()});
+        ModelInfo info = manager.load_with_fallback();
+        ASSERT_EQ(info.status, "loaded");
+        const std::string code = codes(info)[1];
+        if (code == "ok") EXPECT_TRUE(decodes(*manager.current()));
+        ++seen[code];
+    }
+    EXPECT_GT(seen["truncated"], 0);
+    EXPECT_GT(seen["corrupt"] + seen["adapter_mismatch"] + seen["wrong_architecture"], 0);
+    for (const auto& [code, count] : seen) std::printf("damaged adapters: %s x%d\n", code.c_str(), count);
+}
+
 }  // namespace
 }  // namespace mimir
