@@ -1,11 +1,11 @@
 // mimir serve: flags -> ServeOptions, then start the server, load the models, and serve until SIGINT or
 // SIGTERM.
+#include <spdlog/spdlog.h>
+
 #include <csignal>
 #include <fstream>
 #include <sstream>
 #include <thread>
-
-#include <spdlog/spdlog.h>
 
 #include "agent/tutor_prompt.h"
 #include "cli/commands.h"
@@ -71,29 +71,43 @@ void register_serve_command(CLI::App& app, int& exit_code) {
     flags->options.system_prompt = default_tutor_system_prompt();
     serve::ServeOptions& o = flags->options;
     CLI::App* cmd = app.add_subcommand("serve", "Serve the chat page and the OpenAI-compatible API");
-    cmd->add_option("--host", o.host, "Address to listen on (0.0.0.0 for all interfaces)")->capture_default_str();
-    cmd->add_option("--port", o.port, "Port to listen on")->capture_default_str()->check(CLI::Range(0, 65535));
-    cmd->add_option("--fine-tuned", flags->paths.fine_tuned, "Fine-tuned GGUF (tier 1) [env MIMIR_FINE_TUNED]");
-    cmd->add_option("--adapter", flags->paths.adapter, "LoRA adapter GGUF for the base (tier 2) [env MIMIR_ADAPTER]");
+    cmd->add_option("--host", o.host, "Address to listen on (0.0.0.0 for all interfaces)")
+        ->capture_default_str();
+    cmd->add_option("--port", o.port, "Port to listen on")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 65535));
+    cmd->add_option("--fine-tuned", flags->paths.fine_tuned,
+                    "Fine-tuned GGUF (tier 1) [env MIMIR_FINE_TUNED]");
+    cmd->add_option("--adapter", flags->paths.adapter,
+                    "LoRA adapter GGUF for the base (tier 2) [env MIMIR_ADAPTER]");
     cmd->add_option("--base", flags->paths.base, "Base GGUF (tier 3) [env MIMIR_BASE]");
     cmd->add_option("--ctx", o.engine.n_ctx, "Context size shared by all parallel conversations")
-        ->capture_default_str()->check(CLI::Range(256, 1 << 20));
+        ->capture_default_str()
+        ->check(CLI::Range(256, 1 << 20));
     cmd->add_option("--parallel", o.engine.n_parallel, "Conversations decoded together")
-        ->capture_default_str()->check(CLI::Range(1, 64));
+        ->capture_default_str()
+        ->check(CLI::Range(1, 64));
     cmd->add_option("--threads", o.engine.n_threads, "CPU threads for decoding (0 = all cores)")
-        ->capture_default_str()->check(CLI::Range(0, 1024));
+        ->capture_default_str()
+        ->check(CLI::Range(0, 1024));
     cmd->add_option("--max-queue", o.engine.max_queue, "Requests that may wait for a slot; more get 429")
-        ->capture_default_str()->check(CLI::Range(0, 4096));
-    cmd->add_option("--api-key", o.api_key, "Key required by POST /api/models/reload")->envname("MIMIR_API_KEY");
+        ->capture_default_str()
+        ->check(CLI::Range(0, 4096));
+    cmd->add_option("--api-key", o.api_key, "Key required by POST /api/models/reload")
+        ->envname("MIMIR_API_KEY");
     cmd->add_option("--max-body-bytes", o.max_body_bytes, "Largest request body accepted (larger get 413)")
-        ->capture_default_str()->check(CLI::Range(size_t{1024}, size_t{1} << 30));
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{1024}, size_t{1} << 30));
     cmd->add_option("--rate-limit", o.rate_limit_per_minute, "Chat requests per minute per client (0 = off)")
-        ->capture_default_str()->check(CLI::NonNegativeNumber);
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     cmd->add_option("--rate-burst", o.rate_limit_burst, "Chat requests a client may send at once")
-        ->capture_default_str()->check(CLI::PositiveNumber);
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     cmd->add_flag("--trust-proxy", o.trust_forwarded_for,
                   "Behind a reverse proxy (e.g. a Hugging Face Space): rate-limit by X-Forwarded-For");
-    cmd->add_option("--system-prompt-file", flags->system_prompt_file, "Replace the default tutor system prompt")
+    cmd->add_option("--system-prompt-file", flags->system_prompt_file,
+                    "Replace the default tutor system prompt")
         ->check(CLI::ExistingFile);
     cmd->callback([flags, &exit_code] { exit_code = run_serve(*flags); });
 }

@@ -12,15 +12,17 @@ bool constant_time_equals(std::string_view expected, std::string_view provided) 
     unsigned difference = expected.size() == provided.size() ? 0u : 1u;
     if (expected.empty()) return provided.empty();
     for (size_t i = 0; i < provided.size(); ++i)
-        difference |= static_cast<unsigned char>(expected[i % expected.size()]) ^ static_cast<unsigned char>(provided[i]);
+        difference |= static_cast<unsigned char>(expected[i % expected.size()]) ^
+                      static_cast<unsigned char>(provided[i]);
     return difference == 0 && !provided.empty();
 }
 
 std::string bearer_token(std::string_view header) {
     constexpr std::string_view kScheme = "Bearer ";
     if (header.size() > kScheme.size() &&
-        std::equal(kScheme.begin(), kScheme.end(), header.begin(),
-                   [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)); }))
+        std::equal(kScheme.begin(), kScheme.end(), header.begin(), [](char a, char b) {
+            return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+        }))
         header.remove_prefix(kScheme.size());
     while (!header.empty() && header.front() == ' ') header.remove_prefix(1);
     while (!header.empty() && header.back() == ' ') header.remove_suffix(1);

@@ -20,7 +20,7 @@ std::string bearer_token(std::string_view authorization_header);
 // Token bucket per client address: `per_minute` requests a minute on average, bursts up to `burst`.
 // Thread-safe. Idle clients are forgotten so the table stays bounded.
 class RateLimiter {
-public:
+  public:
     using Clock = std::chrono::steady_clock;
     RateLimiter(int per_minute, int burst);
 
@@ -30,7 +30,7 @@ public:
     int retry_after_seconds() const;
     size_t tracked_clients() const;
 
-private:
+  private:
     struct Bucket {
         double tokens;
         Clock::time_point updated;

@@ -1,11 +1,11 @@
 #include "serve/chat_request.h"
 
+#include <fmt/format.h>
+#include <utf8.h>
+
 #include <chrono>
 #include <cmath>
 #include <random>
-
-#include <fmt/format.h>
-#include <utf8.h>
 
 namespace mimir::serve {
 
@@ -13,7 +13,9 @@ using nlohmann::json;
 
 namespace {
 
-Error invalid(std::string message) { return Error{"invalid_request", std::move(message)}; }
+Error invalid(std::string message) {
+    return Error{"invalid_request", std::move(message)};
+}
 
 // Message contents are a string or, in the newer OpenAI shape, an array of {"type":"text","text":...}.
 Result<std::string> read_content(const json& content, const std::string& where) {
@@ -109,10 +111,10 @@ Status read_sampling(const json& body, const ChatRequestLimits& limits, Sampling
         if (!s) return s;
     if (body.contains("top_p") && sampling.top_p <= 0) return invalid("top_p must be greater than 0");
     long long top_k = sampling.top_k, seed = -1, max_tokens = -1;
-    for (Status s : {read_integer(body, "top_k", 0, 1000, top_k),
-                     read_integer(body, "seed", 0, 0xFFFFFFFFLL, seed),
-                     read_integer(body, "max_tokens", 1, limits.max_tokens, max_tokens),
-                     read_integer(body, "max_completion_tokens", 1, limits.max_tokens, max_tokens)})
+    for (Status s :
+         {read_integer(body, "top_k", 0, 1000, top_k), read_integer(body, "seed", 0, 0xFFFFFFFFLL, seed),
+          read_integer(body, "max_tokens", 1, limits.max_tokens, max_tokens),
+          read_integer(body, "max_completion_tokens", 1, limits.max_tokens, max_tokens)})
         if (!s) return s;
     sampling.top_k = static_cast<int>(top_k);
     if (seed >= 0) sampling.seed = static_cast<uint32_t>(seed);
@@ -164,8 +166,9 @@ json usage_json(const GenerationResult& r) {
 
 json timings_json(const GenerationResult& r) {
     const double generation_ms = r.total_ms - r.time_to_first_token_ms;
-    const double tokens_per_second =
-        (r.completion_tokens > 1 && generation_ms > 0) ? (r.completion_tokens - 1) * 1000.0 / generation_ms : 0.0;
+    const double tokens_per_second = (r.completion_tokens > 1 && generation_ms > 0)
+                                         ? (r.completion_tokens - 1) * 1000.0 / generation_ms
+                                         : 0.0;
     return {{"time_to_first_token_ms", r.time_to_first_token_ms},
             {"total_ms", r.total_ms},
             {"tokens_per_second", tokens_per_second},
@@ -197,8 +200,8 @@ json role_chunk_json(const CompletionId& id) {
 
 json text_chunk_json(const CompletionId& id, std::string_view text) {
     json out = envelope(id, "chat.completion.chunk");
-    out["choices"] =
-        json::array({{{"index", 0}, {"delta", {{"content", std::string(text)}}}, {"finish_reason", nullptr}}});
+    out["choices"] = json::array(
+        {{{"index", 0}, {"delta", {{"content", std::string(text)}}}, {"finish_reason", nullptr}}});
     return out;
 }
 
@@ -212,10 +215,13 @@ json final_chunk_json(const CompletionId& id, const GenerationResult& result) {
 }
 
 json error_json(std::string_view code, std::string_view message, std::string_view type) {
-    return {{"error", {{"code", std::string(code)}, {"message", std::string(message)}, {"type", std::string(type)}}}};
+    return {{"error",
+             {{"code", std::string(code)}, {"message", std::string(message)}, {"type", std::string(type)}}}};
 }
 
-std::string to_text(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string to_text(const json& value) {
+    return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 std::string sse_event(std::string_view payload) {
     std::string out;

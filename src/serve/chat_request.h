@@ -4,11 +4,10 @@
 #pragma once
 
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "model/engine.h"
 #include "support/result.h"
@@ -37,9 +36,9 @@ Result<ChatCompletionRequest> parse_chat_request(std::string_view body, const Ch
 
 // Identity of one completion, shared by all its chunks.
 struct CompletionId {
-    std::string id;        // "chatcmpl-" + 24 random hex digits
-    long long created = 0; // unix seconds
-    std::string model;     // the tier serving it, e.g. "mimir-fine-tuned"
+    std::string id;         // "chatcmpl-" + 24 random hex digits
+    long long created = 0;  // unix seconds
+    std::string model;      // the tier serving it, e.g. "mimir-fine-tuned"
     static CompletionId make(std::string model);
 };
 

@@ -1,10 +1,10 @@
 // POST /v1/chat/completions: admission (rate limit, capacity), validation, then either one JSON response
 // or a stream of server-sent events fed by a GenerationJob.
-#include <chrono>
-#include <memory>
-
 #include <httplib.h>
 #include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <memory>
 
 #include "agent/tutor_prompt.h"
 #include "serve/chat_request.h"
@@ -68,7 +68,8 @@ struct Stream {
                 case Kind::Failed: {
                     const int status = status_for_error_code(event.error.code);
                     state->metrics().count_error(error_type_for_status(status), event.error.code);
-                    nlohmann::json body = error_json(event.error.code, event.error.message, error_type_for_status(status));
+                    nlohmann::json body =
+                        error_json(event.error.code, event.error.message, error_type_for_status(status));
                     if (!write(sink, sse_event(to_text(body))) || !write(sink, kSseDone)) return false;
                     sink.done();
                     return true;
@@ -86,7 +87,8 @@ void handle_chat(const httplib::Request& req, httplib::Response& res, ServingSta
     }
     std::shared_ptr<Engine> engine = state.engine();
     if (!engine)
-        return send_error(res, state, 503, "model_not_loaded", "no model is loaded: " + state.button().tooltip);
+        return send_error(res, state, 503, "model_not_loaded",
+                          "no model is loaded: " + state.button().tooltip);
     ChatRequestLimits limits;
     limits.max_tokens = engine->context_size();
     Result<ChatCompletionRequest> parsed = parse_chat_request(req.body, limits);
@@ -98,7 +100,8 @@ void handle_chat(const httplib::Request& req, httplib::Response& res, ServingSta
         return send_error(res, state, 429, "server_busy", "the server is at capacity; retry shortly");
     }
     GenerationRequest generation;
-    generation.messages = with_tutor_system_prompt(std::move(parsed->messages), state.options().system_prompt);
+    generation.messages =
+        with_tutor_system_prompt(std::move(parsed->messages), state.options().system_prompt);
     generation.sampling = parsed->sampling;
     CompletionId id = CompletionId::make(state.model_name());
 
@@ -121,15 +124,16 @@ void handle_chat(const httplib::Request& req, httplib::Response& res, ServingSta
     auto stream = std::make_shared<Stream>(Stream{admission, job, std::move(id), std::move(first), &state});
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
-    res.set_chunked_content_provider("text/event-stream",
-                                     [stream](size_t, httplib::DataSink& sink) { return stream->pump(sink); });
+    res.set_chunked_content_provider(
+        "text/event-stream", [stream](size_t, httplib::DataSink& sink) { return stream->pump(sink); });
 }
 
 }  // namespace
 
 void register_chat_routes(httplib::Server& http, ServingState& state) {
-    http.Post("/v1/chat/completions",
-              [&state](const httplib::Request& req, httplib::Response& res) { handle_chat(req, res, state); });
+    http.Post("/v1/chat/completions", [&state](const httplib::Request& req, httplib::Response& res) {
+        handle_chat(req, res, state);
+    });
 }
 
 }  // namespace mimir::serve

@@ -12,7 +12,9 @@ GenerationJob::~GenerationJob() {
     if (thread_.joinable()) thread_.join();
 }
 
-void GenerationJob::cancel() { cancelled_->store(true); }
+void GenerationJob::cancel() {
+    cancelled_->store(true);
+}
 
 void GenerationJob::run(GenerationRequest request) {
     request.cancelled = cancelled_;
@@ -34,7 +36,8 @@ void GenerationJob::run(GenerationRequest request) {
 
 GenerationJob::Event GenerationJob::next(std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex_);
-    changed_.wait_for(lock, timeout, [&] { return !pending_text_.empty() || (outcome_ && !outcome_delivered_); });
+    changed_.wait_for(lock, timeout,
+                      [&] { return !pending_text_.empty() || (outcome_ && !outcome_delivered_); });
     Event event;
     if (!pending_text_.empty()) {
         event.kind = Event::Kind::Text;

@@ -18,13 +18,13 @@
 namespace mimir::serve {
 
 class GenerationJob {
-public:
+  public:
     struct Event {
         enum class Kind { Text, Finished, Failed, Idle };
         Kind kind = Kind::Idle;
-        std::string text;           // Text: everything produced since the last event
-        GenerationResult result;    // Finished
-        Error error;                // Failed
+        std::string text;         // Text: everything produced since the last event
+        GenerationResult result;  // Finished
+        Error error;              // Failed
     };
 
     // Starts generating at once. `engine` stays alive until the job ends, even if a reload swaps it out.
@@ -37,7 +37,7 @@ public:
     Event next(std::chrono::milliseconds timeout);
     void cancel();
 
-private:
+  private:
     void run(GenerationRequest request);
 
     std::shared_ptr<Engine> engine_;

@@ -2,10 +2,9 @@
 // here; the routes that use them live in .cpp files.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "support/result.h"
 

@@ -1,8 +1,8 @@
 #include "serve/metrics.h"
 
-#include <sstream>
-
 #include <fmt/format.h>
+
+#include <sstream>
 
 namespace mimir::serve {
 
@@ -12,10 +12,14 @@ namespace {
 std::string escape_label(const std::string& value) {
     std::string out;
     for (char c : value) {
-        if (c == '\\') out += "\\\\";
-        else if (c == '"') out += "\\\"";
-        else if (c == '\n') out += "\\n";
-        else out += c;
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '"')
+            out += "\\\"";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
     }
     return out;
 }
@@ -31,8 +35,8 @@ void single(std::ostringstream& out, const char* name, const char* type, const c
 }
 
 template <typename Map>
-void by_label(std::ostringstream& out, const char* name, const char* type, const char* help, const char* label,
-              const Map& values) {
+void by_label(std::ostringstream& out, const char* name, const char* type, const char* help,
+              const char* label, const Map& values) {
     header(out, name, type, help);
     for (const auto& [key, value] : values)
         out << name << '{' << label << "=\"" << escape_label(key) << "\"} " << value << '\n';
@@ -51,7 +55,8 @@ void Histogram::observe(double value) {
 std::string Histogram::render(const std::string& name, const std::string& help) const {
     std::lock_guard lock(mutex_);
     std::string out = fmt::format("# HELP {0} {1}\n# TYPE {0} histogram\n", name, help);
-    for (size_t i = 0; i < kBounds.size(); ++i) out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, kBounds[i], counts_[i]);
+    for (size_t i = 0; i < kBounds.size(); ++i)
+        out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, kBounds[i], counts_[i]);
     out += fmt::format("{0}_bucket{{le=\"+Inf\"}} {1}\n{0}_sum {2}\n{0}_count {1}\n", name, count_, sum_);
     return out;
 }
@@ -74,8 +79,12 @@ uint64_t ServerMetrics::errors_of_type(const std::string& type) const {
     return total;
 }
 
-void ServerMetrics::count_status_change() { ++status_changes_; }
-void ServerMetrics::count_disconnect() { ++disconnects_; }
+void ServerMetrics::count_status_change() {
+    ++status_changes_;
+}
+void ServerMetrics::count_disconnect() {
+    ++disconnects_;
+}
 
 void ServerMetrics::record_generation(const GenerationResult& result) {
     generated_tokens_ += static_cast<uint64_t>(result.completion_tokens);
@@ -97,44 +106,48 @@ std::string ServerMetrics::render(const MetricsSnapshotInputs& in) const {
         std::lock_guard lock(mutex_);
         header(out, "mimir_http_requests_total", "counter", "HTTP requests by route and status code.");
         for (const auto& [key, value] : requests_)
-            out << "mimir_http_requests_total{route=\"" << escape_label(key.first) << "\",status=\"" << key.second
-                << "\"} " << value << '\n';
+            out << "mimir_http_requests_total{route=\"" << escape_label(key.first) << "\",status=\""
+                << key.second << "\"} " << value << '\n';
         header(out, "mimir_errors_total", "counter", "Error responses by error type and code.");
         for (const auto& [key, value] : errors_)
-            out << "mimir_errors_total{type=\"" << escape_label(key.first) << "\",code=\"" << escape_label(key.second)
-                << "\"} " << value << '\n';
-        single(out, "mimir_generation_seconds_total", "counter", "Seconds spent decoding after the first token.",
-               generation_seconds_);
+            out << "mimir_errors_total{type=\"" << escape_label(key.first) << "\",code=\""
+                << escape_label(key.second) << "\"} " << value << '\n';
+        single(out, "mimir_generation_seconds_total", "counter",
+               "Seconds spent decoding after the first token.", generation_seconds_);
         single(out, "mimir_tokens_per_second", "gauge", "Decode speed of the last finished completion.",
                last_tokens_per_second_);
     }
-    single(out, "mimir_tokens_generated_total", "counter", "Completion tokens generated.", generated_tokens_.load());
+    single(out, "mimir_tokens_generated_total", "counter", "Completion tokens generated.",
+           generated_tokens_.load());
     single(out, "mimir_prompt_tokens_total", "counter", "Prompt tokens received.", prompt_tokens_.load());
     single(out, "mimir_completions_total", "counter", "Chat completions finished.", completions_.load());
-    single(out, "mimir_client_disconnects_total", "counter", "Streams cancelled because the client went away.",
-           disconnects_.load());
-    out << time_to_first_token_.render("mimir_time_to_first_token_seconds", "Time from request to first token.");
+    single(out, "mimir_client_disconnects_total", "counter",
+           "Streams cancelled because the client went away.", disconnects_.load());
+    out << time_to_first_token_.render("mimir_time_to_first_token_seconds",
+                                       "Time from request to first token.");
     out << request_duration_.render("mimir_completion_duration_seconds", "Time from request to last token.");
     single(out, "mimir_queue_length", "gauge", "Requests waiting for a decode slot.", in.engine.queued);
     single(out, "mimir_active_generations", "gauge", "Requests being decoded.", in.engine.active);
-    single(out, "mimir_in_flight_requests", "gauge", "Chat requests admitted and not yet finished.", in.in_flight);
-    by_label(out, "mimir_model_load_seconds", "gauge", "Duration of the last load attempt per strategy.", "strategy",
-             [&] {
+    single(out, "mimir_in_flight_requests", "gauge", "Chat requests admitted and not yet finished.",
+           in.in_flight);
+    by_label(out, "mimir_model_load_seconds", "gauge", "Duration of the last load attempt per strategy.",
+             "strategy", [&] {
                  std::map<std::string, double> seconds;
                  for (const auto& [tier, ms] : in.loads.last_load_ms_by_tier) seconds[tier] = ms / 1000.0;
                  return seconds;
              }());
     by_label(out, "mimir_model_load_attempts_total", "counter", "Load attempts per strategy.", "strategy",
              in.loads.attempts_by_tier);
-    by_label(out, "mimir_model_load_failures_total", "counter", "Failed load attempts per strategy.", "strategy",
-             in.loads.failures_by_tier);
+    by_label(out, "mimir_model_load_failures_total", "counter", "Failed load attempts per strategy.",
+             "strategy", in.loads.failures_by_tier);
     by_label(out, "mimir_model_load_wins_total", "counter", "Loads that ended on each strategy.", "strategy",
              in.loads.wins_by_tier);
-    single(out, "mimir_fallback_activations_total", "counter", "Loads that fell back to the base model alone.",
-           in.loads.fallback_activations);
+    single(out, "mimir_fallback_activations_total", "counter",
+           "Loads that fell back to the base model alone.", in.loads.fallback_activations);
     single(out, "mimir_model_load_errors_total", "counter", "Loads where no strategy succeeded.",
            in.loads.total_errors);
-    single(out, "mimir_status_changes_total", "counter", "Changes of the model-status button.", status_changes_.load());
+    single(out, "mimir_status_changes_total", "counter", "Changes of the model-status button.",
+           status_changes_.load());
     header(out, "mimir_model_state", "gauge", "1 for the current model-status button state.");
     for (const char* state : {"success", "warning", "error"})
         out << "mimir_model_state{state=\"" << state << "\"} " << (in.state == state ? 1 : 0) << '\n';

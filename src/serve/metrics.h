@@ -17,12 +17,12 @@ namespace mimir::serve {
 
 // A cumulative histogram with fixed bucket bounds (seconds), as Prometheus expects.
 class Histogram {
-public:
+  public:
     static constexpr std::array<double, 10> kBounds = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
     void observe(double value);
     std::string render(const std::string& name, const std::string& help) const;
 
-private:
+  private:
     mutable std::mutex mutex_;
     std::array<uint64_t, kBounds.size()> counts_{};
     uint64_t count_ = 0;
@@ -31,16 +31,16 @@ private:
 
 // What the serving state adds beyond the ModelManager's and Engine's own counters.
 struct MetricsSnapshotInputs {
-    EngineStats engine;             // zero when no engine
+    EngineStats engine;  // zero when no engine
     bool has_engine = false;
     LoadCounters loads;
-    std::string state;              // status button state
+    std::string state;  // status button state
     uint64_t resident_memory_bytes = 0;
-    int in_flight = 0;              // chat requests admitted and not finished
+    int in_flight = 0;  // chat requests admitted and not finished
 };
 
 class ServerMetrics {
-public:
+  public:
     void count_request(const std::string& route, int status);
     void count_error(const std::string& type, const std::string& code);
     void count_status_change();
@@ -53,7 +53,7 @@ public:
 
     std::string render(const MetricsSnapshotInputs& inputs) const;
 
-private:
+  private:
     mutable std::mutex mutex_;
     std::map<std::pair<std::string, int>, uint64_t> requests_;
     std::map<std::pair<std::string, std::string>, uint64_t> errors_;
@@ -62,8 +62,8 @@ private:
     std::atomic<uint64_t> generated_tokens_{0};
     std::atomic<uint64_t> prompt_tokens_{0};
     std::atomic<uint64_t> completions_{0};
-    double generation_seconds_ = 0;     // guarded by mutex_
-    double last_tokens_per_second_ = 0; // guarded by mutex_
+    double generation_seconds_ = 0;      // guarded by mutex_
+    double last_tokens_per_second_ = 0;  // guarded by mutex_
     Histogram time_to_first_token_;
     Histogram request_duration_;
 };

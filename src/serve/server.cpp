@@ -1,10 +1,10 @@
 #include "serve/server.h"
 
-#include <csignal>
-#include <thread>
-
 #include <httplib.h>
 #include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <thread>
 
 #include "serve/chat_request.h"
 #include "serve/http_common.h"
@@ -20,12 +20,23 @@ void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
 
 const char* error_type_for_status(int status) {
     switch (status) {
-        case 400: case 404: case 405: case 408: case 413: case 414: return "invalid_request_error";
-        case 401: return "authentication_error";
-        case 403: return "permission_error";
-        case 429: return "rate_limit_error";
-        case 503: return "service_unavailable_error";
-        default: return "server_error";
+        case 400:
+        case 404:
+        case 405:
+        case 408:
+        case 413:
+        case 414:
+            return "invalid_request_error";
+        case 401:
+            return "authentication_error";
+        case 403:
+            return "permission_error";
+        case 429:
+            return "rate_limit_error";
+        case 503:
+            return "service_unavailable_error";
+        default:
+            return "server_error";
     }
 }
 
@@ -48,13 +59,14 @@ std::string client_address(const httplib::Request& req, bool trust_forwarded_for
     if (!trust_forwarded_for || !req.has_header("X-Forwarded-For")) return req.remote_addr;
     // Entries before the last one come from the client and could be anything.
     std::string forwarded = req.get_header_value("X-Forwarded-For");
-    std::string last = forwarded.substr(forwarded.rfind(',') == std::string::npos ? 0 : forwarded.rfind(',') + 1);
+    std::string last =
+        forwarded.substr(forwarded.rfind(',') == std::string::npos ? 0 : forwarded.rfind(',') + 1);
     std::erase(last, ' ');
     return last.empty() ? req.remote_addr : last;
 }
 
 class Server::Impl {
-public:
+  public:
     Impl(ModelPaths paths, ServeOptions options, LoadOptions load_options)
         : state(std::move(paths), std::move(options), load_options) {}
 
@@ -73,21 +85,28 @@ namespace {
 // Known routes keep their own label; everything else is counted as static or unknown, so a scan of random
 // paths cannot grow the metrics without bound.
 std::string route_label(const httplib::Request& req) {
-    for (const char* route : {"/v1/chat/completions", "/v1/models", "/health", "/api/status", "/metrics",
-                              "/api/models/reload"})
+    for (const char* route :
+         {"/v1/chat/completions", "/v1/models", "/health", "/api/status", "/metrics", "/api/models/reload"})
         if (req.path == route) return route;
     return req.method == "GET" ? "static" : "other";
 }
 
 const char* error_code_for_status(int status) {
     switch (status) {
-        case 400: return "bad_request";
-        case 404: return "not_found";
-        case 405: return "method_not_allowed";
-        case 408: return "request_timeout";
-        case 413: return "request_too_large";
-        case 414: return "uri_too_long";
-        default: return "server_error";
+        case 400:
+            return "bad_request";
+        case 404:
+            return "not_found";
+        case 405:
+            return "method_not_allowed";
+        case 408:
+            return "request_timeout";
+        case 413:
+            return "request_too_large";
+        case 414:
+            return "uri_too_long";
+        default:
+            return "server_error";
     }
 }
 
@@ -98,9 +117,10 @@ void Server::Impl::register_routes() {
         if (state.engine()) return send_json(res, 200, {{"status", "ok"}});
         const ModelInfo info = state.info();
         const bool loading = info.status == "loading";
-        nlohmann::json body = error_json(loading ? "model_loading" : "model_not_loaded",
-                                         loading ? "the model is loading" : "no model is loaded: " + info.error,
-                                         error_type_for_status(503));
+        nlohmann::json body =
+            error_json(loading ? "model_loading" : "model_not_loaded",
+                       loading ? "the model is loading" : "no model is loaded: " + info.error,
+                       error_type_for_status(503));
         body["status"] = loading ? "loading" : "error";
         send_json(res, 503, body);
     });
@@ -115,8 +135,12 @@ void Server::Impl::register_routes() {
         nlohmann::json data = nlohmann::json::array();
         if (state.engine()) {
             const ModelInfo info = state.info();
-            data.push_back({{"id", state.model_name()}, {"object", "model"}, {"created", 0}, {"owned_by", "mimir"},
-                            {"tier", info.model_type}, {"architecture", info.architecture},
+            data.push_back({{"id", state.model_name()},
+                            {"object", "model"},
+                            {"created", 0},
+                            {"owned_by", "mimir"},
+                            {"tier", info.model_type},
+                            {"architecture", info.architecture},
                             {"quantization", info.quantization}});
         }
         send_json(res, 200, {{"object", "list"}, {"data", data}});
@@ -126,8 +150,9 @@ void Server::Impl::register_routes() {
     register_chat_routes(http, state);
     http.Get(R"(/.*)", [this](const httplib::Request& req, httplib::Response& res) {
         Result<StaticAsset> asset = find_static_asset(req.path);
-        if (!asset) return send_error(res, state, status_for_error_code(asset.error().code), asset.error().code,
-                                      asset.error().message);
+        if (!asset)
+            return send_error(res, state, status_for_error_code(asset.error().code), asset.error().code,
+                              asset.error().message);
         res.set_header("Cache-Control", asset->cache_control);
         res.set_content(asset->body.data(), asset->body.size(), asset->content_type);
     });
@@ -146,7 +171,8 @@ void Server::Impl::handle_reload(const httplib::Request& req, httplib::Response&
                           provided.empty() ? "an API key is required (Authorization: Bearer <key>)"
                                            : "the API key is not valid");
     }
-    spdlog::info("event=reload_requested client={}", client_address(req, state.options().trust_forwarded_for));
+    spdlog::info("event=reload_requested client={}",
+                 client_address(req, state.options().trust_forwarded_for));
     ModelInfo info = state.reload();
     send_json(res, 200, status_json(info, state.button()));
 }
@@ -159,7 +185,9 @@ Status Server::Impl::start() {
     // Streams hold a worker each, so the pool covers every admissible chat request plus headroom that keeps
     // /health, /api/status and the page answering under full load.
     const size_t workers = static_cast<size_t>(state.admission_limit()) + 16;
-    http.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };  // httplib owns and deletes it
+    http.new_task_queue = [workers] {
+        return new httplib::ThreadPool(workers);
+    };  // httplib owns and deletes it
     http.set_payload_max_length(options.max_body_bytes);
     http.set_read_timeout(options.read_timeout_seconds, 0);
     http.set_write_timeout(10, 0);
@@ -167,7 +195,8 @@ Status Server::Impl::start() {
     http.set_default_headers({{"Content-Security-Policy", kContentSecurityPolicy},
                               {"X-Content-Type-Options", "nosniff"},
                               {"Referrer-Policy", "no-referrer"}});
-    http.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    http.set_exception_handler([this](const httplib::Request& req, httplib::Response& res,
+                                      std::exception_ptr ep) {
         std::string what = "unknown";
         try {
             if (ep) std::rethrow_exception(ep);
@@ -178,20 +207,21 @@ Status Server::Impl::start() {
         spdlog::error("event=handler_exception method={} path={} what=\"{}\"", req.method, req.path, what);
         send_error(res, state, 500, "internal_error", "the server failed to handle this request");
     });
-    http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
-        // Responses our handlers wrote already have a JSON body; this covers httplib's own refusals
-        // (413 body too large, 404 no route, 400 unparsable request).
-        if (!res.body.empty() || res.status < 400) return httplib::Server::HandlerResponse::Unhandled;
-        const char* code = error_code_for_status(res.status);
-        std::string message =
-            res.status == 413 ? "request body exceeds " + std::to_string(state.options().max_body_bytes) + " bytes"
-            : res.status == 400
-                ? "the request could not be read: malformed, or not complete within " +
-                      std::to_string(state.options().read_timeout_seconds) + " s"
-                : std::string("request refused: ") + code;
-        send_error(res, state, res.status, code, message);
-        return httplib::Server::HandlerResponse::Handled;
-    }));
+    http.set_error_handler(
+        httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
+            // Responses our handlers wrote already have a JSON body; this covers httplib's own refusals
+            // (413 body too large, 404 no route, 400 unparsable request).
+            if (!res.body.empty() || res.status < 400) return httplib::Server::HandlerResponse::Unhandled;
+            const char* code = error_code_for_status(res.status);
+            std::string message =
+                res.status == 413
+                    ? "request body exceeds " + std::to_string(state.options().max_body_bytes) + " bytes"
+                : res.status == 400 ? "the request could not be read: malformed, or not complete within " +
+                                          std::to_string(state.options().read_timeout_seconds) + " s"
+                                    : std::string("request refused: ") + code;
+            send_error(res, state, res.status, code, message);
+            return httplib::Server::HandlerResponse::Handled;
+        }));
     http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
         state.metrics().count_request(route_label(req), res.status);
         spdlog::debug("event=http method={} path={} status={} client={}", req.method, req.path, res.status,
@@ -199,7 +229,8 @@ Status Server::Impl::start() {
     });
     register_routes();
 
-    port = options.port == 0 ? http.bind_to_any_port(options.host) : (http.bind_to_port(options.host, options.port) ? options.port : -1);
+    port = options.port == 0 ? http.bind_to_any_port(options.host)
+                             : (http.bind_to_port(options.host, options.port) ? options.port : -1);
     if (port < 0)
         return Error{"bind_failed", "cannot listen on " + options.host + ":" + std::to_string(options.port) +
                                         " (address in use or not available)"};
@@ -218,10 +249,18 @@ Server::~Server() {
     wait();
 }
 
-Status Server::start() { return impl_->start(); }
-int Server::port() const { return impl_->port; }
-ModelInfo Server::reload_models() { return impl_->state.reload(); }
-void Server::stop() { impl_->http.stop(); }
+Status Server::start() {
+    return impl_->start();
+}
+int Server::port() const {
+    return impl_->port;
+}
+ModelInfo Server::reload_models() {
+    return impl_->state.reload();
+}
+void Server::stop() {
+    impl_->http.stop();
+}
 
 void Server::wait() {
     if (impl_->listener.joinable()) impl_->listener.join();

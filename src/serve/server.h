@@ -20,13 +20,13 @@ struct ServeOptions {
     size_t max_body_bytes = 1 << 20;  // larger request bodies get 413
     int rate_limit_per_minute = 60;   // per client address on the chat endpoint; 0 = off
     int rate_limit_burst = 20;
-    bool trust_forwarded_for = false; // behind a reverse proxy: rate-limit by its X-Forwarded-For
-    int read_timeout_seconds = 10;    // a client slower than this sending its request is dropped
-    std::string system_prompt;        // the tutor prompt put before each conversation
+    bool trust_forwarded_for = false;  // behind a reverse proxy: rate-limit by its X-Forwarded-For
+    int read_timeout_seconds = 10;     // a client slower than this sending its request is dropped
+    std::string system_prompt;         // the tutor prompt put before each conversation
 };
 
 class Server {
-public:
+  public:
     Server(ModelPaths paths, ServeOptions options, LoadOptions load_options = {});
     ~Server();
     Server(const Server&) = delete;
@@ -48,7 +48,7 @@ public:
 
     class Impl;
 
-private:
+  private:
     std::unique_ptr<Impl> impl_;
 };
 

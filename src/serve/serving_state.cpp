@@ -8,7 +8,9 @@ Admission::Admission(std::atomic<int>& in_flight, int limit) : in_flight_(in_fli
     admitted_ = in_flight_.fetch_add(1) < limit;
 }
 
-Admission::~Admission() { in_flight_.fetch_sub(1); }
+Admission::~Admission() {
+    in_flight_.fetch_sub(1);
+}
 
 ServingState::ServingState(ModelPaths paths, ServeOptions options, LoadOptions load_options)
     : options_(std::move(options)),
@@ -52,7 +54,8 @@ void ServingState::publish(std::shared_ptr<Engine> engine, ModelInfo info) {
     }
     if (previous != next) {
         metrics_.count_status_change();
-        spdlog::info("event=status_change from={} to={} tooltip=\"{}\"", previous.state, next.state, next.tooltip);
+        spdlog::info("event=status_change from={} to={} tooltip=\"{}\"", previous.state, next.state,
+                     next.tooltip);
     }
 }
 

@@ -18,20 +18,20 @@ namespace mimir::serve {
 
 // Counts a chat request as admitted for as long as it lives; refused when the server is full.
 class Admission {
-public:
+  public:
     Admission(std::atomic<int>& in_flight, int limit);
     ~Admission();
     Admission(const Admission&) = delete;
     Admission& operator=(const Admission&) = delete;
     bool admitted() const { return admitted_; }
 
-private:
+  private:
     std::atomic<int>& in_flight_;
     bool admitted_;
 };
 
 class ServingState {
-public:
+  public:
     ServingState(ModelPaths paths, ServeOptions options, LoadOptions load_options);
 
     ModelInfo reload();
@@ -49,7 +49,7 @@ public:
     RateLimiter& rate_limiter() { return rate_limiter_; }
     std::atomic<int>& in_flight() { return in_flight_; }
 
-private:
+  private:
     void publish(std::shared_ptr<Engine> engine, ModelInfo info);
 
     ServeOptions options_;
@@ -57,8 +57,8 @@ private:
     ServerMetrics metrics_;
     RateLimiter rate_limiter_;
     std::atomic<int> in_flight_{0};
-    std::mutex reload_mutex_;          // one reload at a time
-    mutable std::mutex mutex_;         // guards the three below
+    std::mutex reload_mutex_;   // one reload at a time
+    mutable std::mutex mutex_;  // guards the three below
     std::shared_ptr<Engine> engine_;
     ModelInfo info_;
     StatusButton button_;

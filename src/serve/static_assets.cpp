@@ -27,17 +27,20 @@ std::string content_type_of(std::string_view path) {
 bool is_safe_path(std::string_view path) {
     if (path.empty() || path.front() != '/') return false;
     if (path.find("..") != std::string_view::npos || path.find("//") != std::string_view::npos) return false;
-    return std::none_of(path.begin(), path.end(),
-                        [](char c) { return c == '\\' || c == '%' || c == '\0' || static_cast<unsigned char>(c) < 0x20; });
+    return std::none_of(path.begin(), path.end(), [](char c) {
+        return c == '\\' || c == '%' || c == '\0' || static_cast<unsigned char>(c) < 0x20;
+    });
 }
 
 }  // namespace
 
 Result<StaticAsset> find_static_asset(std::string_view path) {
-    if (!is_safe_path(path)) return Error{"invalid_path", "path is not allowed: it must be a plain absolute path"};
+    if (!is_safe_path(path))
+        return Error{"invalid_path", "path is not allowed: it must be a plain absolute path"};
     if (path == "/") path = "/index.html";
     std::span files(generated::kEmbeddedFiles, generated::kEmbeddedFileCount);
-    auto found = std::find_if(files.begin(), files.end(), [&](const EmbeddedFile& f) { return path == f.path; });
+    auto found =
+        std::find_if(files.begin(), files.end(), [&](const EmbeddedFile& f) { return path == f.path; });
     if (found == files.end()) return Error{"not_found", "no such page: " + std::string(path)};
     // The page itself must pick up a new build at once; the versioned libraries may be cached.
     std::string cache = path.starts_with("/vendor/") ? "public, max-age=86400" : "no-cache";

@@ -13,7 +13,7 @@
 namespace mimir::serve {
 
 struct EmbeddedFile {
-    const char* path;            // URL path, e.g. "/vendor/katex.min.css"
+    const char* path;  // URL path, e.g. "/vendor/katex.min.css"
     const unsigned char* data;
     size_t size;
 };

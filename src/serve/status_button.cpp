@@ -6,7 +6,8 @@ namespace mimir::serve {
 
 std::string cut_to_characters(std::string_view text, size_t max_chars) {
     // Invalid UTF-8 (not expected: messages come from our own code) is cut by bytes after repair.
-    std::string valid = utf8::is_valid(text.begin(), text.end()) ? std::string(text) : utf8::replace_invalid(std::string(text));
+    std::string valid = utf8::is_valid(text.begin(), text.end()) ? std::string(text)
+                                                                 : utf8::replace_invalid(std::string(text));
     size_t count = 0;
     auto keep_end = valid.begin();
     auto it = valid.begin();

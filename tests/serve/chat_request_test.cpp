@@ -7,7 +7,9 @@ namespace {
 
 using nlohmann::json;
 
-Result<ChatCompletionRequest> parse(const std::string& body) { return parse_chat_request(body, ChatRequestLimits{}); }
+Result<ChatCompletionRequest> parse(const std::string& body) {
+    return parse_chat_request(body, ChatRequestLimits{});
+}
 
 std::string error_of(const std::string& body) {
     auto parsed = parse(body);
@@ -68,12 +70,14 @@ TEST(ChatRequest, NamesTheFieldWithTheWrongType) {
     EXPECT_EQ(error_of(R"({"messages":[{"role":"user"}]})"), "messages[0].content is required");
     EXPECT_EQ(error_of(R"({"messages":[{"role":"user","content":7}]})"),
               "messages[0].content must be a string or an array of text parts");
-    EXPECT_EQ(error_of(R"({"messages":[{"role":"user","content":""}]})"), "messages[0].content must not be empty");
+    EXPECT_EQ(error_of(R"({"messages":[{"role":"user","content":""}]})"),
+              "messages[0].content must not be empty");
     EXPECT_EQ(error_of(R"({"messages":[{"role":"user","content":[{"type":"image_url"}]}]})"),
               "messages[0].content[0] must be {\"type\":\"text\",\"text\":string}");
     EXPECT_EQ(error_of(R"({"messages":[{"role":"user","content":"x"}],"stream":"yes"})"),
               "stream must be true or false");
-    EXPECT_EQ(error_of(R"({"messages":[{"role":"user","content":"x"}],"model":1})"), "model must be a string");
+    EXPECT_EQ(error_of(R"({"messages":[{"role":"user","content":"x"}],"model":1})"),
+              "model must be a string");
     EXPECT_EQ(error_of(R"({"messages":[{"role":"user","content":"x"}],"temperature":"hot"})"),
               "temperature must be a number");
     EXPECT_EQ(error_of(R"({"messages":[{"role":"user","content":"x"}],"max_tokens":1.5})"),
@@ -84,8 +88,10 @@ TEST(ChatRequest, NamesTheFieldWithTheWrongType) {
 
 TEST(ChatRequest, RefusesValuesOutOfRange) {
     const std::string user = R"("messages":[{"role":"user","content":"x"}])";
-    EXPECT_EQ(error_of("{" + user + R"(,"max_tokens":100000000000})"), "max_tokens must be between 1 and 4096");
-    EXPECT_EQ(error_of("{" + user + R"(,"max_tokens":18446744073709551615})"), "max_tokens must be between 1 and 4096");
+    EXPECT_EQ(error_of("{" + user + R"(,"max_tokens":100000000000})"),
+              "max_tokens must be between 1 and 4096");
+    EXPECT_EQ(error_of("{" + user + R"(,"max_tokens":18446744073709551615})"),
+              "max_tokens must be between 1 and 4096");
     EXPECT_EQ(error_of("{" + user + R"(,"max_tokens":0})"), "max_tokens must be between 1 and 4096");
     EXPECT_EQ(error_of("{" + user + R"(,"max_completion_tokens":-3})"),
               "max_completion_tokens must be between 1 and 4096");
@@ -142,7 +148,8 @@ TEST(ChatResponse, CompletionHasTheOpenAiShapeWithUsageAndTimings) {
 
 TEST(ChatResponse, ChunksCarryRoleThenTextThenFinishReason) {
     CompletionId id = CompletionId::make("mimir-adapter");
-    json role = role_chunk_json(id), text = text_chunk_json(id, "Hel"), last = final_chunk_json(id, sample_result());
+    json role = role_chunk_json(id), text = text_chunk_json(id, "Hel"),
+         last = final_chunk_json(id, sample_result());
     for (const json* chunk : {&role, &text, &last}) {
         EXPECT_EQ((*chunk)["object"], "chat.completion.chunk");
         EXPECT_EQ((*chunk)["id"], id.id);
@@ -160,8 +167,9 @@ TEST(ChatResponse, SseEventFramingAndErrorBody) {
     EXPECT_EQ(sse_event(R"({"a":1})"), "data: {\"a\":1}\n\n");
     EXPECT_EQ(kSseDone, "data: [DONE]\n\n");
     json error = error_json("invalid_request", "messages is required", "invalid_request_error");
-    EXPECT_EQ(to_text(error),
-              R"({"error":{"code":"invalid_request","message":"messages is required","type":"invalid_request_error"}})");
+    EXPECT_EQ(
+        to_text(error),
+        R"({"error":{"code":"invalid_request","message":"messages is required","type":"invalid_request_error"}})");
 }
 
 TEST(ChatResponse, TextWithInvalidUtf8NeverThrowsAndHasNoNewlines) {

@@ -1,11 +1,11 @@
 // A bounded load test on loopback: 16 clients streaming at once for a few seconds. No request may fail
 // other than with 429, memory must stay steady, and the status endpoint must keep answering quickly.
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <chrono>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "model/model_manager.h"
 #include "serve_test_support.h"
@@ -39,7 +39,8 @@ void run_round(const TestServer& server, std::chrono::milliseconds duration, Rou
                     return true;
                 };
                 auto res = client->send(req);
-                if (res && res->status == 200 && body.ends_with("data: [DONE]\n\n") && body.find("\"error\"") == std::string::npos)
+                if (res && res->status == 200 && body.ends_with("data: [DONE]\n\n") &&
+                    body.find("\"error\"") == std::string::npos)
                     ++counts.ok;
                 else if (res && res->status == 429)
                     ++counts.busy;
@@ -63,9 +64,13 @@ TEST(ServerLoad, SixteenStreamingClientsNoFailuresSteadyMemoryStatusAnswers) {
         while (running) {
             const auto start = std::chrono::steady_clock::now();
             auto res = client->Get("/api/status");
-            const long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
-            if (!res || res->status != 200) ++status_failures;
-            else ++status_answers;
+            const long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now() - start)
+                                     .count();
+            if (!res || res->status != 200)
+                ++status_failures;
+            else
+                ++status_answers;
             slowest_status_ms = std::max(slowest_status_ms.load(), ms);
             std::this_thread::sleep_for(100ms);
         }
@@ -93,8 +98,9 @@ TEST(ServerLoad, SixteenStreamingClientsNoFailuresSteadyMemoryStatusAnswers) {
     RecordProperty("busy_429", measured.busy.load());
     RecordProperty("rss_after_warmup", std::to_string(rss_after_warmup));
     RecordProperty("rss_after_load", std::to_string(rss_after_load));
-    std::printf("load: %d completions, %d busy (429), status slowest %lld ms, rss %.1f -> %.1f MB\n", measured.ok.load(),
-                measured.busy.load(), slowest_status_ms.load(), rss_after_warmup / 1e6, rss_after_load / 1e6);
+    std::printf("load: %d completions, %d busy (429), status slowest %lld ms, rss %.1f -> %.1f MB\n",
+                measured.ok.load(), measured.busy.load(), slowest_status_ms.load(), rss_after_warmup / 1e6,
+                rss_after_load / 1e6);
 }
 
 }  // namespace

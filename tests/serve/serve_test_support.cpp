@@ -1,6 +1,7 @@
 #include "serve_test_support.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -9,8 +10,6 @@
 #include <chrono>
 #include <fstream>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "model/tiny_model.h"
 #include "support/test_models.h"

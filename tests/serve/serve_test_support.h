@@ -2,12 +2,12 @@
 // in-process on an ephemeral port, and raw HTTP for what a well-behaved client library cannot send.
 #pragma once
 
+#include <httplib.h>
+
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <httplib.h>
-#include <nlohmann/json.hpp>
 
 #include "model/model_manager.h"
 #include "serve/server.h"
@@ -25,14 +25,14 @@ ServeOptions test_options();
 
 // A started server with its models loaded (reload_models() has run once).
 class TestServer {
-public:
+  public:
     TestServer(ModelPaths paths, ServeOptions options = test_options());
     ~TestServer();
     int port() const { return server_->port(); }
     Server& server() { return *server_; }
     std::unique_ptr<httplib::Client> client(int read_timeout_seconds = 30) const;
 
-private:
+  private:
     std::unique_ptr<Server> server_;
 };
 

@@ -1,12 +1,12 @@
 // The server end to end on 127.0.0.1 with tiny models: every endpoint, SSE framing, disconnects, bad
 // input, reloads.
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "serve_test_support.h"
 #include "support/test_models.h"
@@ -18,13 +18,14 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 class ServerTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override { files = ModelFiles::create(mimir::test::scratch_dir()); }
     ModelPaths fine_tuned() const { return {files.fine_tuned, files.adapter, files.base}; }
     ModelFiles files;
 };
 
-void expect_error(const httplib::Result& res, int status, const std::string& type, const std::string& message_part = "") {
+void expect_error(const httplib::Result& res, int status, const std::string& type,
+                  const std::string& message_part = "") {
     ASSERT_TRUE(res) << "no response";
     EXPECT_EQ(res->status, status) << res->body;
     json body = json::parse(res->body, nullptr, false);
@@ -86,7 +87,8 @@ TEST_F(ServerTest, AdapterIsGreenAndCorruptFineTunedFallsBackToOrange) {
     json s = json::parse(server.client()->Get("/api/status")->body);
     EXPECT_EQ(s["state"], "warning");
     EXPECT_EQ(s["model_type"], "base");
-    EXPECT_NE(s["tooltip"].get<std::string>().find("Fallback to base model (fine-tuned: "), std::string::npos);
+    EXPECT_NE(s["tooltip"].get<std::string>().find("Fallback to base model (fine-tuned: "),
+              std::string::npos);
     EXPECT_NE(s["tooltip"].get<std::string>().find("Base: " + files.base), std::string::npos);
 }
 
@@ -106,12 +108,13 @@ TEST_F(ServerTest, NoModelIsRedAndChatAnswers503) {
     expect_error(client->Post("/v1/chat/completions", chat_body("hi", 4, false), "application/json"), 503,
                  "service_unavailable_error", "no model is loaded");
     EXPECT_TRUE(json::parse(client->Get("/v1/models")->body)["data"].empty());
-    expect_error(client->Post("/api/models/reload", "", "application/json"), 403, "permission_error", "--api-key");
+    expect_error(client->Post("/api/models/reload", "", "application/json"), 403, "permission_error",
+                 "--api-key");
 }
 
 // Streams a chat completion; returns the raw body. `stop_after_bytes` > 0 hangs up after that much.
-std::string stream_chat(const TestServer& server, const std::string& body, int* status, size_t stop_after_bytes = 0,
-                        std::string* content_type = nullptr) {
+std::string stream_chat(const TestServer& server, const std::string& body, int* status,
+                        size_t stop_after_bytes = 0, std::string* content_type = nullptr) {
     auto client = server.client();
     httplib::Request req;
     req.method = "POST";
@@ -142,7 +145,8 @@ std::string streamed_text(const std::vector<std::string>& payloads) {
 
 TEST_F(ServerTest, ChatCompletionHasOpenAiShapeUsageAndTimings) {
     TestServer server(fine_tuned());
-    auto res = server.client()->Post("/v1/chat/completions", chat_body("What is 2+2?", 12, false), "application/json");
+    auto res = server.client()->Post("/v1/chat/completions", chat_body("What is 2+2?", 12, false),
+                                     "application/json");
     ASSERT_TRUE(res);
     ASSERT_EQ(res->status, 200) << res->body;
     json out = json::parse(res->body);
@@ -150,7 +154,8 @@ TEST_F(ServerTest, ChatCompletionHasOpenAiShapeUsageAndTimings) {
     EXPECT_EQ(out["model"], "mimir-fine-tuned");
     EXPECT_EQ(out["choices"][0]["message"]["role"], "assistant");
     EXPECT_TRUE(out["choices"][0]["message"]["content"].is_string());
-    EXPECT_TRUE(out["choices"][0]["finish_reason"] == "stop" || out["choices"][0]["finish_reason"] == "length");
+    EXPECT_TRUE(out["choices"][0]["finish_reason"] == "stop" ||
+                out["choices"][0]["finish_reason"] == "length");
     EXPECT_GT(out["usage"]["prompt_tokens"].get<int>(), 5) << "system prompt and user turn";
     EXPECT_GE(out["usage"]["completion_tokens"].get<int>(), 1);
     EXPECT_LE(out["usage"]["completion_tokens"].get<int>(), 12);
@@ -158,7 +163,8 @@ TEST_F(ServerTest, ChatCompletionHasOpenAiShapeUsageAndTimings) {
               out["usage"]["prompt_tokens"].get<int>() + out["usage"]["completion_tokens"].get<int>());
     EXPECT_GT(out["timings"]["total_ms"].get<double>(), 0);
     auto metrics = server.client()->Get("/metrics")->body;
-    EXPECT_EQ(metric_value(metrics, "mimir_tokens_generated_total"), out["usage"]["completion_tokens"].get<int>());
+    EXPECT_EQ(metric_value(metrics, "mimir_tokens_generated_total"),
+              out["usage"]["completion_tokens"].get<int>());
     EXPECT_EQ(metric_value(metrics, "mimir_time_to_first_token_seconds_count"), 1);
 }
 
@@ -171,7 +177,8 @@ TEST_F(ServerTest, StreamIsFramedAsServerSentEventsAndMatchesTheWholeReply) {
 
     int status = 0;
     std::string content_type;
-    std::string body = stream_chat(server, chat_body("Explain fractions.", 24, true), &status, 0, &content_type);
+    std::string body =
+        stream_chat(server, chat_body("Explain fractions.", 24, true), &status, 0, &content_type);
     EXPECT_EQ(status, 200);
     EXPECT_EQ(content_type, "text/event-stream");
     std::vector<std::string> payloads = sse_payloads(body);
@@ -187,7 +194,8 @@ TEST_F(ServerTest, StreamIsFramedAsServerSentEventsAndMatchesTheWholeReply) {
         EXPECT_TRUE(chunk["choices"][0]["finish_reason"].is_null());
     }
     json last = json::parse(payloads[payloads.size() - 2]);
-    EXPECT_TRUE(last["choices"][0]["finish_reason"] == "stop" || last["choices"][0]["finish_reason"] == "length");
+    EXPECT_TRUE(last["choices"][0]["finish_reason"] == "stop" ||
+                last["choices"][0]["finish_reason"] == "length");
     EXPECT_GE(last["usage"]["completion_tokens"].get<int>(), 1);
     EXPECT_TRUE(last["timings"].contains("time_to_first_token_ms"));
     EXPECT_EQ(streamed_text(payloads), expected) << "greedy decoding gives the same text streamed or not";
@@ -204,14 +212,16 @@ TEST_F(ServerTest, ClientDisconnectCancelsTheGenerationAtOnce) {
     do {
         metrics = client->Get("/metrics")->body;
         if (metric_value(metrics, "mimir_client_disconnects_total") == 1 &&
-            metric_value(metrics, "mimir_active_generations") == 0 && metric_value(metrics, "mimir_in_flight_requests") == 0)
+            metric_value(metrics, "mimir_active_generations") == 0 &&
+            metric_value(metrics, "mimir_in_flight_requests") == 0)
             break;
         std::this_thread::sleep_for(20ms);
     } while (std::chrono::steady_clock::now() < deadline);
     EXPECT_EQ(metric_value(metrics, "mimir_client_disconnects_total"), 1) << metrics;
     EXPECT_EQ(metric_value(metrics, "mimir_active_generations"), 0);
     EXPECT_EQ(metric_value(metrics, "mimir_in_flight_requests"), 0);
-    EXPECT_LT(metric_value(metrics, "mimir_tokens_generated_total"), 1900) << "the generation did not run to the end";
+    EXPECT_LT(metric_value(metrics, "mimir_tokens_generated_total"), 1900)
+        << "the generation did not run to the end";
     auto again = client->Post("/v1/chat/completions", chat_body("Hi", 4, false), "application/json");
     ASSERT_TRUE(again);
     EXPECT_EQ(again->status, 200);
@@ -222,7 +232,9 @@ TEST_F(ServerTest, BadInputGetsAClearErrorAndTheServerKeepsServing) {
     options.max_body_bytes = 1 << 20;
     TestServer server(fine_tuned(), options);
     auto client = server.client();
-    auto post = [&](const std::string& body) { return client->Post("/v1/chat/completions", body, "application/json"); };
+    auto post = [&](const std::string& body) {
+        return client->Post("/v1/chat/completions", body, "application/json");
+    };
     expect_error(post("{\"messages\": ["), 400, "invalid_request_error", "not valid JSON");
     expect_error(post(R"({"messages":"hello"})"), 400, "invalid_request_error", "messages must be an array");
     expect_error(post(R"({"model":"x"})"), 400, "invalid_request_error", "messages is required");
@@ -237,15 +249,21 @@ TEST_F(ServerTest, BadInputGetsAClearErrorAndTheServerKeepsServing) {
     expect_error(client->Delete("/v1/chat/completions"), 404, "invalid_request_error");
 
     // Traversal, sent raw: a client library would normalise the path.
-    for (const char* path : {"/../../etc/passwd", "/vendor/..%2f..%2fetc/passwd", "/%2e%2e/%2e%2e/etc/passwd"}) {
-        std::string reply = raw_exchange(server.port(), std::string("GET ") + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-        EXPECT_TRUE(reply.starts_with("HTTP/1.1 400") || reply.starts_with("HTTP/1.1 404")) << path << ": " << reply.substr(0, 80);
+    for (const char* path :
+         {"/../../etc/passwd", "/vendor/..%2f..%2fetc/passwd", "/%2e%2e/%2e%2e/etc/passwd"}) {
+        std::string reply = raw_exchange(
+            server.port(), std::string("GET ") + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        EXPECT_TRUE(reply.starts_with("HTTP/1.1 400") || reply.starts_with("HTTP/1.1 404"))
+            << path << ": " << reply.substr(0, 80);
         EXPECT_EQ(reply.find("root:"), std::string::npos);
     }
 
     // A slow client that never finishes its headers is dropped after the read timeout; others are served.
     std::string slow_reply;
-    std::thread slow([&] { slow_reply = raw_exchange(server.port(), "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Le", 4000); });
+    std::thread slow([&] {
+        slow_reply =
+            raw_exchange(server.port(), "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Le", 4000);
+    });
     std::this_thread::sleep_for(100ms);
     auto health = client->Get("/health");
     ASSERT_TRUE(health);
@@ -255,13 +273,17 @@ TEST_F(ServerTest, BadInputGetsAClearErrorAndTheServerKeepsServing) {
     EXPECT_NE(slow_reply.find("not complete within 2 s"), std::string::npos) << slow_reply;
     // A body announced but never sent in full.
     std::string reply = raw_exchange(server.port(),
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"messages\"", 4000);
+                                     "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                                     "application/json\r\nContent-Length: 100\r\n\r\n{\"messages\"",
+                                     4000);
     EXPECT_FALSE(reply.starts_with("HTTP/1.1 200")) << reply;
 
     auto ok = post(chat_body("Still there?", 4, false));
     ASSERT_TRUE(ok);
     EXPECT_EQ(ok->status, 200);
-    EXPECT_GE(metric_value(client->Get("/metrics")->body, "mimir_errors_total{type=\"invalid_request_error\",code=\"invalid_request\"}"), 6);
+    EXPECT_GE(metric_value(client->Get("/metrics")->body,
+                           "mimir_errors_total{type=\"invalid_request_error\",code=\"invalid_request\"}"),
+              6);
 }
 
 TEST_F(ServerTest, RateLimitAnswers429WithRetryAfter) {
@@ -270,14 +292,18 @@ TEST_F(ServerTest, RateLimitAnswers429WithRetryAfter) {
     options.rate_limit_burst = 2;
     TestServer server(fine_tuned(), options);
     auto client = server.client();
-    for (int i = 0; i < 2; ++i) EXPECT_EQ(client->Post("/v1/chat/completions", chat_body("x", 2, false), "application/json")->status, 200);
+    for (int i = 0; i < 2; ++i)
+        EXPECT_EQ(client->Post("/v1/chat/completions", chat_body("x", 2, false), "application/json")->status,
+                  200);
     auto limited = client->Post("/v1/chat/completions", chat_body("x", 2, false), "application/json");
     expect_error(limited, 429, "rate_limit_error", "too many requests");
     EXPECT_EQ(limited->get_header_value("Retry-After"), "10");
     EXPECT_EQ(client->Get("/api/status")->status, 200) << "status is never rate limited";
     // Without --trust-proxy a forwarded address is ignored: still the same client.
     httplib::Headers forwarded = {{"X-Forwarded-For", "203.0.113.9"}};
-    EXPECT_EQ(client->Post("/v1/chat/completions", forwarded, chat_body("x", 2, false), "application/json")->status, 429);
+    EXPECT_EQ(
+        client->Post("/v1/chat/completions", forwarded, chat_body("x", 2, false), "application/json")->status,
+        429);
 }
 
 TEST_F(ServerTest, BehindATrustedProxyEachForwardedClientHasItsOwnBudget) {
@@ -288,8 +314,10 @@ TEST_F(ServerTest, BehindATrustedProxyEachForwardedClientHasItsOwnBudget) {
     TestServer server(fine_tuned(), options);
     auto client = server.client();
     auto post = [&](const std::string& forwarded_for) {
-        return client->Post("/v1/chat/completions", httplib::Headers{{"X-Forwarded-For", forwarded_for}},
-                            chat_body("x", 2, false), "application/json")->status;
+        return client
+            ->Post("/v1/chat/completions", httplib::Headers{{"X-Forwarded-For", forwarded_for}},
+                   chat_body("x", 2, false), "application/json")
+            ->status;
     };
     EXPECT_EQ(post("198.51.100.1"), 200);
     EXPECT_EQ(post("198.51.100.1"), 429);
@@ -300,16 +328,21 @@ TEST_F(ServerTest, BehindATrustedProxyEachForwardedClientHasItsOwnBudget) {
 TEST_F(ServerTest, ReloadNeedsTheKeyAndSwapsModelsWhileAStreamFinishesOnTheOldOne) {
     TestServer server(fine_tuned());
     auto client = server.client();
-    expect_error(client->Post("/api/models/reload", "", "application/json"), 401, "authentication_error", "required");
+    expect_error(client->Post("/api/models/reload", "", "application/json"), 401, "authentication_error",
+                 "required");
     httplib::Headers wrong = {{"Authorization", "Bearer nope"}};
-    expect_error(client->Post("/api/models/reload", wrong, "", "application/json"), 401, "authentication_error", "not valid");
+    expect_error(client->Post("/api/models/reload", wrong, "", "application/json"), 401,
+                 "authentication_error", "not valid");
 
     int stream_status = 0;
     std::string stream_body;
-    std::thread streaming([&] { stream_body = stream_chat(server, chat_body("Count slowly.", 400, true, 0.8), &stream_status); });
+    std::thread streaming([&] {
+        stream_body = stream_chat(server, chat_body("Count slowly.", 400, true, 0.8), &stream_status);
+    });
     // Reload once the stream has started, with the fine-tuned file now corrupt: the server falls back.
     const auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (metric_value(client->Get("/metrics")->body, "mimir_active_generations") < 1 && std::chrono::steady_clock::now() < deadline)
+    while (metric_value(client->Get("/metrics")->body, "mimir_active_generations") < 1 &&
+           std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(5ms);
     // Replace by rename, as deployments must: the serving model maps the old file, and overwriting it in
     // place would pull the pages out from under it (SIGBUS).
@@ -328,12 +361,14 @@ TEST_F(ServerTest, ReloadNeedsTheKeyAndSwapsModelsWhileAStreamFinishesOnTheOldOn
     EXPECT_EQ(payloads.back(), "[DONE]") << "the stream on the old model finished";
 
     std::filesystem::remove(files.adapter);
-    auto second = client->Post("/api/models/reload", httplib::Headers{{"X-API-Key", "test-key"}}, "", "application/json");
+    auto second = client->Post("/api/models/reload", httplib::Headers{{"X-API-Key", "test-key"}}, "",
+                               "application/json");
     ASSERT_TRUE(second);
     json s = json::parse(second->body);
     EXPECT_EQ(s["state"], "warning");
     EXPECT_EQ(json::parse(client->Get("/api/status")->body)["state"], "warning");
-    EXPECT_EQ(client->Post("/v1/chat/completions", chat_body("Hi", 4, false), "application/json")->status, 200);
+    EXPECT_EQ(client->Post("/v1/chat/completions", chat_body("Hi", 4, false), "application/json")->status,
+              200);
     EXPECT_EQ(json::parse(client->Get("/v1/models")->body)["data"][0]["id"], "mimir-base");
     EXPECT_EQ(metric_value(client->Get("/metrics")->body, "mimir_status_changes_total"), 3)
         << "loading -> fine-tuned -> adapter -> base";

@@ -1,9 +1,9 @@
 #include "serve/static_assets.h"
 
+#include <gtest/gtest.h>
+
 #include <regex>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace mimir::serve {
 namespace {
@@ -37,7 +37,8 @@ TEST(StaticAssets, PageHasNoInlineScriptAndNoCdn) {
     }
     EXPECT_EQ(html.find("http://"), std::string_view::npos);
     EXPECT_EQ(html.find("https://"), std::string_view::npos);
-    EXPECT_FALSE(std::regex_search(std::string(html), std::regex(R"(\son[a-z]+\s*=)"))) << "inline event handler";
+    EXPECT_FALSE(std::regex_search(std::string(html), std::regex(R"(\son[a-z]+\s*=)")))
+        << "inline event handler";
 }
 
 TEST(StaticAssets, RefusesTraversalAndOddPaths) {

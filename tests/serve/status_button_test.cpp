@@ -33,14 +33,16 @@ TEST(StatusButton, AdapterIsGreenWithAdapterAndBasePaths) {
 
 TEST(StatusButton, BaseFallbackIsOrangeWithReasonAndBasePath) {
     ModelInfo info = loaded("base");
-    info.attempts = {TierAttempt{Tier::FineTuned, info.fine_tuned_path, false, {"corrupt", "not a GGUF file"}},
-                     TierAttempt{Tier::Adapter, info.adapter_path, false, {"not_found", "file not found"}},
-                     TierAttempt{Tier::Base, info.base_model_path, true, {}}};
+    info.attempts = {
+        TierAttempt{Tier::FineTuned, info.fine_tuned_path, false, {"corrupt", "not a GGUF file"}},
+        TierAttempt{Tier::Adapter, info.adapter_path, false, {"not_found", "file not found"}},
+        TierAttempt{Tier::Base, info.base_model_path, true, {}}};
     StatusButton b = status_button(info);
     EXPECT_EQ(b.state, "warning");
     EXPECT_EQ(b.label, "Base model");
     EXPECT_EQ(b.tooltip,
-              "Fallback to base model (fine-tuned: not a GGUF file; adapter: file not found). Base: /data/phi-3-mini.gguf");
+              "Fallback to base model (fine-tuned: not a GGUF file; adapter: file not found). Base: "
+              "/data/phi-3-mini.gguf");
 }
 
 TEST(StatusButton, ErrorIsRedAndCutTo50Characters) {
