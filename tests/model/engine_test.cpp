@@ -3,6 +3,7 @@
 #include "model/engine.h"
 
 #include <atomic>
+#include <future>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -277,6 +278,39 @@ TEST(Engine, MoreClientsThanSlotsQueueAndAllFinish) {
     for (std::thread& client : clients) client.join();
     EXPECT_EQ(finished.load(), 6);
     EXPECT_EQ(engine->stats().completed, 6u);
+}
+
+TEST(Engine, FullQueueAnswersBusy) {
+    EngineOptions options;
+    options.n_ctx = 512;
+    options.n_parallel = 1;
+    options.max_queue = 0;
+    options.n_threads = 2;
+    Result<std::unique_ptr<Engine>> created = Engine::create(test::loaded_tiny_model(), options);
+    ASSERT_TRUE(created.ok());
+    Engine& engine = **created;
+    std::promise<void> first_is_streaming;
+    std::promise<void> second_was_answered;
+    std::shared_future<void> answered = second_was_answered.get_future().share();
+    bool signalled = false;
+    GenerationRequest first = greedy({{"user", "Take the only slot."}}, 8);
+    first.sampling.ignore_end_of_turn = true;
+    first.on_text = [&](std::string_view) {
+        if (!signalled) {
+            signalled = true;
+            first_is_streaming.set_value();
+            answered.wait();  // hold the slot until the second request has its answer
+        }
+        return true;
+    };
+    std::thread holder([&] { EXPECT_TRUE(engine.generate(std::move(first)).ok()); });
+    first_is_streaming.get_future().wait();
+    Result<GenerationResult> second = engine.generate(greedy({{"user", "Me too."}}, 4));
+    second_was_answered.set_value();
+    holder.join();
+    ASSERT_FALSE(second.ok());
+    EXPECT_EQ(second.error().code, "busy");
+    EXPECT_TRUE(engine.generate(greedy({{"user", "Now?"}}, 4)).ok());
 }
 
 TEST(Engine, NextTurnReusesTheConversationsCache) {
