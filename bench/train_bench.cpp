@@ -87,7 +87,7 @@ int run(const BenchOptions& o) {
     }
     const int threads = o.n_threads > 0 ? o.n_threads : static_cast<int>(std::thread::hardware_concurrency());
     TrainingGraph graph(**model, adapter.get(), parameters, threads);
-    AdamW optimizer(parameters, OptimizerSettings{});
+    AdamW optimizer(parameters, OptimizerSettings{}, threads);
     const std::vector<TokenSequence> sequences = make_sequences(o, (*model)->shape.n_vocab);
     graph.zero_gradients();
     graph.accumulate_gradients(sequences[0]);   // warm-up: first-touch allocation, as llama-bench's warmup

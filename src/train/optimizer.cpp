@@ -16,22 +16,40 @@ float learning_rate_at(const OptimizerSettings& s, int step, int total_steps) {
     return s.learning_rate * 0.5f * (1.0f + std::cos(std::numbers::pi_v<float> * progress));
 }
 
-AdamW::AdamW(std::vector<ggml_tensor*> parameters, OptimizerSettings settings)
-    : parameters_(std::move(parameters)), settings_(std::move(settings)) {
+AdamW::AdamW(std::vector<ggml_tensor*> parameters, OptimizerSettings settings, int n_threads)
+    : parameters_(std::move(parameters)), settings_(std::move(settings)), n_threads_(std::max(1, n_threads)) {
     for (const ggml_tensor* p : parameters_) {
         m_.emplace_back(static_cast<size_t>(ggml_nelements(p)), 0.0f);
         v_.emplace_back(static_cast<size_t>(ggml_nelements(p)), 0.0f);
     }
 }
 
+namespace {
+
+double squared_norm(const ggml_tensor* g, int n_threads) {
+    const float* data = static_cast<const float*>(g->data);
+    const int64_t n = ggml_nelements(g);
+    constexpr int64_t kBlock = 4096;   // float sums inside a block vectorize; blocks add up in double
+    const int64_t n_blocks = (n + kBlock - 1) / kBlock;
+    double sum = 0.0;
+#pragma omp parallel for num_threads(n_threads) reduction(+ : sum) schedule(static) if (n > (1 << 16))
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        float block = 0.0f;
+        const int64_t end = std::min(n, (b + 1) * kBlock);
+#pragma omp simd reduction(+ : block)
+        for (int64_t i = b * kBlock; i < end; ++i) block += data[i] * data[i];
+        sum += block;
+    }
+    return sum;
+}
+
+}  // namespace
+
 StepOutcome AdamW::step(const std::vector<ggml_tensor*>& gradients, int n_summed, float learning_rate) {
     StepOutcome outcome;
     const float average = 1.0f / static_cast<float>(std::max(1, n_summed));
     double squared = 0.0;
-    for (const ggml_tensor* g : gradients) {
-        const float* data = static_cast<const float*>(g->data);
-        for (int64_t i = 0; i < ggml_nelements(g); ++i) squared += static_cast<double>(data[i]) * data[i];
-    }
+    for (const ggml_tensor* g : gradients) squared += squared_norm(g, n_threads_);
     outcome.grad_norm = static_cast<float>(std::sqrt(squared)) * average;
     if (!std::isfinite(outcome.grad_norm)) return outcome;
     float scale = average;
@@ -39,21 +57,23 @@ StepOutcome AdamW::step(const std::vector<ggml_tensor*>& gradients, int n_summed
         scale *= settings_.max_grad_norm / outcome.grad_norm;
     }
     ++t_;
-    const float b1 = settings_.beta1, b2 = settings_.beta2;
-    const float correction1 = 1.0f - std::pow(b1, static_cast<float>(t_));
-    const float correction2 = 1.0f - std::pow(b2, static_cast<float>(t_));
+    const float b1 = settings_.beta1, b2 = settings_.beta2, eps = settings_.epsilon;
+    // (m / c1) / (sqrt(v / c2) + eps), rearranged so the loop has one sqrt and one division.
+    const float step_size = learning_rate / (1.0f - std::pow(b1, static_cast<float>(t_)));
+    const float inv_sqrt_c2 = 1.0f / std::sqrt(1.0f - std::pow(b2, static_cast<float>(t_)));
     const float decay = 1.0f - learning_rate * settings_.weight_decay;
     for (size_t p = 0; p < parameters_.size(); ++p) {
         float* w = static_cast<float*>(parameters_[p]->data);
         const float* g = static_cast<const float*>(gradients[p]->data);
         float* m = m_[p].data();
         float* v = v_[p].data();
-        for (size_t i = 0; i < m_[p].size(); ++i) {
+        const int64_t n = static_cast<int64_t>(m_[p].size());
+#pragma omp parallel for simd num_threads(n_threads_) schedule(static) if (n > (1 << 16))
+        for (int64_t i = 0; i < n; ++i) {
             const float grad = g[i] * scale;
             m[i] = b1 * m[i] + (1.0f - b1) * grad;
             v[i] = b2 * v[i] + (1.0f - b2) * grad * grad;
-            const float update = (m[i] / correction1) / (std::sqrt(v[i] / correction2) + settings_.epsilon);
-            w[i] = w[i] * decay - learning_rate * update;
+            w[i] = w[i] * decay - step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_c2 + eps);
         }
     }
     outcome.applied = true;

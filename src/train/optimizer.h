@@ -34,7 +34,8 @@ struct StepOutcome {
 
 class AdamW {
 public:
-    AdamW(std::vector<ggml_tensor*> parameters, OptimizerSettings settings);
+    // Large tensors are updated on `n_threads` threads (full fine-tuning touches every weight).
+    AdamW(std::vector<ggml_tensor*> parameters, OptimizerSettings settings, int n_threads = 1);
 
     // One update from gradients summed over `n_summed` sequences (averaged here). Parameters are left
     // untouched when the norm is not finite.
@@ -50,6 +51,7 @@ private:
     std::vector<ggml_tensor*> parameters_;
     OptimizerSettings settings_;
     std::vector<std::vector<float>> m_, v_;
+    int n_threads_ = 1;
     int64_t t_ = 0;
 };
 

@@ -132,7 +132,7 @@ public:
         const int threads = o_.n_threads > 0 ? o_.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
         graph_ = std::make_unique<TrainingGraph>(*model_, adapter_.get(), parameters_, threads);
         settings_ = OptimizerSettings{o_.learning_rate, 0.9f, 0.999f, 1e-8f, o_.weight_decay, o_.max_grad_norm, o_.warmup_ratio, o_.schedule};
-        optimizer_ = std::make_unique<AdamW>(parameters_, settings_);
+        optimizer_ = std::make_unique<AdamW>(parameters_, settings_, threads);
         const int per_step = o_.batch_size * o_.grad_accumulation;
         const int n_train = static_cast<int>(examples_.train.size());
         total_steps_ = o_.epochs * ((n_train + per_step - 1) / per_step);
