@@ -1,9 +1,9 @@
 // libFuzzer target for inspect_gguf: any file content must give a summary or an Error with one of the
 // documented codes, never a crash, an abort inside llama.cpp's GGUF reader, or a hang. Build as
 // fuzz/chat_request_fuzzer.cpp describes, then run:
-//   build-fuzz/fuzz/gguf_inspect_fuzzer -max_total_time=60 -dict=fuzz/gguf.dict
-// A seed corpus is best made fresh, e.g. `mimir model tiny --layers 1 --embd 32 --ff 64 --out corpus/tiny.gguf`
-// (model files are not committed).
+//   build-fuzz/fuzz/gguf_inspect_fuzzer -max_total_time=60 -max_len=4096 -dict=fuzz/gguf.dict WORK_DIR \
+//     fuzz/corpus/gguf_inspect
+// The seed is a hand-made 1.5 KB GGUF (6-token vocabulary, two tensors) that inspect_gguf accepts.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
