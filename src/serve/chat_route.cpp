@@ -19,6 +19,11 @@ namespace {
 using namespace std::chrono_literals;
 using Kind = GenerationJob::Event::Kind;
 
+constexpr auto kRefusalWait = 250ms;
+// Silence longer than this gets a comment line written: that write is how a vanished client is found
+// while its request waits for a slot or its prompt is computed (a write to a closed socket fails).
+constexpr auto kProbeInterval = 250ms;
+
 void send_engine_error(httplib::Response& res, ServingState& state, const Error& error) {
     const int status = status_for_error_code(error.code);
     const std::string code = error.code == "context_exceeded" ? "context_length_exceeded"
@@ -55,9 +60,7 @@ struct Stream {
                     if (!write(sink, sse_event(to_text(text_chunk_json(id, event.text))))) return false;
                     break;
                 case Kind::Idle:
-                    // A comment line keeps proxies from timing out and finds a vanished client while the
-                    // request waits for a slot.
-                    if (!write(sink, ": keep-alive\n\n")) return false;
+                    if (!write(sink, ":\n\n")) return false;
                     break;
                 case Kind::Finished:
                     state->metrics().record_generation(event.result);
@@ -75,7 +78,7 @@ struct Stream {
                     return true;
                 }
             }
-            event = job->next(1000ms);
+            event = job->next(kProbeInterval);
         }
     }
 };
@@ -114,11 +117,10 @@ void handle_chat(const httplib::Request& req, httplib::Response& res, ServingSta
     }
 
     auto job = std::make_shared<GenerationJob>(std::move(engine), std::move(generation));
-    // Wait for the first sign of life so that a request the engine refuses (busy, context exceeded) still
-    // gets its proper HTTP status instead of an error inside a 200 stream.
-    GenerationJob::Event first;
-    do first = job->next(1000ms);
-    while (first.kind == Kind::Idle);
+    // The engine refuses a request (busy, context exceeded) before it queues it: a short wait lets that
+    // refusal go out as a proper HTTP status rather than an error inside a 200 stream. After that the
+    // stream starts, so that a client leaving during the prompt or the queue is noticed (see pump).
+    GenerationJob::Event first = job->next(kRefusalWait);
     if (first.kind == Kind::Failed) return send_engine_error(res, state, first.error);
 
     auto stream = std::make_shared<Stream>(Stream{admission, job, std::move(id), std::move(first), &state});

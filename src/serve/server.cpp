@@ -2,7 +2,9 @@
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
+#include <cerrno>
 #include <csignal>
 #include <thread>
 
@@ -65,6 +67,20 @@ std::string client_address(const httplib::Request& req, bool trust_forwarded_for
     return last.empty() ? req.remote_addr : last;
 }
 
+namespace {
+
+constexpr int kListenBacklog = 512;
+
+// httplib listens with a backlog of 5: clients that connect in a burst (16 streaming clients reconnecting
+// after each reply) overflow it, and the kernel drops their handshakes. Linux lets a second listen() on a
+// listening socket raise the backlog; the socket is only reachable from a subclass.
+class HttpServer : public httplib::Server {
+  public:
+    bool widen_listen_backlog(int backlog) { return ::listen(svr_sock_, backlog) == 0; }
+};
+
+}  // namespace
+
 class Server::Impl {
   public:
     Impl(ModelPaths paths, ServeOptions options, LoadOptions load_options)
@@ -75,7 +91,7 @@ class Server::Impl {
     void handle_reload(const httplib::Request& req, httplib::Response& res);
 
     ServingState state;
-    httplib::Server http;
+    HttpServer http;
     std::thread listener;
     int port = -1;
 };
@@ -231,6 +247,8 @@ Status Server::Impl::start() {
 
     port = options.port == 0 ? http.bind_to_any_port(options.host)
                              : (http.bind_to_port(options.host, options.port) ? options.port : -1);
+    if (port >= 0 && !http.widen_listen_backlog(kListenBacklog))
+        spdlog::warn("event=listen_backlog_unchanged backlog={} errno={}", kListenBacklog, errno);
     if (port < 0)
         return Error{"bind_failed", "cannot listen on " + options.host + ":" + std::to_string(options.port) +
                                         " (address in use or not available)"};

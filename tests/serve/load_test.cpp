@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -18,6 +20,8 @@ using namespace std::chrono_literals;
 
 struct RoundCounts {
     std::atomic<int> ok{0}, busy{0}, failed{0};
+    std::mutex mutex;
+    std::string first_failure;
 };
 
 // Each client streams completions back to back until `duration` has passed.
@@ -44,8 +48,14 @@ void run_round(const TestServer& server, std::chrono::milliseconds duration, Rou
                     ++counts.ok;
                 else if (res && res->status == 429)
                     ++counts.busy;
-                else
+                else {
                     ++counts.failed;
+                    std::lock_guard lock(counts.mutex);
+                    counts.first_failure = res ? "status " + std::to_string(res->status) + ": " +
+                                                     body.substr(0, 300) + " ... " +
+                                                     body.substr(body.size() > 300 ? body.size() - 300 : 0)
+                                               : "no response: " + httplib::to_string(res.error());
+                }
             }
         });
     }
@@ -84,7 +94,7 @@ TEST(ServerLoad, SixteenStreamingClientsNoFailuresSteadyMemoryStatusAnswers) {
     running = false;
     status_poller.join();
 
-    EXPECT_EQ(warmup.failed + measured.failed, 0);
+    EXPECT_EQ(warmup.failed + measured.failed, 0) << warmup.first_failure << "\n" << measured.first_failure;
     // Throughput is the benchmarks' business; here every client must have been answered.
     EXPECT_GE(measured.ok + measured.busy, 16);
     EXPECT_GT(measured.ok, 0);

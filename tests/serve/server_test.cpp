@@ -227,6 +227,35 @@ TEST_F(ServerTest, ClientDisconnectCancelsTheGenerationAtOnce) {
     EXPECT_EQ(again->status, 200);
 }
 
+TEST_F(ServerTest, ClientLeavingWhileQueuedIsNoticedBeforeItsFirstToken) {
+    ServeOptions options = test_options();
+    options.engine.n_parallel = 1;
+    TestServer server(fine_tuned(), options);
+    int long_status = 0;
+    std::thread long_stream(
+        [&] { stream_chat(server, chat_body("A long story.", 1500, true, 0.8), &long_status); });
+    auto client = server.client();
+    const auto started = std::chrono::steady_clock::now() + 5s;
+    while (metric_value(client->Get("/metrics")->body, "mimir_active_generations") < 1 &&
+           std::chrono::steady_clock::now() < started)
+        std::this_thread::sleep_for(5ms);
+    // The second request waits behind the first; its client hangs up on the first bytes of the stream.
+    int queued_status = 0;
+    std::string queued = stream_chat(server, chat_body("Hello?", 50, true), &queued_status, 1);
+    EXPECT_NE(queued.find("\"role\":\"assistant\""), std::string::npos) << "the stream started while queued";
+    std::string metrics;
+    const auto deadline = std::chrono::steady_clock::now() + 3s;
+    do {
+        metrics = client->Get("/metrics")->body;
+        if (metric_value(metrics, "mimir_client_disconnects_total") == 1) break;
+        std::this_thread::sleep_for(20ms);
+    } while (std::chrono::steady_clock::now() < deadline);
+    EXPECT_EQ(metric_value(metrics, "mimir_client_disconnects_total"), 1) << metrics;
+    EXPECT_EQ(metric_value(metrics, "mimir_active_generations"), 1) << "noticed while the first still runs";
+    long_stream.join();
+    EXPECT_EQ(long_status, 200);
+}
+
 TEST_F(ServerTest, BadInputGetsAClearErrorAndTheServerKeepsServing) {
     ServeOptions options = test_options();
     options.max_body_bytes = 1 << 20;
