@@ -2,6 +2,9 @@
 // backward + AdamW on one sequence of --seq tokens, either LoRA on a frozen base (vs llama-bench pp512,
 // forward only) or full fine-tuning of every weight (vs llama-finetune on the same text). Prints one
 // `key=value` line per figure; the best of --repetitions runs, since load from elsewhere only slows a run.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -11,9 +14,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <spdlog/spdlog.h>
 
 #include "train/base_model.h"
 #include "train/chat_examples.h"
@@ -26,7 +26,7 @@ namespace {
 
 struct BenchOptions {
     std::string model_path;
-    std::string text_path;    // full mode: train on this text, cut into --seq windows like llama-finetune
+    std::string text_path;  // full mode: train on this text, cut into --seq windows like llama-finetune
     std::string mode = "lora";
     int seq = 512;
     int n_threads = 0;
@@ -48,7 +48,8 @@ std::vector<TokenSequence> make_sequences(const BenchOptions& o, int64_t n_vocab
         text << in.rdbuf();
         auto tokenizer = ChatTokenizer::open(o.model_path);
         if (!tokenizer) fail(tokenizer.error().message);
-        auto chat = (*tokenizer)->chat_tokens("", "x", text.str());   // its tokenizer; only the reply part is used
+        auto chat =
+            (*tokenizer)->chat_tokens("", "x", text.str());  // its tokenizer; only the reply part is used
         if (!chat) fail(chat.error().message);
         tokens.assign(chat->tokens.begin() + chat->n_prompt, chat->tokens.end());
     } else {
@@ -60,8 +61,11 @@ std::vector<TokenSequence> make_sequences(const BenchOptions& o, int64_t n_vocab
     }
     std::vector<TokenSequence> out;
     for (size_t start = 0; start + o.seq <= tokens.size(); start += o.seq / 2) {
-        // Loss on every position but the first, as llama-finetune computes it.
-        out.push_back({std::vector<int32_t>(tokens.begin() + start, tokens.begin() + start + o.seq), 1, {}});
+        // Full mode: loss on every position but the first, as llama-finetune computes it. LoRA mode: a chat
+        // whose second half is the reply.
+        const int32_t n_prompt = o.mode == "full" ? 1 : o.seq / 2;
+        out.push_back(
+            {std::vector<int32_t>(tokens.begin() + start, tokens.begin() + start + o.seq), n_prompt, {}});
     }
     if (out.empty()) fail("not enough tokens for one sequence of " + std::to_string(o.seq));
     return out;
@@ -90,7 +94,7 @@ int run(const BenchOptions& o) {
     AdamW optimizer(parameters, OptimizerSettings{}, threads);
     const std::vector<TokenSequence> sequences = make_sequences(o, (*model)->shape.n_vocab);
     graph.zero_gradients();
-    graph.accumulate_gradients(sequences[0]);   // warm-up: first-touch allocation, as llama-bench's warmup
+    graph.accumulate_gradients(sequences[0]);  // warm-up: first-touch allocation, as llama-bench's warmup
     double best = 0, total_tokens = 0, total_seconds = 0;
     for (int r = 0; r < o.repetitions; ++r) {
         for (const TokenSequence& s : sequences) {
@@ -98,14 +102,17 @@ int run(const BenchOptions& o) {
             graph.zero_gradients();
             graph.accumulate_gradients(s);
             optimizer.step(graph.gradients(), 1, 1e-5f);
-            const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            const double seconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             best = std::max(best, s.tokens.size() / seconds);
             total_tokens += static_cast<double>(s.tokens.size());
             total_seconds += seconds;
         }
     }
-    std::printf("mode=%s\nseq=%d\nthreads=%d\nsequences=%zu\ntrain_tokens_per_s_best=%.1f\ntrain_tokens_per_s_mean=%.1f\n",
-                o.mode.c_str(), o.seq, threads, sequences.size(), best, total_tokens / total_seconds);
+    std::printf(
+        "mode=%s\nseq=%d\nthreads=%d\nsequences=%zu\ntrain_tokens_per_s_best=%.1f\ntrain_tokens_per_s_mean=%."
+        "1f\n",
+        o.mode.c_str(), o.seq, threads, sequences.size(), best, total_tokens / total_seconds);
     return 0;
 }
 
@@ -116,7 +123,8 @@ int main(int argc, char** argv) {
     mimir::BenchOptions o;
     CLI::App app{"Training step throughput (forward + backward + AdamW) of Mimir's ggml training graph"};
     app.add_option("--model", o.model_path, "Base GGUF")->required();
-    app.add_option("--mode", o.mode, "lora (frozen base) or full (every weight, F32 base)")->capture_default_str();
+    app.add_option("--mode", o.mode, "lora (frozen base) or full (every weight, F32 base)")
+        ->capture_default_str();
     app.add_option("--text", o.text_path, "Text to train on (default: random token ids)");
     app.add_option("--seq", o.seq, "Tokens per sequence")->capture_default_str();
     app.add_option("--threads", o.n_threads, "CPU threads (0 = all cores)")->capture_default_str();

@@ -1,9 +1,9 @@
 // mimir train: LoRA (or full) fine-tuning on the Mimir CSV data set; mimir merge: fold an adapter into
 // its base model. Flags are declared once here, with their defaults shown in --help.
+#include <spdlog/spdlog.h>
+
 #include <iostream>
 #include <memory>
-
-#include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
 #include "train/merge.h"
@@ -22,8 +22,8 @@ int run_train(const TrainOptions& options) {
     Result<TrainSummary> summary = run_training(options);
     if (!summary) return report_failure("train", summary.error());
     std::cout << "trained " << summary->steps << " steps over " << summary->epochs_done << " epochs ("
-              << summary->train_rows << " train rows, " << summary->eval_rows << " eval rows, " << summary->skipped_rows
-              << " rows skipped); last loss " << summary->last_loss;
+              << summary->train_rows << " train rows, " << summary->eval_rows << " eval rows, "
+              << summary->skipped_rows << " rows skipped); last loss " << summary->last_loss;
     if (summary->best_eval_loss >= 0) {
         std::cout << ", best eval loss " << summary->best_eval_loss << " after epoch " << summary->best_epoch;
     }
@@ -36,39 +36,55 @@ int run_train(const TrainOptions& options) {
 void register_train(CLI::App& app, int& exit_code) {
     auto o = std::make_shared<TrainOptions>();
     CLI::App* train = app.add_subcommand(
-        "train", "Fine-tune a phi3/llama GGUF on the Mimir CSV (prompt, model response, issues, ideal response) with "
-                 "LoRA; writes adapter.gguf, fine-tuned.gguf, train_log.csv, eval_log.csv and loss.svg into --out");
+        "train",
+        "Fine-tune a phi3/llama GGUF on the Mimir CSV (prompt, model response, issues, ideal response) with "
+        "LoRA; writes adapter.gguf, fine-tuned.gguf, train_log.csv, eval_log.csv and loss.svg into --out");
     train->add_option("--data", o->data_path, "Training CSV (Google Sheets export)")->required();
     train->add_option("--base", o->base_path, "Base model GGUF (F32, F16, Q8_0 or Q4_K_M)")->required();
     train->add_option("--out", o->out_dir, "Output folder (created if missing)")->required();
     train->add_option("--batch", o->batch_size, "Sequences per micro-step")->capture_default_str();
-    train->add_option("--grad-accumulation", o->grad_accumulation, "Micro-steps per optimizer step")->capture_default_str();
+    train->add_option("--grad-accumulation", o->grad_accumulation, "Micro-steps per optimizer step")
+        ->capture_default_str();
     train->add_option("--epochs", o->epochs, "Passes over the training rows")->capture_default_str();
     train->add_option("--lr", o->learning_rate, "Peak learning rate (AdamW)")->capture_default_str();
-    train->add_option("--warmup-ratio", o->warmup_ratio, "Fraction of steps with linear warmup")->capture_default_str();
-    train->add_option("--schedule", o->schedule, "Decay after warmup: cosine, linear or constant")->capture_default_str();
-    train->add_option("--weight-decay", o->weight_decay, "Decoupled AdamW weight decay")->capture_default_str();
-    train->add_option("--max-grad-norm", o->max_grad_norm, "Clip the gradient norm to this (0 = off)")->capture_default_str();
+    train->add_option("--warmup-ratio", o->warmup_ratio, "Fraction of steps with linear warmup")
+        ->capture_default_str();
+    train->add_option("--schedule", o->schedule, "Decay after warmup: cosine, linear or constant")
+        ->capture_default_str();
+    train->add_option("--weight-decay", o->weight_decay, "Decoupled AdamW weight decay")
+        ->capture_default_str();
+    train->add_option("--max-grad-norm", o->max_grad_norm, "Clip the gradient norm to this (0 = off)")
+        ->capture_default_str();
     train->add_option("--rank", o->rank, "LoRA rank r")->capture_default_str();
     train->add_option("--alpha", o->alpha, "LoRA alpha (scale alpha / r)")->capture_default_str();
-    train->add_option("--targets", o->targets,
-                      "LoRA targets: all (every attention and MLP projection) or any of attn_qkv attn_q attn_k attn_v "
-                      "attn_output ffn_gate ffn_up ffn_down output")
+    train
+        ->add_option(
+            "--targets", o->targets,
+            "LoRA targets: all (every attention and MLP projection) or any of attn_qkv attn_q attn_k attn_v "
+            "attn_output ffn_gate ffn_up ffn_down output")
         ->delimiter(',')
         ->capture_default_str();
-    train->add_flag("--full", o->full, "Train all weights instead of LoRA (F32 base; writes fine-tuned.gguf only)");
-    train->add_option("--eval-fraction", o->eval_fraction, "Rows held out for eval loss (seeded shuffle)")->capture_default_str();
-    train->add_option("--seed", o->seed, "Seed for the split, the order and LoRA init")->capture_default_str();
-    train->add_option("--ctx", o->n_ctx, "Longest row in tokens; longer rows are skipped")->capture_default_str();
+    train->add_flag("--full", o->full,
+                    "Train all weights instead of LoRA (F32 base; writes fine-tuned.gguf only)");
+    train->add_option("--eval-fraction", o->eval_fraction, "Rows held out for eval loss (seeded shuffle)")
+        ->capture_default_str();
+    train->add_option("--seed", o->seed, "Seed for the split, the order and LoRA init")
+        ->capture_default_str();
+    train->add_option("--ctx", o->n_ctx, "Longest row in tokens; longer rows are skipped")
+        ->capture_default_str();
     train->add_option("--threads", o->n_threads, "CPU threads (0 = all cores)")->capture_default_str();
-    train->add_option("--checkpoint-every", o->checkpoint_every, "Write checkpoint.gguf every N steps (0 = never)")
+    train
+        ->add_option("--checkpoint-every", o->checkpoint_every,
+                     "Write checkpoint.gguf every N steps (0 = never)")
         ->capture_default_str();
     train->add_flag("--resume", o->resume, "Continue from --out/checkpoint.gguf");
     train->add_option("--patience", o->patience, "Stop after N epochs without eval improvement (0 = never)")
         ->capture_default_str();
     train->add_flag("--strict", o->strict, "Stop at the first bad row instead of skipping it");
-    train->add_option("--system-prompt", o->system_prompt, "System prompt rendered before each prompt (default none)");
-    train->add_option("--merged-type", o->merged_type, "Type of fine-tuned.gguf: f16, q8_0, q4_k_m (default: as base)");
+    train->add_option("--system-prompt", o->system_prompt,
+                      "System prompt rendered before each prompt (default none)");
+    train->add_option("--merged-type", o->merged_type,
+                      "Type of fine-tuned.gguf: f16, q8_0, q4_k_m (default: as base)");
     train->callback([o, &exit_code] { exit_code = run_train(*o); });
 }
 
@@ -77,9 +93,11 @@ void register_merge(CLI::App& app, int& exit_code) {
         std::string base, adapter, out, type;
     };
     auto o = std::make_shared<MergeOptions>();
-    CLI::App* merge = app.add_subcommand("merge", "Fold a LoRA adapter into its base model: one GGUF llama.cpp loads alone");
+    CLI::App* merge = app.add_subcommand(
+        "merge", "Fold a LoRA adapter into its base model: one GGUF llama.cpp loads alone");
     merge->add_option("--base", o->base, "Base model GGUF")->required();
-    merge->add_option("--adapter", o->adapter, "LoRA adapter GGUF (from mimir train or llama.cpp)")->required();
+    merge->add_option("--adapter", o->adapter, "LoRA adapter GGUF (from mimir train or llama.cpp)")
+        ->required();
     merge->add_option("--out", o->out, "Merged model GGUF to write")->required();
     merge->add_option("--type", o->type, "Requantize: f16, q8_0 or q4_k_m (default: keep the base's types)");
     merge->callback([o, &exit_code] {

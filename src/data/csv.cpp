@@ -12,7 +12,7 @@ constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
 
 // Walks the text one record at a time; keeps the line counter that error messages refer to.
 class CsvScanner {
-public:
+  public:
     explicit CsvScanner(std::string_view text) : text_(text) {}
 
     bool done() const { return pos_ >= text_.size(); }
@@ -40,7 +40,7 @@ public:
         }
     }
 
-private:
+  private:
     // Reads one field, leaving pos_ on the delimiter (',' or line end) that follows it. Returns false
     // (with record.error set) when the quoting is broken.
     bool read_field(std::string& field, CsvRecord& record) {
@@ -119,7 +119,8 @@ Result<CsvTable> parse_csv(std::string_view text) {
         CsvRecord record = scanner.next_record();
         if (is_blank(record)) continue;
         if (!have_header) {
-            if (!record.error.empty()) return Result<CsvTable>::failure("bad_header", "header: " + record.error);
+            if (!record.error.empty())
+                return Result<CsvTable>::failure("bad_header", "header: " + record.error);
             table.header = std::move(record.fields);
             have_header = true;
             continue;

@@ -63,7 +63,8 @@ uint64_t splitmix64(uint64_t& state) {
 
 Result<FineTuningData> parse_fine_tuning_csv(const std::string& text, const std::string& source) {
     Result<CsvTable> table = parse_csv(text);
-    if (!table) return Result<FineTuningData>::failure(table.error().code, source + ": " + table.error().message);
+    if (!table)
+        return Result<FineTuningData>::failure(table.error().code, source + ": " + table.error().message);
     const ColumnIndex columns = find_columns(table->header);
     if (!columns.prompt || !columns.ideal_response) {
         return Result<FineTuningData>::failure(

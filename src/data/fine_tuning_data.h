@@ -12,8 +12,8 @@
 namespace mimir {
 
 struct FineTuningRow {
-    int row_number = 0;       // 1-based data row (the header is row 0), as a spreadsheet user counts them
-    int line = 0;             // line in the file where the row starts
+    int row_number = 0;  // 1-based data row (the header is row 0), as a spreadsheet user counts them
+    int line = 0;        // line in the file where the row starts
     std::string prompt;
     std::string model_response;
     std::string issues;
@@ -28,8 +28,8 @@ struct RowProblem {
 };
 
 struct FineTuningData {
-    std::vector<FineTuningRow> rows;       // usable rows in file order
-    std::vector<RowProblem> problems;      // skipped rows in file order
+    std::vector<FineTuningRow> rows;   // usable rows in file order
+    std::vector<RowProblem> problems;  // skipped rows in file order
 };
 
 // Reads the CSV at `path`. Fails for an unreadable or empty file and for a header without the prompt or

@@ -1,8 +1,8 @@
 #include "train/base_model.h"
 
-#include <filesystem>
-
 #include <spdlog/spdlog.h>
+
+#include <filesystem>
 
 #include "model/gguf_inspect.h"
 
@@ -17,12 +17,23 @@ bool read_int(const gguf_context* gguf, const std::string& key, int64_t& out) {
     const int64_t id = gguf_find_key(gguf, key.c_str());
     if (id < 0) return false;
     switch (gguf_get_kv_type(gguf, id)) {
-        case GGUF_TYPE_UINT32: out = gguf_get_val_u32(gguf, id); return true;
-        case GGUF_TYPE_INT32: out = gguf_get_val_i32(gguf, id); return true;
-        case GGUF_TYPE_UINT64: out = static_cast<int64_t>(gguf_get_val_u64(gguf, id)); return true;
-        case GGUF_TYPE_INT64: out = gguf_get_val_i64(gguf, id); return true;
-        case GGUF_TYPE_UINT16: out = gguf_get_val_u16(gguf, id); return true;
-        default: return false;
+        case GGUF_TYPE_UINT32:
+            out = gguf_get_val_u32(gguf, id);
+            return true;
+        case GGUF_TYPE_INT32:
+            out = gguf_get_val_i32(gguf, id);
+            return true;
+        case GGUF_TYPE_UINT64:
+            out = static_cast<int64_t>(gguf_get_val_u64(gguf, id));
+            return true;
+        case GGUF_TYPE_INT64:
+            out = gguf_get_val_i64(gguf, id);
+            return true;
+        case GGUF_TYPE_UINT16:
+            out = gguf_get_val_u16(gguf, id);
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -41,14 +52,18 @@ Result<ModelShape> read_shape(const gguf_context* gguf, const std::string& path)
     }
     shape.arch = gguf_get_val_str(gguf, arch_id);
     if (shape.arch != "phi3" && shape.arch != "llama") {
-        return Result<ModelShape>::failure("unsupported_architecture",
-                                           path + ": architecture \"" + shape.arch + "\" (training supports phi3, llama)");
+        return Result<ModelShape>::failure(
+            "unsupported_architecture",
+            path + ": architecture \"" + shape.arch + "\" (training supports phi3, llama)");
     }
     const std::string p = shape.arch + ".";
-    struct Required { const char* key; int64_t* out; };
-    for (Required r : {Required{"embedding_length", &shape.n_embd}, Required{"block_count", &shape.n_layer},
-                       Required{"attention.head_count", &shape.n_head},
-                       Required{"feed_forward_length", &shape.n_ff}}) {
+    struct Required {
+        const char* key;
+        int64_t* out;
+    };
+    for (Required r :
+         {Required{"embedding_length", &shape.n_embd}, Required{"block_count", &shape.n_layer},
+          Required{"attention.head_count", &shape.n_head}, Required{"feed_forward_length", &shape.n_ff}}) {
         if (!read_int(gguf, p + r.key, *r.out) || *r.out <= 0) {
             return Result<ModelShape>::failure("bad_shape", path + ": missing or invalid " + p + r.key);
         }
@@ -77,8 +92,9 @@ Status take(const BaseModel& model, const std::string& name, int64_t ne0, int64_
     }
     if (out->ne[0] != ne0 || out->ne[1] != ne1 || out->ne[2] != 1 || out->ne[3] != 1) {
         return Status::failure("bad_shape", model.path + ": tensor " + name + " has shape [" +
-                                                std::to_string(out->ne[0]) + ", " + std::to_string(out->ne[1]) +
-                                                "], expected [" + std::to_string(ne0) + ", " + std::to_string(ne1) + "]");
+                                                std::to_string(out->ne[0]) + ", " +
+                                                std::to_string(out->ne[1]) + "], expected [" +
+                                                std::to_string(ne0) + ", " + std::to_string(ne1) + "]");
     }
     return ok_status();
 }
@@ -117,8 +133,8 @@ ggml_tensor* BaseModel::find(const std::string& name) const {
 std::vector<ggml_tensor*> BaseModel::projection_weights() const {
     std::vector<ggml_tensor*> out;
     for (const BlockWeights& b : blocks) {
-        for (ggml_tensor* t : {b.attn_qkv, b.attn_q, b.attn_k, b.attn_v, b.attn_output, b.ffn_gate, b.ffn_up,
-                               b.ffn_down}) {
+        for (ggml_tensor* t :
+             {b.attn_qkv, b.attn_q, b.attn_k, b.attn_v, b.attn_output, b.ffn_gate, b.ffn_up, b.ffn_down}) {
             if (t) out.push_back(t);
         }
     }
@@ -127,11 +143,12 @@ std::vector<ggml_tensor*> BaseModel::projection_weights() const {
 
 ModelResult load_base_model(const std::string& path) {
     std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) return ModelResult::failure("not_found", path + " does not exist");
+    if (!std::filesystem::exists(path, ec))
+        return ModelResult::failure("not_found", path + " does not exist");
     if (!std::filesystem::is_regular_file(path, ec)) {
         return ModelResult::failure("not_a_file", path + " is not a regular file");
     }
-    Result<GgufSummary> summary = inspect_gguf(path);   // gguf_init_from_file trusts sizes a hostile file sets
+    Result<GgufSummary> summary = inspect_gguf(path);  // gguf_init_from_file trusts sizes a hostile file sets
     if (!summary) return ModelResult(summary.error());
     auto model = std::make_unique<BaseModel>();
     model->path = path;

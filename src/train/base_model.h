@@ -13,12 +13,12 @@ namespace mimir {
 
 // The hyperparameters the training graph needs, read from "<arch>.*" keys.
 struct ModelShape {
-    std::string arch;           // "phi3" or "llama"
+    std::string arch;  // "phi3" or "llama"
     int64_t n_vocab = 0, n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, n_ff = 0, n_ctx_train = 0;
-    int64_t n_rot = 0;          // rope dimensions; n_embd / n_head unless the file says otherwise
+    int64_t n_rot = 0;  // rope dimensions; n_embd / n_head unless the file says otherwise
     float rms_eps = 1e-5f;
     float rope_freq_base = 10000.0f;
-    int rope_mode = 0;          // GGML_ROPE_TYPE_NEOX for phi3, 0 (normal) for llama, as llama.cpp does
+    int rope_mode = 0;  // GGML_ROPE_TYPE_NEOX for phi3, 0 (normal) for llama, as llama.cpp does
     int64_t head_dim() const { return n_embd / n_head; }
     int64_t n_embd_kv() const { return head_dim() * n_head_kv; }
 };
@@ -45,7 +45,7 @@ struct BaseModel {
     ModelShape shape;
     ggml_tensor* token_embd = nullptr;
     ggml_tensor* output_norm = nullptr;
-    ggml_tensor* output = nullptr;      // token_embd when the file has no separate output tensor
+    ggml_tensor* output = nullptr;  // token_embd when the file has no separate output tensor
     std::vector<BlockWeights> blocks;
     GgufHandle gguf;
     GgmlContextHandle weights;

@@ -11,13 +11,15 @@ Result<std::unique_ptr<ChatTokenizer>> ChatTokenizer::open(const std::string& ba
     params.vocab_only = true;
     auto tokenizer = std::unique_ptr<ChatTokenizer>(new ChatTokenizer());
     tokenizer->model_.reset(llama_model_load_from_file(base_path.c_str(), params));
-    if (!tokenizer->model_) return R::failure("not_gguf", base_path + ": llama.cpp cannot read its vocabulary");
+    if (!tokenizer->model_)
+        return R::failure("not_gguf", base_path + ": llama.cpp cannot read its vocabulary");
     tokenizer->vocab_ = llama_model_get_vocab(tokenizer->model_.get());
     const char* tmpl = llama_model_chat_template(tokenizer->model_.get(), nullptr);
     if (!tmpl) return R::failure("no_chat_template", base_path + " has no tokenizer.chat_template");
     tokenizer->template_ = tmpl;
     tokenizer->end_of_turn_ = llama_vocab_eot(tokenizer->vocab_);
-    if (tokenizer->end_of_turn_ == LLAMA_TOKEN_NULL) tokenizer->end_of_turn_ = llama_vocab_eos(tokenizer->vocab_);
+    if (tokenizer->end_of_turn_ == LLAMA_TOKEN_NULL)
+        tokenizer->end_of_turn_ = llama_vocab_eos(tokenizer->vocab_);
     return tokenizer;
 }
 
@@ -29,21 +31,26 @@ Result<std::string> ChatTokenizer::render(const std::string& system_prompt, cons
     if (reply) messages.push_back({"assistant", reply->c_str()});
     std::vector<char> buffer(1024 + 2 * (system_prompt.size() + prompt.size() + (reply ? reply->size() : 0)));
     const bool add_assistant_header = reply == nullptr;
-    int32_t n = llama_chat_apply_template(template_.c_str(), messages.data(), messages.size(), add_assistant_header,
-                                          buffer.data(), static_cast<int32_t>(buffer.size()));
+    int32_t n =
+        llama_chat_apply_template(template_.c_str(), messages.data(), messages.size(), add_assistant_header,
+                                  buffer.data(), static_cast<int32_t>(buffer.size()));
     if (n > static_cast<int32_t>(buffer.size())) {
         buffer.resize(static_cast<size_t>(n));
-        n = llama_chat_apply_template(template_.c_str(), messages.data(), messages.size(), add_assistant_header,
-                                      buffer.data(), static_cast<int32_t>(buffer.size()));
+        n = llama_chat_apply_template(template_.c_str(), messages.data(), messages.size(),
+                                      add_assistant_header, buffer.data(),
+                                      static_cast<int32_t>(buffer.size()));
     }
-    if (n < 0) return Result<std::string>::failure("no_chat_template", "llama.cpp does not support this chat template");
+    if (n < 0)
+        return Result<std::string>::failure("no_chat_template",
+                                            "llama.cpp does not support this chat template");
     return std::string(buffer.data(), static_cast<size_t>(n));
 }
 
 std::vector<int32_t> ChatTokenizer::tokenize(const std::string& text) const {
     std::vector<int32_t> tokens(text.size() + 8);
-    int32_t n = llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
-                               static_cast<int32_t>(tokens.size()), /*add_special=*/true, /*parse_special=*/true);
+    int32_t n =
+        llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
+                       static_cast<int32_t>(tokens.size()), /*add_special=*/true, /*parse_special=*/true);
     if (n < 0) {
         tokens.resize(static_cast<size_t>(-n));
         n = llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
@@ -67,7 +74,8 @@ Result<TokenSequence> ChatTokenizer::chat_tokens(const std::string& system_promp
     Result<std::string> full_text = render(system_prompt, prompt, &reply);
     if (!full_text) return Result<TokenSequence>(full_text.error());
     std::vector<int32_t> full = tokenize(*full_text);
-    const bool shares_prefix = full.size() > head->size() && std::equal(head->begin(), head->end(), full.begin());
+    const bool shares_prefix =
+        full.size() > head->size() && std::equal(head->begin(), head->end(), full.begin());
     if (!shares_prefix) {
         // The template does not render the prompt as a prefix of the chat: use the header tokens plus the
         // reply tokenized on its own.
@@ -86,12 +94,15 @@ Result<TokenSequence> ChatTokenizer::chat_tokens(const std::string& system_promp
     return TokenSequence{std::move(full), static_cast<int32_t>(head->size())};
 }
 
-bool ChatTokenizer::is_end_of_generation(int32_t token) const { return llama_vocab_is_eog(vocab_, token); }
+bool ChatTokenizer::is_end_of_generation(int32_t token) const {
+    return llama_vocab_is_eog(vocab_, token);
+}
 
 std::string ChatTokenizer::detokenize(const std::vector<int32_t>& tokens) const {
     std::string text(tokens.size() * 8 + 16, '\0');
     int32_t n = llama_detokenize(vocab_, tokens.data(), static_cast<int32_t>(tokens.size()), text.data(),
-                                 static_cast<int32_t>(text.size()), /*remove_special=*/true, /*unparse_special=*/false);
+                                 static_cast<int32_t>(text.size()), /*remove_special=*/true,
+                                 /*unparse_special=*/false);
     if (n < 0) {
         text.resize(static_cast<size_t>(-n));
         n = llama_detokenize(vocab_, tokens.data(), static_cast<int32_t>(tokens.size()), text.data(),
@@ -109,8 +120,9 @@ Result<PreparedExamples> prepare_examples(const FineTuningData& data, const Chat
         if (!sequence) return Result<PreparedExamples>(sequence.error());
         const size_t n_tokens = sequence->tokens.size();
         if (n_tokens > static_cast<size_t>(n_ctx)) {
-            RowProblem problem{row.row_number, row.line,
-                               "over the context: " + std::to_string(n_tokens) + " tokens > --ctx " + std::to_string(n_ctx)};
+            RowProblem problem{
+                row.row_number, row.line,
+                "over the context: " + std::to_string(n_tokens) + " tokens > --ctx " + std::to_string(n_ctx)};
             if (strict) return Result<PreparedExamples>::failure("row_too_long", describe(problem));
             prepared.problems.push_back(problem);
             continue;

@@ -17,12 +17,13 @@ namespace mimir {
 
 // The base model's tokenizer and chat template (loaded vocab-only: no weights).
 class ChatTokenizer {
-public:
+  public:
     // Errors: "not_gguf" (llama.cpp cannot read the vocabulary), "no_chat_template".
     static Result<std::unique_ptr<ChatTokenizer>> open(const std::string& base_path);
 
     // Prompt part only, ending with the assistant header (what a server feeds before generating).
-    Result<std::vector<int32_t>> prompt_tokens(const std::string& system_prompt, const std::string& prompt) const;
+    Result<std::vector<int32_t>> prompt_tokens(const std::string& system_prompt,
+                                               const std::string& prompt) const;
     // The whole chat; n_prompt marks where the reply starts. The last token is end_of_turn().
     Result<TokenSequence> chat_tokens(const std::string& system_prompt, const std::string& prompt,
                                       const std::string& reply) const;
@@ -30,8 +31,9 @@ public:
     bool is_end_of_generation(int32_t token) const;
     std::string detokenize(const std::vector<int32_t>& tokens) const;
 
-private:
-    Result<std::string> render(const std::string& system_prompt, const std::string& prompt, const std::string* reply) const;
+  private:
+    Result<std::string> render(const std::string& system_prompt, const std::string& prompt,
+                               const std::string* reply) const;
     std::vector<int32_t> tokenize(const std::string& text) const;
 
     ModelHandle model_;
@@ -46,8 +48,8 @@ struct TrainingExample {
 };
 
 struct PreparedExamples {
-    std::vector<TrainingExample> examples;   // in row order
-    std::vector<RowProblem> problems;        // rows skipped here (too long for the context)
+    std::vector<TrainingExample> examples;  // in row order
+    std::vector<RowProblem> problems;       // rows skipped here (too long for the context)
 };
 
 // Tokenizes every row. A row longer than `n_ctx` tokens becomes a problem ("over the context"), or

@@ -11,7 +11,9 @@ namespace {
 
 constexpr const char* kPrefix = "mimir.checkpoint.";
 
-std::string key(const char* name) { return std::string(kPrefix) + name; }
+std::string key(const char* name) {
+    return std::string(kPrefix) + name;
+}
 
 // Column `member` of the step records as one array.
 template <typename Member>
@@ -27,7 +29,9 @@ void set_floats(gguf_context* gguf, const std::string& name, const std::vector<f
 
 std::vector<float> get_floats(const gguf_context* gguf, const std::string& name) {
     const int64_t id = gguf_find_key(gguf, name.c_str());
-    if (id < 0 || gguf_get_kv_type(gguf, id) != GGUF_TYPE_ARRAY || gguf_get_arr_type(gguf, id) != GGUF_TYPE_FLOAT32) return {};
+    if (id < 0 || gguf_get_kv_type(gguf, id) != GGUF_TYPE_ARRAY ||
+        gguf_get_arr_type(gguf, id) != GGUF_TYPE_FLOAT32)
+        return {};
     const float* data = static_cast<const float*>(gguf_get_arr_data(gguf, id));
     return std::vector<float>(data, data + gguf_get_arr_n(gguf, id));
 }
@@ -47,13 +51,16 @@ ggml_tensor* wrap(ggml_context* ctx, const std::string& name, const ggml_tensor*
 
 }  // namespace
 
-Status save_checkpoint(const std::string& path, const TrainingState& state, const std::vector<ggml_tensor*>& parameters,
+Status save_checkpoint(const std::string& path, const TrainingState& state,
+                       const std::vector<ggml_tensor*>& parameters,
                        const std::vector<std::vector<float>>& first_moments,
                        const std::vector<std::vector<float>>& second_moments) {
     GgufHandle gguf(gguf_init_empty());
     gguf_set_val_str(gguf.get(), "general.type", "mimir-checkpoint");
-    for (auto [name, value] : {std::pair{"step", int64_t{state.step}}, {"epoch", state.epoch},
-                               {"next_sequence", state.next_sequence}, {"adam_steps", state.adam_steps},
+    for (auto [name, value] : {std::pair{"step", int64_t{state.step}},
+                               {"epoch", state.epoch},
+                               {"next_sequence", state.next_sequence},
+                               {"adam_steps", state.adam_steps},
                                {"best_epoch", state.best_epoch},
                                {"epochs_without_improvement", state.epochs_without_improvement},
                                {"skipped_steps", state.skipped_steps}}) {
@@ -79,14 +86,19 @@ Status save_checkpoint(const std::string& path, const TrainingState& state, cons
     set_floats(gguf.get(), key("eval.epoch"), eval_epoch);
     set_floats(gguf.get(), key("eval.loss"), eval_loss);
 
-    GgmlContextHandle headers(ggml_init({4 * parameters.size() * ggml_tensor_overhead() + 1024, nullptr, true}));
+    GgmlContextHandle headers(
+        ggml_init({4 * parameters.size() * ggml_tensor_overhead() + 1024, nullptr, true}));
     for (size_t i = 0; i < parameters.size(); ++i) {
         const std::string id = std::to_string(i);
-        gguf_add_tensor(gguf.get(), wrap(headers.get(), "param." + id, parameters[i], ggml_get_data_f32(parameters[i])));
-        gguf_add_tensor(gguf.get(), wrap(headers.get(), "adam_m." + id, parameters[i], first_moments[i].data()));
-        gguf_add_tensor(gguf.get(), wrap(headers.get(), "adam_v." + id, parameters[i], second_moments[i].data()));
+        gguf_add_tensor(gguf.get(),
+                        wrap(headers.get(), "param." + id, parameters[i], ggml_get_data_f32(parameters[i])));
+        gguf_add_tensor(gguf.get(),
+                        wrap(headers.get(), "adam_m." + id, parameters[i], first_moments[i].data()));
+        gguf_add_tensor(gguf.get(),
+                        wrap(headers.get(), "adam_v." + id, parameters[i], second_moments[i].data()));
         if (!state.best_parameters.empty()) {
-            gguf_add_tensor(gguf.get(), wrap(headers.get(), "best." + id, parameters[i], state.best_parameters[i].data()));
+            gguf_add_tensor(gguf.get(), wrap(headers.get(), "best." + id, parameters[i],
+                                             state.best_parameters[i].data()));
         }
     }
     return write_gguf_atomically(gguf.get(), path);
@@ -97,11 +109,13 @@ Result<TrainingState> load_checkpoint(const std::string& path, const std::vector
                                       std::vector<std::vector<float>>& second_moments) {
     using R = Result<TrainingState>;
     std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec)) return R::failure("not_found", "no checkpoint at " + path);
+    if (!std::filesystem::is_regular_file(path, ec))
+        return R::failure("not_found", "no checkpoint at " + path);
     ggml_context* raw = nullptr;
     GgufHandle gguf(gguf_init_from_file(path.c_str(), {false, &raw}));
     GgmlContextHandle tensors(raw);
-    if (!gguf || get_int(gguf.get(), "step") < 0) return R::failure("not_gguf", path + " is not a Mimir checkpoint");
+    if (!gguf || get_int(gguf.get(), "step") < 0)
+        return R::failure("not_gguf", path + " is not a Mimir checkpoint");
     TrainingState state;
     state.step = static_cast<int>(get_int(gguf.get(), "step"));
     state.epoch = static_cast<int>(get_int(gguf.get(), "epoch"));
@@ -110,19 +124,25 @@ Result<TrainingState> load_checkpoint(const std::string& path, const std::vector
     state.best_epoch = static_cast<int>(get_int(gguf.get(), "best_epoch"));
     state.epochs_without_improvement = static_cast<int>(get_int(gguf.get(), "epochs_without_improvement"));
     state.skipped_steps = static_cast<int>(get_int(gguf.get(), "skipped_steps"));
-    state.best_eval_loss = gguf_get_val_f32(gguf.get(), gguf_find_key(gguf.get(), key("best_eval_loss").c_str()));
+    state.best_eval_loss =
+        gguf_get_val_f32(gguf.get(), gguf_find_key(gguf.get(), key("best_eval_loss").c_str()));
     state.recent_losses = get_floats(gguf.get(), key("recent_losses"));
-    const auto step = get_floats(gguf.get(), key("log.step")), epoch = get_floats(gguf.get(), key("log.epoch")),
-               lr = get_floats(gguf.get(), key("log.lr")), loss = get_floats(gguf.get(), key("log.loss")),
-               norm = get_floats(gguf.get(), key("log.grad_norm")), speed = get_floats(gguf.get(), key("log.tokens_per_s")),
+    const auto step = get_floats(gguf.get(), key("log.step")),
+               epoch = get_floats(gguf.get(), key("log.epoch")), lr = get_floats(gguf.get(), key("log.lr")),
+               loss = get_floats(gguf.get(), key("log.loss")),
+               norm = get_floats(gguf.get(), key("log.grad_norm")),
+               speed = get_floats(gguf.get(), key("log.tokens_per_s")),
                skipped = get_floats(gguf.get(), key("log.skipped"));
     for (size_t i = 0; i < step.size() && i < skipped.size(); ++i) {
-        state.log.steps.push_back({static_cast<int>(step[i]), epoch[i], lr[i], loss[i], norm[i], speed[i], skipped[i] != 0});
+        state.log.steps.push_back(
+            {static_cast<int>(step[i]), epoch[i], lr[i], loss[i], norm[i], speed[i], skipped[i] != 0});
     }
-    const auto eval_step = get_floats(gguf.get(), key("eval.step")), eval_epoch = get_floats(gguf.get(), key("eval.epoch")),
+    const auto eval_step = get_floats(gguf.get(), key("eval.step")),
+               eval_epoch = get_floats(gguf.get(), key("eval.epoch")),
                eval_loss = get_floats(gguf.get(), key("eval.loss"));
     for (size_t i = 0; i < eval_step.size() && i < eval_loss.size(); ++i) {
-        state.log.evals.push_back({static_cast<int>(eval_step[i]), static_cast<int>(eval_epoch[i]), eval_loss[i]});
+        state.log.evals.push_back(
+            {static_cast<int>(eval_step[i]), static_cast<int>(eval_epoch[i]), eval_loss[i]});
     }
     for (size_t i = 0; i < parameters.size(); ++i) {
         const std::string id = std::to_string(i);
@@ -137,7 +157,8 @@ Result<TrainingState> load_checkpoint(const std::string& path, const std::vector
         first_moments[i].assign(ggml_get_data_f32(m), ggml_get_data_f32(m) + ggml_nelements(m));
         second_moments[i].assign(ggml_get_data_f32(v), ggml_get_data_f32(v) + ggml_nelements(v));
         if (const ggml_tensor* best = ggml_get_tensor(raw, ("best." + id).c_str())) {
-            state.best_parameters.emplace_back(ggml_get_data_f32(best), ggml_get_data_f32(best) + ggml_nelements(best));
+            state.best_parameters.emplace_back(ggml_get_data_f32(best),
+                                               ggml_get_data_f32(best) + ggml_nelements(best));
         }
     }
     if (!state.best_parameters.empty() && state.best_parameters.size() != parameters.size()) {

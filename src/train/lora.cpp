@@ -15,7 +15,7 @@ namespace {
 using AdapterResult = Result<std::unique_ptr<LoraAdapter>>;
 
 const std::vector<std::string>& all_projection_kinds() {
-    static const std::vector<std::string> kinds = {"attn_qkv", "attn_q",   "attn_k", "attn_v",
+    static const std::vector<std::string> kinds = {"attn_qkv",    "attn_q",   "attn_k", "attn_v",
                                                    "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
     return kinds;
 }
@@ -56,7 +56,8 @@ std::vector<ggml_tensor*> LoraAdapter::parameters() const {
     return out;
 }
 
-Result<std::vector<ggml_tensor*>> select_lora_targets(const BaseModel& model, const std::vector<std::string>& names) {
+Result<std::vector<ggml_tensor*>> select_lora_targets(const BaseModel& model,
+                                                      const std::vector<std::string>& names) {
     std::set<std::string> wanted;
     for (const std::string& n : names) {
         if (n == "all") {
@@ -66,9 +67,10 @@ Result<std::vector<ggml_tensor*>> select_lora_targets(const BaseModel& model, co
         const auto& kinds = all_projection_kinds();
         if (n != "output" && std::find(kinds.begin(), kinds.end(), n) == kinds.end()) {
             return Result<std::vector<ggml_tensor*>>::failure(
-                "bad_targets", "unknown LoRA target \"" + n +
-                                   "\" (use all, attn_qkv, attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up, "
-                                   "ffn_down, output)");
+                "bad_targets",
+                "unknown LoRA target \"" + n +
+                    "\" (use all, attn_qkv, attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up, "
+                    "ffn_down, output)");
         }
         wanted.insert(n);
     }
@@ -89,22 +91,27 @@ Result<std::vector<ggml_tensor*>> select_lora_targets(const BaseModel& model, co
     for (const std::string& n : wanted) {
         if (!found.count(n) && !(all && n != "output")) {
             return Result<std::vector<ggml_tensor*>>::failure(
-                "bad_targets", "LoRA target \"" + n + "\" does not exist in a " + model.shape.arch + " model");
+                "bad_targets",
+                "LoRA target \"" + n + "\" does not exist in a " + model.shape.arch + " model");
         }
     }
-    if (targets.empty()) return Result<std::vector<ggml_tensor*>>::failure("bad_targets", "no LoRA targets selected");
+    if (targets.empty())
+        return Result<std::vector<ggml_tensor*>>::failure("bad_targets", "no LoRA targets selected");
     return targets;
 }
 
-AdapterResult create_lora(const BaseModel& model, const std::vector<ggml_tensor*>& targets, int rank, float alpha,
-                          uint64_t seed) {
-    if (rank < 1) return AdapterResult::failure("bad_rank", "LoRA rank must be at least 1 (got " + std::to_string(rank) + ")");
+AdapterResult create_lora(const BaseModel& model, const std::vector<ggml_tensor*>& targets, int rank,
+                          float alpha, uint64_t seed) {
+    if (rank < 1)
+        return AdapterResult::failure("bad_rank",
+                                      "LoRA rank must be at least 1 (got " + std::to_string(rank) + ")");
     auto adapter = std::make_unique<LoraAdapter>();
     adapter->rank = rank;
     adapter->alpha = alpha;
     adapter->architecture = model.shape.arch;
     size_t bytes = 0;
-    for (const ggml_tensor* t : targets) bytes += sizeof(float) * rank * (t->ne[0] + t->ne[1]) + 2 * GGML_MEM_ALIGN;
+    for (const ggml_tensor* t : targets)
+        bytes += sizeof(float) * rank * (t->ne[0] + t->ne[1]) + 2 * GGML_MEM_ALIGN;
     adapter->tensors = new_tensor_context(2 * targets.size(), bytes);
     uint64_t state = seed;
     for (const ggml_tensor* t : targets) {
@@ -138,7 +145,8 @@ Status save_lora(const LoraAdapter& adapter, const std::string& path) {
 
 AdapterResult load_lora(const std::string& path, const BaseModel& model) {
     std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) return AdapterResult::failure("not_found", path + " does not exist");
+    if (!std::filesystem::exists(path, ec))
+        return AdapterResult::failure("not_found", path + " does not exist");
     if (!std::filesystem::is_regular_file(path, ec)) {
         return AdapterResult::failure("not_a_file", path + " is not a regular file");
     }
@@ -151,8 +159,9 @@ AdapterResult load_lora(const std::string& path, const BaseModel& model) {
     if (!gguf) return AdapterResult::failure("not_gguf", path + " is not a readable GGUF file");
     auto str = [&](const char* key) {
         const int64_t id = gguf_find_key(gguf.get(), key);
-        return id >= 0 && gguf_get_kv_type(gguf.get(), id) == GGUF_TYPE_STRING ? std::string(gguf_get_val_str(gguf.get(), id))
-                                                                               : std::string();
+        return id >= 0 && gguf_get_kv_type(gguf.get(), id) == GGUF_TYPE_STRING
+                   ? std::string(gguf_get_val_str(gguf.get(), id))
+                   : std::string();
     };
     if (str("general.type") != "adapter" || str("adapter.type") != "lora") {
         return AdapterResult::failure("not_an_adapter", path + " is not a LoRA adapter");
@@ -163,18 +172,23 @@ AdapterResult load_lora(const std::string& path, const BaseModel& model) {
     for (int64_t i = 0; i < gguf_get_n_tensors(gguf.get()); ++i) {
         const std::string name = gguf_get_tensor_name(gguf.get(), i);
         const std::string suffix = ".lora_a";
-        if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+        if (name.size() <= suffix.size() ||
+            name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+            continue;
         const std::string base_name = name.substr(0, name.size() - suffix.size());
-        LoraPair pair{ggml_get_tensor(tensors, name.c_str()), ggml_get_tensor(tensors, (base_name + ".lora_b").c_str())};
+        LoraPair pair{ggml_get_tensor(tensors, name.c_str()),
+                      ggml_get_tensor(tensors, (base_name + ".lora_b").c_str())};
         const ggml_tensor* base = model.find(base_name);
         if (!pair.b || !base || pair.a->type != GGML_TYPE_F32 || pair.b->type != GGML_TYPE_F32 ||
             pair.a->ne[0] != base->ne[0] || pair.b->ne[1] != base->ne[1] || pair.a->ne[1] != pair.b->ne[0]) {
-            return AdapterResult::failure("adapter_mismatch", path + ": " + base_name + " does not fit the base model");
+            return AdapterResult::failure("adapter_mismatch",
+                                          path + ": " + base_name + " does not fit the base model");
         }
         adapter->rank = static_cast<int>(pair.a->ne[1]);
         adapter->by_base[base_name] = pair;
     }
-    if (adapter->by_base.empty()) return AdapterResult::failure("not_an_adapter", path + " holds no LoRA tensors");
+    if (adapter->by_base.empty())
+        return AdapterResult::failure("not_an_adapter", path + " holds no LoRA tensors");
     if (adapter->alpha == 0.0f) adapter->alpha = static_cast<float>(adapter->rank);
     return adapter;
 }

@@ -20,11 +20,11 @@ struct LoraPair {
 };
 
 class LoraAdapter {
-public:
+  public:
     int rank = 0;
     float alpha = 0.0f;
-    std::string architecture;                  // of the base model, written to general.architecture
-    std::map<std::string, LoraPair> by_base;   // keyed by base tensor name, e.g. "blk.0.attn_qkv.weight"
+    std::string architecture;                 // of the base model, written to general.architecture
+    std::map<std::string, LoraPair> by_base;  // keyed by base tensor name, e.g. "blk.0.attn_qkv.weight"
     GgmlContextHandle tensors;
 
     float scale() const { return alpha / static_cast<float>(rank); }
@@ -36,12 +36,14 @@ public:
 // Which base tensors get LoRA. `names` are short kinds ("attn_qkv", "attn_q", "attn_k", "attn_v",
 // "attn_output", "ffn_gate", "ffn_up", "ffn_down", "output"); "all" means every attention and MLP
 // projection the architecture has. Fails ("bad_targets") for an unknown kind or one the model lacks.
-Result<std::vector<ggml_tensor*>> select_lora_targets(const BaseModel& model, const std::vector<std::string>& names);
+Result<std::vector<ggml_tensor*>> select_lora_targets(const BaseModel& model,
+                                                      const std::vector<std::string>& names);
 
 // New adapter: A uniform in +-1/sqrt(n_in) from `seed`, B zero (so training starts at the base model).
 // Fails ("bad_rank") for rank < 1.
-Result<std::unique_ptr<LoraAdapter>> create_lora(const BaseModel& model, const std::vector<ggml_tensor*>& targets,
-                                                int rank, float alpha, uint64_t seed);
+Result<std::unique_ptr<LoraAdapter>> create_lora(const BaseModel& model,
+                                                 const std::vector<ggml_tensor*>& targets, int rank,
+                                                 float alpha, uint64_t seed);
 
 // Writes `adapter` as a GGUF llama.cpp loads with llama_adapter_lora_init, atomically (temp + rename).
 Status save_lora(const LoraAdapter& adapter, const std::string& path);

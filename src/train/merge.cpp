@@ -1,5 +1,6 @@
 #include "train/merge.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -7,8 +8,6 @@
 #include <map>
 #include <optional>
 #include <thread>
-
-#include <spdlog/spdlog.h>
 
 #include "train/run_files.h"
 
@@ -47,7 +46,8 @@ void store_as(ggml_tensor* dst, const std::vector<float>& values) {
         return;
     }
     if (dst->type == GGML_TYPE_F16) {
-        ggml_fp32_to_fp16_row(values.data(), static_cast<ggml_fp16_t*>(dst->data), static_cast<int64_t>(values.size()));
+        ggml_fp32_to_fp16_row(values.data(), static_cast<ggml_fp16_t*>(dst->data),
+                              static_cast<int64_t>(values.size()));
         return;
     }
     ggml_quantize_chunk(dst->type, values.data(), dst->data, 0, dst->ne[1], dst->ne[0], nullptr);
@@ -57,7 +57,8 @@ Result<llama_ftype> ftype_for(const std::string& type) {
     if (type == "f16") return LLAMA_FTYPE_MOSTLY_F16;
     if (type == "q8_0") return LLAMA_FTYPE_MOSTLY_Q8_0;
     if (type == "q4_k_m") return LLAMA_FTYPE_MOSTLY_Q4_K_M;
-    return Result<llama_ftype>::failure("bad_type", "unknown --type \"" + type + "\" (use f16, q8_0 or q4_k_m)");
+    return Result<llama_ftype>::failure("bad_type",
+                                        "unknown --type \"" + type + "\" (use f16, q8_0 or q4_k_m)");
 }
 
 Status quantize_file(const std::string& in_path, const std::string& out_path, llama_ftype ftype) {
@@ -93,10 +94,12 @@ Status write_merged_model(const BaseModel& model, const LoraAdapter* adapter, co
     gguf_set_kv(out.get(), model.gguf.get());
     size_t merged_bytes = 0;
     if (adapter) {
-        for (const auto& [name, pair] : adapter->by_base) merged_bytes += ggml_nbytes(model.find(name)) + GGML_MEM_ALIGN;
+        for (const auto& [name, pair] : adapter->by_base)
+            merged_bytes += ggml_nbytes(model.find(name)) + GGML_MEM_ALIGN;
     }
-    GgmlContextHandle merged(ggml_init({(adapter ? adapter->by_base.size() : 0) * ggml_tensor_overhead() + merged_bytes + 1024,
-                                        nullptr, false}));
+    GgmlContextHandle merged(
+        ggml_init({(adapter ? adapter->by_base.size() : 0) * ggml_tensor_overhead() + merged_bytes + 1024,
+                   nullptr, false}));
     for (int64_t i = 0; i < gguf_get_n_tensors(model.gguf.get()); ++i) {
         ggml_tensor* base = model.find(gguf_get_tensor_name(model.gguf.get(), i));
         const LoraPair* pair = adapter ? adapter->find(base) : nullptr;
@@ -127,12 +130,13 @@ Status merge_files(const std::string& base_path, const std::string& adapter_path
     Result<std::unique_ptr<LoraAdapter>> adapter = load_lora(adapter_path, **model);
     if (!adapter) return Status(adapter.error());
     if ((*adapter)->architecture != (*model)->shape.arch) {
-        return Status::failure("adapter_mismatch", adapter_path + " is for " + (*adapter)->architecture + ", " +
-                                                       base_path + " is " + (*model)->shape.arch);
+        return Status::failure("adapter_mismatch", adapter_path + " is for " + (*adapter)->architecture +
+                                                       ", " + base_path + " is " + (*model)->shape.arch);
     }
     Status written = write_merged_model(**model, adapter->get(), out_path, type);
-    if (written) spdlog::info("event=merged base={} adapter={} out={} type={}", base_path, adapter_path, out_path,
-                              type.empty() ? "as-base" : type);
+    if (written)
+        spdlog::info("event=merged base={} adapter={} out={} type={}", base_path, adapter_path, out_path,
+                     type.empty() ? "as-base" : type);
     return written;
 }
 

@@ -11,7 +11,8 @@ float learning_rate_at(const OptimizerSettings& s, int step, int total_steps) {
     if (step < warmup) return s.learning_rate * static_cast<float>(step + 1) / static_cast<float>(warmup);
     if (s.schedule == "constant") return s.learning_rate;
     const int decay_steps = std::max(1, total_steps - warmup);
-    const float progress = std::clamp(static_cast<float>(step - warmup) / static_cast<float>(decay_steps), 0.0f, 1.0f);
+    const float progress =
+        std::clamp(static_cast<float>(step - warmup) / static_cast<float>(decay_steps), 0.0f, 1.0f);
     if (s.schedule == "linear") return s.learning_rate * (1.0f - progress);
     return s.learning_rate * 0.5f * (1.0f + std::cos(std::numbers::pi_v<float> * progress));
 }
@@ -29,7 +30,7 @@ namespace {
 double squared_norm(const ggml_tensor* g, int n_threads) {
     const float* data = static_cast<const float*>(g->data);
     const int64_t n = ggml_nelements(g);
-    constexpr int64_t kBlock = 4096;   // float sums inside a block vectorize; blocks add up in double
+    constexpr int64_t kBlock = 4096;  // float sums inside a block vectorize; blocks add up in double
     const int64_t n_blocks = (n + kBlock - 1) / kBlock;
     double sum = 0.0;
 #pragma omp parallel for num_threads(n_threads) reduction(+ : sum) schedule(static) if (n > (1 << 16))

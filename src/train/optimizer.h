@@ -18,7 +18,7 @@ struct OptimizerSettings {
     float beta2 = 0.999f;
     float epsilon = 1e-8f;
     float weight_decay = 0.0f;
-    float max_grad_norm = 1.0f;     // 0 = no clipping
+    float max_grad_norm = 1.0f;  // 0 = no clipping
     float warmup_ratio = 0.1f;
     std::string schedule = "cosine";  // "cosine", "linear" or "constant" after warmup
 };
@@ -28,12 +28,12 @@ struct OptimizerSettings {
 float learning_rate_at(const OptimizerSettings& settings, int step, int total_steps);
 
 struct StepOutcome {
-    float grad_norm = 0.0f;   // before clipping, of the averaged gradient
-    bool applied = false;     // false when the gradient was not finite (step skipped)
+    float grad_norm = 0.0f;  // before clipping, of the averaged gradient
+    bool applied = false;    // false when the gradient was not finite (step skipped)
 };
 
 class AdamW {
-public:
+  public:
     // Large tensors are updated on `n_threads` threads (full fine-tuning touches every weight).
     AdamW(std::vector<ggml_tensor*> parameters, OptimizerSettings settings, int n_threads = 1);
 
@@ -47,7 +47,7 @@ public:
     std::vector<std::vector<float>>& second_moments() { return v_; }
     void set_steps_taken(int64_t t) { t_ = t; }
 
-private:
+  private:
     std::vector<ggml_tensor*> parameters_;
     OptimizerSettings settings_;
     std::vector<std::vector<float>> m_, v_;

@@ -1,10 +1,9 @@
 #include "train/progress.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cstdio>
-
-#include <spdlog/spdlog.h>
 
 namespace mimir {
 
@@ -25,16 +24,18 @@ void ProgressDisplay::step(int step, int epoch, float loss, float tokens_per_s) 
     const double eta = done > 0 ? elapsed / done * (total_steps_ - step) : 0.0;
     if (!terminal_) {
         if (!quiet_) {
-            spdlog::info("event=train_step step={}/{} epoch={}/{} loss={:.4f} tokens_per_s={:.0f} eta_s={:.0f}", step,
-                         total_steps_, epoch, total_epochs_, loss, tokens_per_s, eta);
+            spdlog::info(
+                "event=train_step step={}/{} epoch={}/{} loss={:.4f} tokens_per_s={:.0f} eta_s={:.0f}", step,
+                total_steps_, epoch, total_epochs_, loss, tokens_per_s, eta);
         }
         return;
     }
     constexpr int kWidth = 30;
     const int filled = total_steps_ > 0 ? kWidth * step / total_steps_ : kWidth;
     std::fprintf(stderr, "\r[%s%s] epoch %d/%d step %d/%d loss %.4f %.0f tok/s ETA %d:%02d ",
-                 std::string(filled, '#').c_str(), std::string(kWidth - filled, '.').c_str(), epoch, total_epochs_,
-                 step, total_steps_, loss, tokens_per_s, static_cast<int>(eta) / 60, static_cast<int>(eta) % 60);
+                 std::string(filled, '#').c_str(), std::string(kWidth - filled, '.').c_str(), epoch,
+                 total_epochs_, step, total_steps_, loss, tokens_per_s, static_cast<int>(eta) / 60,
+                 static_cast<int>(eta) % 60);
     std::fflush(stderr);
     bar_drawn_ = true;
 }

@@ -8,14 +8,14 @@
 namespace mimir {
 
 class ProgressDisplay {
-public:
+  public:
     explicit ProgressDisplay(int total_steps, int total_epochs, bool quiet = false);
     void step(int step, int epoch, float loss, float tokens_per_s);
     // A line that must not be overwritten by the bar (evaluations, spikes, skipped steps).
     void note(const std::string& line);
     void finish();
 
-private:
+  private:
     int total_steps_;
     int total_epochs_;
     bool terminal_;

@@ -12,7 +12,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string os_reason() { return std::strerror(errno); }
+std::string os_reason() {
+    return std::strerror(errno);
+}
 
 Status write_failed(const std::string& path, const std::string& why) {
     return Status::failure("write_failed", "cannot write " + path + ": " + why);
@@ -44,9 +46,8 @@ Status write_file_atomically(const std::string& path, const std::function<bool(s
 }
 
 Status write_text_atomically(const std::string& path, const std::string& text) {
-    return write_file_atomically(path, [&](std::FILE* f) {
-        return std::fwrite(text.data(), 1, text.size(), f) == text.size();
-    });
+    return write_file_atomically(
+        path, [&](std::FILE* f) { return std::fwrite(text.data(), 1, text.size(), f) == text.size(); });
 }
 
 Status write_gguf_atomically(const gguf_context* gguf, const std::string& path) {

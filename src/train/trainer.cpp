@@ -1,12 +1,12 @@
 #include "train/trainer.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <thread>
-
-#include <spdlog/spdlog.h>
 
 #include "data/fine_tuning_data.h"
 #include "model/gguf_inspect.h"
@@ -25,20 +25,24 @@ namespace {
 
 using SummaryResult = Result<TrainSummary>;
 
-Status bad_option(const std::string& message) { return Status::failure("bad_option", message); }
+Status bad_option(const std::string& message) {
+    return Status::failure("bad_option", message);
+}
 
 Status validate(const TrainOptions& o) {
     if (o.data_path.empty()) return bad_option("--data is required");
     if (o.base_path.empty()) return bad_option("--base is required");
     if (o.out_dir.empty()) return bad_option("--out is required");
-    if (!o.full && o.rank < 1) return bad_option("--rank must be at least 1 (got " + std::to_string(o.rank) + ")");
+    if (!o.full && o.rank < 1)
+        return bad_option("--rank must be at least 1 (got " + std::to_string(o.rank) + ")");
     if (!o.full && !(o.alpha > 0)) return bad_option("--alpha must be positive");
     if (o.epochs < 1) return bad_option("--epochs must be at least 1");
     if (o.batch_size < 1) return bad_option("--batch must be at least 1");
     if (o.grad_accumulation < 1) return bad_option("--grad-accumulation must be at least 1");
     if (!(o.learning_rate > 0) || !std::isfinite(o.learning_rate)) return bad_option("--lr must be positive");
     if (!(o.warmup_ratio >= 0 && o.warmup_ratio <= 1)) return bad_option("--warmup-ratio must be in [0, 1]");
-    if (!(o.eval_fraction >= 0 && o.eval_fraction < 1)) return bad_option("--eval-fraction must be in [0, 1)");
+    if (!(o.eval_fraction >= 0 && o.eval_fraction < 1))
+        return bad_option("--eval-fraction must be in [0, 1)");
     if (!(o.weight_decay >= 0 && o.weight_decay <= 1)) return bad_option("--weight-decay must be in [0, 1]");
     if (!(o.max_grad_norm >= 0)) return bad_option("--max-grad-norm must be >= 0");
     if (o.schedule != "cosine" && o.schedule != "linear" && o.schedule != "constant") {
@@ -53,7 +57,8 @@ Status validate(const TrainOptions& o) {
     for (const char* name : {"adapter.gguf", "fine-tuned.gguf", "checkpoint.gguf", "train_log.csv"}) {
         std::error_code ec;
         if (std::filesystem::is_directory(o.out_dir + "/" + name, ec)) {
-            return Status::failure("bad_output_dir", o.out_dir + "/" + name + " is a folder; cannot write the " + name + " file");
+            return Status::failure("bad_output_dir", o.out_dir + "/" + name +
+                                                         " is a folder; cannot write the " + name + " file");
         }
     }
     return ok_status();
@@ -73,14 +78,19 @@ Result<Examples> load_examples(const TrainOptions& o) {
     }
     Result<std::unique_ptr<ChatTokenizer>> tokenizer = ChatTokenizer::open(o.base_path);
     if (!tokenizer) return Result<Examples>(tokenizer.error());
-    Result<PreparedExamples> prepared = prepare_examples(*data, **tokenizer, o.system_prompt, o.n_ctx, o.strict);
-    if (!prepared) return Result<Examples>::failure(prepared.error().code, o.data_path + ": " + prepared.error().message);
+    Result<PreparedExamples> prepared =
+        prepare_examples(*data, **tokenizer, o.system_prompt, o.n_ctx, o.strict);
+    if (!prepared)
+        return Result<Examples>::failure(prepared.error().code,
+                                         o.data_path + ": " + prepared.error().message);
     std::vector<RowProblem> problems = data->problems;
     problems.insert(problems.end(), prepared->problems.begin(), prepared->problems.end());
     for (const RowProblem& p : problems) {
-        spdlog::warn("event=row_skipped file={} row={} line={} reason=\"{}\"", o.data_path, p.row_number, p.line, p.reason);
+        spdlog::warn("event=row_skipped file={} row={} line={} reason=\"{}\"", o.data_path, p.row_number,
+                     p.line, p.reason);
     }
-    if (prepared->examples.empty()) return Result<Examples>::failure("no_rows", o.data_path + ": no usable rows");
+    if (prepared->examples.empty())
+        return Result<Examples>::failure("no_rows", o.data_path + ": no usable rows");
     Examples examples;
     examples.skipped_rows = static_cast<int>(problems.size());
     const TrainEvalSplit split = split_train_eval(prepared->examples.size(), o.eval_fraction, o.seed);
@@ -96,18 +106,21 @@ float median(std::vector<float> values) {
 
 std::vector<std::vector<float>> snapshot(const std::vector<ggml_tensor*>& parameters) {
     std::vector<std::vector<float>> out;
-    for (const ggml_tensor* p : parameters) out.emplace_back(ggml_get_data_f32(p), ggml_get_data_f32(p) + ggml_nelements(p));
+    for (const ggml_tensor* p : parameters)
+        out.emplace_back(ggml_get_data_f32(p), ggml_get_data_f32(p) + ggml_nelements(p));
     return out;
 }
 
 void restore(const std::vector<ggml_tensor*>& parameters, const std::vector<std::vector<float>>& values) {
-    for (size_t i = 0; i < parameters.size(); ++i) std::copy(values[i].begin(), values[i].end(), ggml_get_data_f32(parameters[i]));
+    for (size_t i = 0; i < parameters.size(); ++i)
+        std::copy(values[i].begin(), values[i].end(), ggml_get_data_f32(parameters[i]));
 }
 
 // One run: owns the model, adapter, graph and optimizer and walks the epochs.
 class TrainingRun {
-public:
-    TrainingRun(const TrainOptions& options, Examples examples) : o_(options), examples_(std::move(examples)) {}
+  public:
+    TrainingRun(const TrainOptions& options, Examples examples)
+        : o_(options), examples_(std::move(examples)) {}
 
     Status setup() {
         Result<std::unique_ptr<BaseModel>> model = load_base_model(o_.base_path);
@@ -117,21 +130,27 @@ public:
             for (int64_t i = 0; i < gguf_get_n_tensors(model_->gguf.get()); ++i) {
                 ggml_tensor* t = model_->find(gguf_get_tensor_name(model_->gguf.get(), i));
                 if (t->type != GGML_TYPE_F32) {
-                    return bad_option("--full needs an F32 base: " + std::string(ggml_get_name(t)) + " is " + ggml_type_name(t->type));
+                    return bad_option("--full needs an F32 base: " + std::string(ggml_get_name(t)) + " is " +
+                                      ggml_type_name(t->type));
                 }
                 parameters_.push_back(t);
             }
         } else {
             Result<std::vector<ggml_tensor*>> targets = select_lora_targets(*model_, o_.targets);
             if (!targets) return Status(targets.error());
-            Result<std::unique_ptr<LoraAdapter>> adapter = create_lora(*model_, *targets, o_.rank, o_.alpha, o_.seed);
+            Result<std::unique_ptr<LoraAdapter>> adapter =
+                create_lora(*model_, *targets, o_.rank, o_.alpha, o_.seed);
             if (!adapter) return Status(adapter.error());
             adapter_ = std::move(*adapter);
             parameters_ = adapter_->parameters();
         }
-        const int threads = o_.n_threads > 0 ? o_.n_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+        const int threads = o_.n_threads > 0
+                                ? o_.n_threads
+                                : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
         graph_ = std::make_unique<TrainingGraph>(*model_, adapter_.get(), parameters_, threads);
-        settings_ = OptimizerSettings{o_.learning_rate, 0.9f, 0.999f, 1e-8f, o_.weight_decay, o_.max_grad_norm, o_.warmup_ratio, o_.schedule};
+        settings_ =
+            OptimizerSettings{o_.learning_rate, 0.9f,       0.999f, 1e-8f, o_.weight_decay, o_.max_grad_norm,
+                              o_.warmup_ratio,  o_.schedule};
         optimizer_ = std::make_unique<AdamW>(parameters_, settings_, threads);
         const int per_step = o_.batch_size * o_.grad_accumulation;
         const int n_train = static_cast<int>(examples_.train.size());
@@ -162,21 +181,22 @@ public:
             if (!evaluated) return SummaryResult(evaluated.error());
             if (o_.patience > 0 && state_.epochs_without_improvement >= o_.patience) {
                 summary_.stopped_early = true;
-                progress.note(fmt::format("event=early_stop epoch={} best_epoch={} best_eval_loss={:.4f}", state_.epoch + 1,
-                                          state_.best_epoch, state_.best_eval_loss));
+                progress.note(fmt::format("event=early_stop epoch={} best_epoch={} best_eval_loss={:.4f}",
+                                          state_.epoch + 1, state_.best_epoch, state_.best_eval_loss));
                 ++state_.epoch;
                 break;
             }
         }
         progress.finish();
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         summary_.tokens_per_s = seconds > 0 ? trained_tokens / seconds : 0;
         Status written = write_outputs();
         if (!written) return SummaryResult(written.error());
         return finish_summary();
     }
 
-private:
+  private:
     std::vector<size_t> epoch_order(int epoch) const {
         std::vector<size_t> order(examples_.train.size());
         for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -192,7 +212,8 @@ private:
         graph_->zero_gradients();
         double loss_sum = 0, tokens = 0;
         for (int k = 0; k < group; ++k) {
-            const TokenSequence& sequence = examples_.train[order[static_cast<size_t>(state_.next_sequence + k)]].sequence;
+            const TokenSequence& sequence =
+                examples_.train[order[static_cast<size_t>(state_.next_sequence + k)]].sequence;
             loss_sum += graph_->accumulate_gradients(sequence);
             tokens += static_cast<double>(sequence.tokens.size());
         }
@@ -203,8 +224,14 @@ private:
         state_.next_sequence += group;
         ++state_.step;
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        StepRecord record{state_.step, static_cast<float>(state_.epoch) + static_cast<float>(state_.next_sequence) / n_train,
-                          lr, loss, outcome.grad_norm, static_cast<float>(tokens / seconds), !outcome.applied};
+        StepRecord record{
+            state_.step,
+            static_cast<float>(state_.epoch) + static_cast<float>(state_.next_sequence) / n_train,
+            lr,
+            loss,
+            outcome.grad_norm,
+            static_cast<float>(tokens / seconds),
+            !outcome.applied};
         state_.log.steps.push_back(record);
         note_anomalies(record, progress);
         progress.step(state_.step, state_.epoch + 1, loss, record.tokens_per_s);
@@ -214,13 +241,14 @@ private:
     void note_anomalies(const StepRecord& r, ProgressDisplay& progress) {
         if (r.skipped) {
             ++state_.skipped_steps;
-            progress.note(fmt::format("event=step_skipped step={} loss={} grad_norm={} reason=not_finite", r.step, r.loss, r.grad_norm));
+            progress.note(fmt::format("event=step_skipped step={} loss={} grad_norm={} reason=not_finite",
+                                      r.step, r.loss, r.grad_norm));
             return;
         }
         if (state_.recent_losses.size() >= 5 && r.loss > 3.0f * median(state_.recent_losses)) {
             ++summary_.spikes;
-            progress.note(fmt::format("event=loss_spike step={} loss={:.4f} running_median={:.4f}", r.step, r.loss,
-                                      median(state_.recent_losses)));
+            progress.note(fmt::format("event=loss_spike step={} loss={:.4f} running_median={:.4f}", r.step,
+                                      r.loss, median(state_.recent_losses)));
         }
         state_.recent_losses.push_back(r.loss);
         if (state_.recent_losses.size() > 32) state_.recent_losses.erase(state_.recent_losses.begin());
@@ -232,9 +260,10 @@ private:
         for (const TrainingExample& e : examples_.eval) total += graph_->loss(e.sequence);
         const float loss = static_cast<float>(total / examples_.eval.size());
         state_.log.evals.push_back({state_.step, state_.epoch + 1, loss});
-        const bool improved = std::isfinite(loss) && (state_.best_eval_loss < 0 || loss < state_.best_eval_loss);
-        progress.note(fmt::format("event=eval epoch={} step={} eval_loss={:.4f} best={}", state_.epoch + 1, state_.step, loss,
-                                  improved ? "yes" : "no"));
+        const bool improved =
+            std::isfinite(loss) && (state_.best_eval_loss < 0 || loss < state_.best_eval_loss);
+        progress.note(fmt::format("event=eval epoch={} step={} eval_loss={:.4f} best={}", state_.epoch + 1,
+                                  state_.step, loss, improved ? "yes" : "no"));
         if (improved) {
             state_.best_eval_loss = loss;
             state_.best_epoch = state_.epoch + 1;
@@ -252,20 +281,22 @@ private:
 
     Status checkpoint() {
         state_.adam_steps = optimizer_->steps_taken();
-        Status saved = save_checkpoint(o_.out_dir + "/checkpoint.gguf", state_, parameters_, optimizer_->first_moments(),
-                                       optimizer_->second_moments());
+        Status saved = save_checkpoint(o_.out_dir + "/checkpoint.gguf", state_, parameters_,
+                                       optimizer_->first_moments(), optimizer_->second_moments());
         if (saved) saved = state_.log.write_to(o_.out_dir);
         if (saved) spdlog::debug("event=checkpoint step={} path={}/checkpoint.gguf", state_.step, o_.out_dir);
         return saved;
     }
 
     Status resume() {
-        Result<TrainingState> state = load_checkpoint(o_.out_dir + "/checkpoint.gguf", parameters_,
-                                                      optimizer_->first_moments(), optimizer_->second_moments());
+        Result<TrainingState> state =
+            load_checkpoint(o_.out_dir + "/checkpoint.gguf", parameters_, optimizer_->first_moments(),
+                            optimizer_->second_moments());
         if (!state) return Status(state.error());
         state_ = std::move(*state);
         optimizer_->set_steps_taken(state_.adam_steps);
-        spdlog::info("event=resume step={} epoch={} next_sequence={}", state_.step, state_.epoch + 1, state_.next_sequence);
+        spdlog::info("event=resume step={} epoch={} next_sequence={}", state_.step, state_.epoch + 1,
+                     state_.next_sequence);
         return ok_status();
     }
 
@@ -273,7 +304,8 @@ private:
         if (!state_.best_parameters.empty()) restore(parameters_, state_.best_parameters);
         Status st = state_.log.write_to(o_.out_dir);
         if (st && adapter_) st = save_lora(*adapter_, o_.out_dir + "/adapter.gguf");
-        if (st && o_.write_merged) st = write_merged_model(*model_, adapter_.get(), o_.out_dir + "/fine-tuned.gguf", o_.merged_type);
+        if (st && o_.write_merged)
+            st = write_merged_model(*model_, adapter_.get(), o_.out_dir + "/fine-tuned.gguf", o_.merged_type);
         return st;
     }
 
@@ -308,14 +340,16 @@ private:
 SummaryResult run_training(const TrainOptions& options) {
     Status valid = validate(options);
     if (!valid) return SummaryResult(valid.error());
-    Result<GgufSummary> base = inspect_gguf(options.base_path);   // clear errors before llama.cpp reads it
+    Result<GgufSummary> base = inspect_gguf(options.base_path);  // clear errors before llama.cpp reads it
     if (!base) return SummaryResult(base.error());
-    if (base->is_adapter) return SummaryResult::failure("not_a_model", options.base_path + " is an adapter, not a base model");
+    if (base->is_adapter)
+        return SummaryResult::failure("not_a_model", options.base_path + " is an adapter, not a base model");
     Result<Examples> examples = load_examples(options);
     if (!examples) return SummaryResult(examples.error());
-    spdlog::info("event=train_start base={} rows_train={} rows_eval={} rows_skipped={} mode={} rank={} alpha={}",
-                 options.base_path, examples->train.size(), examples->eval.size(), examples->skipped_rows,
-                 options.full ? "full" : "lora", options.rank, options.alpha);
+    spdlog::info(
+        "event=train_start base={} rows_train={} rows_eval={} rows_skipped={} mode={} rank={} alpha={}",
+        options.base_path, examples->train.size(), examples->eval.size(), examples->skipped_rows,
+        options.full ? "full" : "lora", options.rank, options.alpha);
     TrainingRun run(options, std::move(*examples));
     Status ready = run.setup();
     if (!ready) return SummaryResult(ready.error());

@@ -17,31 +17,31 @@ struct TrainOptions {
     std::string data_path;
     std::string base_path;
     std::string out_dir;
-    int batch_size = 1;                 // sequences per micro-step (each is its own forward/backward)
-    int grad_accumulation = 8;          // micro-steps per optimizer step
+    int batch_size = 1;         // sequences per micro-step (each is its own forward/backward)
+    int grad_accumulation = 8;  // micro-steps per optimizer step
     int epochs = 5;
     float learning_rate = 2e-4f;
     float warmup_ratio = 0.1f;
-    std::string schedule = "cosine";    // cosine | linear | constant
+    std::string schedule = "cosine";  // cosine | linear | constant
     float weight_decay = 0.0f;
     float max_grad_norm = 1.0f;
     int rank = 8;
     float alpha = 16.0f;
     std::vector<std::string> targets = {"all"};
-    bool full = false;                  // train every base weight instead of LoRA (F32 base only)
+    bool full = false;  // train every base weight instead of LoRA (F32 base only)
     double eval_fraction = 0.25;
     uint64_t seed = 42;
     int n_ctx = 512;
-    int n_threads = 0;                  // 0 = all cores
-    int checkpoint_every = 0;           // optimizer steps; 0 = no checkpoints
+    int n_threads = 0;         // 0 = all cores
+    int checkpoint_every = 0;  // optimizer steps; 0 = no checkpoints
     bool resume = false;
-    int patience = 0;                   // epochs without eval improvement before stopping; 0 = never
-    bool strict = false;                // stop at the first bad row instead of skipping it
+    int patience = 0;     // epochs without eval improvement before stopping; 0 = never
+    bool strict = false;  // stop at the first bad row instead of skipping it
     std::string system_prompt;
-    bool write_merged = true;           // also write fine-tuned.gguf
-    std::string merged_type;            // "" = the base's types; f16 | q8_0 | q4_k_m
-    bool quiet = false;                 // no per-step lines (benchmarks, tests)
-    int stop_after_steps = 0;           // tests: return right after this step's checkpoint, as if killed
+    bool write_merged = true;  // also write fine-tuned.gguf
+    std::string merged_type;   // "" = the base's types; f16 | q8_0 | q4_k_m
+    bool quiet = false;        // no per-step lines (benchmarks, tests)
+    int stop_after_steps = 0;  // tests: return right after this step's checkpoint, as if killed
 };
 
 struct TrainSummary {
@@ -54,8 +54,8 @@ struct TrainSummary {
     float best_eval_loss = -1;
     int best_epoch = 0;
     bool stopped_early = false;
-    bool interrupted = false;           // stop_after_steps reached
-    double tokens_per_s = 0;            // trained tokens per second over the whole run
+    bool interrupted = false;  // stop_after_steps reached
+    double tokens_per_s = 0;   // trained tokens per second over the whole run
 };
 
 // Errors name the flag, file or row: "bad_option", "bad_output_dir", data errors ("wrong_columns",

@@ -12,7 +12,7 @@ namespace {
 
 // Builds one forward pass into `ctx`; knows the model and the adapter, nothing about training.
 class ForwardBuilder {
-public:
+  public:
     ForwardBuilder(ggml_context* ctx, const BaseModel& model, const LoraAdapter* lora)
         : ctx_(ctx), model_(model), shape_(model.shape), lora_(lora) {}
 
@@ -29,7 +29,7 @@ public:
     // Logits [n_vocab, n] for the hidden states `rows` [n_embd, n].
     ggml_tensor* head(ggml_tensor* rows) { return project(model_.output, norm(rows, model_.output_norm)); }
 
-private:
+  private:
     ggml_tensor* norm(ggml_tensor* x, ggml_tensor* weight) {
         return ggml_mul(ctx_, ggml_rms_norm(ctx_, x, shape_.rms_eps), weight);
     }
@@ -56,8 +56,8 @@ private:
 
     ggml_tensor* rope(ggml_tensor* x, ggml_tensor* positions) {
         return ggml_rope_ext(ctx_, x, positions, nullptr, static_cast<int>(shape_.n_rot), shape_.rope_mode,
-                             static_cast<int>(shape_.n_ctx_train), shape_.rope_freq_base, 1.0f, 0.0f, 1.0f, 32.0f,
-                             1.0f);
+                             static_cast<int>(shape_.n_ctx_train), shape_.rope_freq_base, 1.0f, 0.0f, 1.0f,
+                             32.0f, 1.0f);
     }
 
     ggml_tensor* attention(const BlockWeights& block, ggml_tensor* x, ggml_tensor* positions) {
@@ -70,17 +70,19 @@ private:
             v = heads(qkv, shape_.n_embd + shape_.n_embd_kv(), shape_.n_head_kv);
         } else {
             q = ggml_reshape_3d(ctx_, project(block.attn_q, x), shape_.head_dim(), shape_.n_head, n_tokens);
-            k = ggml_reshape_3d(ctx_, project(block.attn_k, x), shape_.head_dim(), shape_.n_head_kv, n_tokens);
-            v = ggml_reshape_3d(ctx_, project(block.attn_v, x), shape_.head_dim(), shape_.n_head_kv, n_tokens);
+            k = ggml_reshape_3d(ctx_, project(block.attn_k, x), shape_.head_dim(), shape_.n_head_kv,
+                                n_tokens);
+            v = ggml_reshape_3d(ctx_, project(block.attn_v, x), shape_.head_dim(), shape_.n_head_kv,
+                                n_tokens);
         }
-        q = ggml_cont(ctx_, ggml_permute(ctx_, rope(q, positions), 0, 2, 1, 3));   // [hd, T, H]
-        k = ggml_cont(ctx_, ggml_permute(ctx_, rope(k, positions), 0, 2, 1, 3));   // [hd, T, Hkv]
-        ggml_tensor* vt = ggml_cont(ctx_, ggml_permute(ctx_, v, 1, 2, 0, 3));       // [T, hd, Hkv]
+        q = ggml_cont(ctx_, ggml_permute(ctx_, rope(q, positions), 0, 2, 1, 3));      // [hd, T, H]
+        k = ggml_cont(ctx_, ggml_permute(ctx_, rope(k, positions), 0, 2, 1, 3));      // [hd, T, Hkv]
+        ggml_tensor* vt = ggml_cont(ctx_, ggml_permute(ctx_, v, 1, 2, 0, 3));         // [T, hd, Hkv]
         ggml_tensor* scores = ggml_diag_mask_inf(ctx_, ggml_mul_mat(ctx_, k, q), 0);  // [T_k, T_q, H]
         const float scale = 1.0f / std::sqrt(static_cast<float>(shape_.head_dim()));
         ggml_tensor* weights = ggml_soft_max_ext(ctx_, scores, nullptr, scale, 0.0f);
-        ggml_tensor* mixed = ggml_mul_mat(ctx_, vt, weights);                         // [hd, T_q, H]
-        mixed = ggml_cont(ctx_, ggml_permute(ctx_, mixed, 0, 2, 1, 3));               // [hd, H, T]
+        ggml_tensor* mixed = ggml_mul_mat(ctx_, vt, weights);            // [hd, T_q, H]
+        mixed = ggml_cont(ctx_, ggml_permute(ctx_, mixed, 0, 2, 1, 3));  // [hd, H, T]
         return project(block.attn_output, ggml_reshape_2d(ctx_, mixed, shape_.n_embd, n_tokens));
     }
 
@@ -106,7 +108,9 @@ private:
     const LoraAdapter* lora_;
 };
 
-size_t graph_size_for(const BaseModel& model) { return 4096 + 1024 * static_cast<size_t>(model.shape.n_layer); }
+size_t graph_size_for(const BaseModel& model) {
+    return 4096 + 1024 * static_cast<size_t>(model.shape.n_layer);
+}
 
 }  // namespace
 
@@ -115,18 +119,19 @@ struct TrainingGraph::Built {
     ggml_cgraph* graph = nullptr;
     ggml_tensor* tokens = nullptr;
     ggml_tensor* positions = nullptr;
-    ggml_tensor* target_rows = nullptr;   // positions whose next token is a reply token
-    ggml_tensor* labels = nullptr;        // one-hot [n_vocab, n_targets]
+    ggml_tensor* target_rows = nullptr;  // positions whose next token is a reply token
+    ggml_tensor* labels = nullptr;       // one-hot [n_vocab, n_targets]
     ggml_tensor* logits = nullptr;
     ggml_tensor* loss = nullptr;
 };
 
-TrainingGraph::TrainingGraph(const BaseModel& model, const LoraAdapter* lora, std::vector<ggml_tensor*> parameters,
-                             int n_threads)
+TrainingGraph::TrainingGraph(const BaseModel& model, const LoraAdapter* lora,
+                             std::vector<ggml_tensor*> parameters, int n_threads)
     : model_(model), lora_(lora), parameters_(std::move(parameters)) {
     size_t bytes = sizeof(float) + GGML_MEM_ALIGN;
     for (const ggml_tensor* p : parameters_) bytes += ggml_nelements(p) * sizeof(float) + GGML_MEM_ALIGN;
-    gradient_ctx_.reset(ggml_init({(parameters_.size() + 1) * ggml_tensor_overhead() + bytes, nullptr, false}));
+    gradient_ctx_.reset(
+        ggml_init({(parameters_.size() + 1) * ggml_tensor_overhead() + bytes, nullptr, false}));
     for (ggml_tensor* p : parameters_) {
         if (p->type != GGML_TYPE_F32) throw std::invalid_argument("trained tensors must be F32");
         ggml_set_param(p);
@@ -175,7 +180,8 @@ TrainingGraph::Built TrainingGraph::build(const TokenSequence& sequence, bool al
     ggml_set_loss(b.loss);
     ggml_build_forward_expand(b.graph, b.loss);
     if (backward) {
-        // ggml keys gradient accumulators by forward-node index: ours for the parameters, the seed for the loss.
+        // ggml keys gradient accumulators by forward-node index: ours for the parameters, the seed for the
+        // loss.
         std::vector<ggml_tensor*> accumulators(static_cast<size_t>(ggml_graph_n_nodes(b.graph)), nullptr);
         for (int i = 0; i < ggml_graph_n_nodes(b.graph); ++i) {
             ggml_tensor* node = ggml_graph_node(b.graph, i);
@@ -190,7 +196,8 @@ TrainingGraph::Built TrainingGraph::build(const TokenSequence& sequence, bool al
 }
 
 void TrainingGraph::compute(Built& b, const TokenSequence& sequence) {
-    if (!ggml_gallocr_alloc_graph(allocator_.get(), b.graph)) throw std::runtime_error("ggml_gallocr_alloc_graph failed");
+    if (!ggml_gallocr_alloc_graph(allocator_.get(), b.graph))
+        throw std::runtime_error("ggml_gallocr_alloc_graph failed");
     const int64_t n_tokens = static_cast<int64_t>(sequence.tokens.size());
     std::memcpy(b.tokens->data, sequence.tokens.data(), n_tokens * sizeof(int32_t));
     auto* positions = static_cast<int32_t*>(b.positions->data);
@@ -202,7 +209,8 @@ void TrainingGraph::compute(Built& b, const TokenSequence& sequence) {
     if (b.labels) {
         std::memset(b.labels->data, 0, ggml_nbytes(b.labels));
         auto* labels = static_cast<float*>(b.labels->data);
-        for (int64_t i = 0; i < n_rows; ++i) labels[i * model_.shape.n_vocab + sequence.label_at(static_cast<size_t>(first + i))] = 1.0f;
+        for (int64_t i = 0; i < n_rows; ++i)
+            labels[i * model_.shape.n_vocab + sequence.label_at(static_cast<size_t>(first + i))] = 1.0f;
     }
     if (ggml_backend_graph_compute(backend_.get(), b.graph) != GGML_STATUS_SUCCESS) {
         throw std::runtime_error("ggml graph compute failed");

@@ -29,7 +29,7 @@ struct TokenSequence {
 // A/B, or base weights for full fine-tuning): they are marked with ggml_set_param and each gets an F32
 // gradient accumulator that backward passes add into until zero_gradients().
 class TrainingGraph {
-public:
+  public:
     TrainingGraph(const BaseModel& model, const LoraAdapter* lora, std::vector<ggml_tensor*> parameters,
                   int n_threads);
     TrainingGraph(const TrainingGraph&) = delete;
@@ -48,7 +48,7 @@ public:
     ggml_tensor* gradient(size_t i) const { return gradients_[i]; }
     const std::vector<ggml_tensor*>& gradients() const { return gradients_; }
 
-private:
+  private:
     struct Built;
     Built build(const TokenSequence& sequence, bool all_logits, bool backward);
     void compute(Built& built, const TokenSequence& sequence);
@@ -57,11 +57,11 @@ private:
     const LoraAdapter* lora_;
     std::vector<ggml_tensor*> parameters_;
     std::vector<ggml_tensor*> gradients_;
-    ggml_tensor* loss_seed_ = nullptr;      // d(loss)/d(loss) = 1, the backward pass's starting point
+    ggml_tensor* loss_seed_ = nullptr;  // d(loss)/d(loss) = 1, the backward pass's starting point
     GgmlContextHandle gradient_ctx_;
     GgmlBackendHandle backend_;
     GgmlGallocrHandle allocator_;
-    std::vector<uint8_t> compute_meta_;     // tensor/graph headers of the graph being built
+    std::vector<uint8_t> compute_meta_;  // tensor/graph headers of the graph being built
 };
 
 }  // namespace mimir

@@ -1,9 +1,9 @@
 #include "train/training_log.h"
 
+#include <spdlog/fmt/fmt.h>
+
 #include <algorithm>
 #include <cmath>
-
-#include <spdlog/fmt/fmt.h>
 
 #include "train/run_files.h"
 
@@ -12,8 +12,8 @@ namespace mimir {
 std::string TrainingLog::train_csv() const {
     std::string out = "step,epoch,lr,loss,grad_norm,tokens_per_s,skipped\n";
     for (const StepRecord& r : steps) {
-        out += fmt::format("{},{:.4f},{:.6g},{:.6f},{:.6f},{:.1f},{}\n", r.step, r.epoch, r.learning_rate, r.loss,
-                           r.grad_norm, r.tokens_per_s, r.skipped ? 1 : 0);
+        out += fmt::format("{},{:.4f},{:.6g},{:.6f},{:.6f},{:.1f},{}\n", r.step, r.epoch, r.learning_rate,
+                           r.loss, r.grad_norm, r.tokens_per_s, r.skipped ? 1 : 0);
     }
     return out;
 }
@@ -47,13 +47,16 @@ std::string TrainingLog::loss_svg() const {
         "<line x1=\"{2}\" y1=\"{3}\" x2=\"{4}\" y2=\"{3}\" stroke=\"black\"/>\n"
         "<line x1=\"{2}\" y1=\"{5}\" x2=\"{2}\" y2=\"{3}\" stroke=\"black\"/>\n"
         "<text x=\"{2}\" y=\"{6}\">0</text><text x=\"{4}\" y=\"{6}\" text-anchor=\"end\">step {7}</text>\n"
-        "<text x=\"{8}\" y=\"{5}\" text-anchor=\"end\">{9:.2f}</text><text x=\"{8}\" y=\"{3}\" text-anchor=\"end\">0</text>\n",
+        "<text x=\"{8}\" y=\"{5}\" text-anchor=\"end\">{9:.2f}</text><text x=\"{8}\" y=\"{3}\" "
+        "text-anchor=\"end\">0</text>\n",
         kWidth, kHeight, kLeft, kHeight - kBottom, kWidth - kRight, kTop, kHeight - kBottom + 16,
         static_cast<int>(max_step), kLeft - 6, max_loss);
-    svg += "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"" + train_points + "\"/>\n";
+    svg +=
+        "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"" + train_points + "\"/>\n";
     svg += "<polyline fill=\"none\" stroke=\"#ff7f0e\" stroke-width=\"2\" points=\"" + eval_points + "\"/>\n";
     for (const EvalRecord& r : evals) {
-        svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"#ff7f0e\"/>\n", x(r.step), y(r.loss));
+        svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"#ff7f0e\"/>\n", x(r.step),
+                           y(r.loss));
     }
     return svg + "</svg>\n";
 }

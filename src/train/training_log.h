@@ -10,18 +10,18 @@
 namespace mimir {
 
 struct StepRecord {
-    int step = 0;             // 1-based optimizer step
-    float epoch = 0;          // fractional: 1.5 = half way through the second epoch
+    int step = 0;     // 1-based optimizer step
+    float epoch = 0;  // fractional: 1.5 = half way through the second epoch
     float learning_rate = 0;
-    float loss = 0;           // mean reply loss of the sequences in this step
-    float grad_norm = 0;      // before clipping
+    float loss = 0;       // mean reply loss of the sequences in this step
+    float grad_norm = 0;  // before clipping
     float tokens_per_s = 0;
-    bool skipped = false;     // not applied: loss or gradient not finite
+    bool skipped = false;  // not applied: loss or gradient not finite
 };
 
 struct EvalRecord {
     int step = 0;
-    int epoch = 0;            // 1-based epoch just finished
+    int epoch = 0;  // 1-based epoch just finished
     float loss = 0;
 };
 
@@ -29,8 +29,8 @@ struct TrainingLog {
     std::vector<StepRecord> steps;
     std::vector<EvalRecord> evals;
 
-    std::string train_csv() const;   // step,epoch,lr,loss,grad_norm,tokens_per_s,skipped
-    std::string eval_csv() const;    // step,epoch,eval_loss
+    std::string train_csv() const;  // step,epoch,lr,loss,grad_norm,tokens_per_s,skipped
+    std::string eval_csv() const;   // step,epoch,eval_loss
     std::string loss_svg() const;
     // Writes the three files into `dir`, each atomically.
     Status write_to(const std::string& dir) const;

@@ -1,8 +1,8 @@
 #include "data/fine_tuning_data.h"
 
-#include <set>
-
 #include <gtest/gtest.h>
+
+#include <set>
 
 namespace mimir {
 namespace {

@@ -1,8 +1,8 @@
 // Bad input gets a clear error naming the file, row or flag, loses no data and never crashes.
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 #include "train/merge.h"
 #include "train/run_files.h"
@@ -20,7 +20,7 @@ std::string write_file(const std::string& path, const std::string& text) {
 }
 
 class BadInput : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         dir_ = test::scratch_dir();
         base_ = test::tiny_model_path(test::small_training_spec("phi3"));
@@ -45,7 +45,9 @@ protected:
     TrainOptions options_;
 };
 
-TEST_F(BadInput, TheGoodOptionsTrain) { EXPECT_TRUE(run_training(options_).ok()); }
+TEST_F(BadInput, TheGoodOptionsTrain) {
+    EXPECT_TRUE(run_training(options_).ok());
+}
 
 TEST_F(BadInput, EmptyCsv) {
     options_.data_path = write_file(dir_ + "/empty.csv", "");
@@ -78,7 +80,7 @@ TEST_F(BadInput, AdapterPathThatIsAFolder) {
 
     auto model = load_base_model(base_);
     ASSERT_TRUE(model.ok());
-    Result<std::unique_ptr<LoraAdapter>> adapter = load_lora(dir_, **model);   // `mimir merge --adapter DIR`
+    Result<std::unique_ptr<LoraAdapter>> adapter = load_lora(dir_, **model);  // `mimir merge --adapter DIR`
     ASSERT_FALSE(adapter.ok());
     EXPECT_NE(adapter.error().message.find(dir_), std::string::npos);
     EXPECT_FALSE(merge_files(base_, dir_, dir_ + "/merged.gguf", "").ok());
@@ -99,8 +101,12 @@ TEST_F(BadInput, OtherBadOptionsNameTheirFlag) {
              {[](TrainOptions& o) { o.eval_fraction = 1.5; }, "--eval-fraction"},
              {[](TrainOptions& o) { o.schedule = "zigzag"; }, "--schedule"},
              {[](TrainOptions& o) { o.targets = {"attn_bogus"}; }, "attn_bogus"},
-             {[](TrainOptions& o) { o.targets = {"attn_q"}; }, "attn_q"},   // phi3 has a fused attn_qkv
-             {[](TrainOptions& o) { o.full = true; o.base_path = test::tiny_model_path(test::small_training_spec("phi3", "q8_0")); }, "--full"}}) {
+             {[](TrainOptions& o) { o.targets = {"attn_q"}; }, "attn_q"},  // phi3 has a fused attn_qkv
+             {[](TrainOptions& o) {
+                  o.full = true;
+                  o.base_path = test::tiny_model_path(test::small_training_spec("phi3", "q8_0"));
+              },
+              "--full"}}) {
         TrainOptions o = options_;
         mutate(o);
         const Error e = expect_failure(o);
@@ -111,8 +117,9 @@ TEST_F(BadInput, OtherBadOptionsNameTheirFlag) {
 TEST_F(BadInput, RowLongerThanTheContextIsSkippedOrStopsWithStrict) {
     std::string long_reply;
     for (int i = 0; i < 60; ++i) long_reply += "word ";
-    options_.data_path = write_file(dir_ + "/long.csv", "prompt,ideal response\nHi,Hello there.\nTell me,\"" + long_reply +
-                                                            "\"\nBye,Goodbye.\n,missing prompt\n");
+    options_.data_path =
+        write_file(dir_ + "/long.csv", "prompt,ideal response\nHi,Hello there.\nTell me,\"" + long_reply +
+                                           "\"\nBye,Goodbye.\n,missing prompt\n");
     options_.n_ctx = 40;
     Result<TrainSummary> lenient = run_training(options_);
     ASSERT_TRUE(lenient.ok()) << lenient.error().message;
@@ -120,8 +127,9 @@ TEST_F(BadInput, RowLongerThanTheContextIsSkippedOrStopsWithStrict) {
     EXPECT_EQ(lenient->train_rows, 2);
     options_.strict = true;
     const Error e = expect_failure(options_);
-    EXPECT_NE(e.message.find("row 4"), std::string::npos) << e.message;   // the first bad row, missing prompt
-    options_.data_path = write_file(dir_ + "/long2.csv", "prompt,ideal response\nHi,Hello there.\nTell me,\"" + long_reply + "\"\n");
+    EXPECT_NE(e.message.find("row 4"), std::string::npos) << e.message;  // the first bad row, missing prompt
+    options_.data_path = write_file(
+        dir_ + "/long2.csv", "prompt,ideal response\nHi,Hello there.\nTell me,\"" + long_reply + "\"\n");
     const Error too_long = expect_failure(options_);
     EXPECT_EQ(too_long.code, "row_too_long");
     EXPECT_NE(too_long.message.find("row 2"), std::string::npos) << too_long.message;
@@ -130,7 +138,7 @@ TEST_F(BadInput, RowLongerThanTheContextIsSkippedOrStopsWithStrict) {
 TEST_F(BadInput, OutputFolderThatCannotBeCreated) {
     options_.out_dir = "/proc/mimir-cannot-create-this";
     EXPECT_EQ(expect_failure(options_).code, "bad_output_dir");
-    options_.out_dir = options_.data_path;   // a file, not a folder
+    options_.out_dir = options_.data_path;  // a file, not a folder
     EXPECT_EQ(expect_failure(options_).code, "bad_output_dir");
 }
 

@@ -1,10 +1,10 @@
 // Gradients of the training graph against central finite differences of its own loss, for LoRA tensors
 // and for base tensors (full fine-tuning), on both architectures.
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
-
-#include <gtest/gtest.h>
 
 #include "train/lora.h"
 #include "train/training_graph.h"
@@ -65,7 +65,7 @@ TEST_P(GradientTest, LoraGradientsMatchFiniteDifferences) {
     ASSERT_TRUE(write_random_lora_adapter(path, 2, 4.0f, 5, adapter_path).ok());
     auto model = load_base_model(path);
     ASSERT_TRUE(model.ok());
-    auto adapter = load_lora(adapter_path, **model);   // B is non-zero, so A gets a gradient too
+    auto adapter = load_lora(adapter_path, **model);  // B is non-zero, so A gets a gradient too
     ASSERT_TRUE(adapter.ok());
     TrainingGraph graph(**model, adapter->get(), (*adapter)->parameters(), 2);
     expect_gradients_match(graph, sample_sequence(), 2);
@@ -147,13 +147,13 @@ TEST(ReplyOnlyLoss, PromptLabelsHaveNoEffectOnGradients) {
     const std::vector<float> reference = gradient_copy(graph, 0);
 
     TokenSequence changed_prompt_label = sequence;
-    changed_prompt_label.labels[2] = 555;   // a prompt position: masked
+    changed_prompt_label.labels[2] = 555;  // a prompt position: masked
     graph.zero_gradients();
     graph.accumulate_gradients(changed_prompt_label);
     EXPECT_EQ(test::max_abs_diff(reference, gradient_copy(graph, 0)), 0.0f);
 
     TokenSequence changed_reply_label = sequence;
-    changed_reply_label.labels[sequence.n_prompt + 1] = 555;   // a reply position: the control
+    changed_reply_label.labels[sequence.n_prompt + 1] = 555;  // a reply position: the control
     graph.zero_gradients();
     graph.accumulate_gradients(changed_reply_label);
     EXPECT_GT(test::max_abs_diff(reference, gradient_copy(graph, 0)), 1e-6f);

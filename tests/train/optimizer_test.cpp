@@ -1,8 +1,8 @@
 #include "train/optimizer.h"
 
-#include <cmath>
-
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 namespace mimir {
 namespace {
@@ -11,11 +11,11 @@ TEST(Schedule, WarmsUpLinearlyThenDecaysToZero) {
     OptimizerSettings s;
     s.learning_rate = 1.0f;
     s.warmup_ratio = 0.1f;
-    const int total = 100;   // 10 warmup steps
+    const int total = 100;  // 10 warmup steps
     EXPECT_FLOAT_EQ(learning_rate_at(s, 0, total), 0.1f);
     EXPECT_FLOAT_EQ(learning_rate_at(s, 9, total), 1.0f);
     EXPECT_FLOAT_EQ(learning_rate_at(s, 10, total), 1.0f);
-    EXPECT_NEAR(learning_rate_at(s, 55, total), 0.5f, 1e-6);   // cosine half way
+    EXPECT_NEAR(learning_rate_at(s, 55, total), 0.5f, 1e-6);  // cosine half way
     EXPECT_NEAR(learning_rate_at(s, 99, total), 0.0f, 1e-3);
     s.schedule = "linear";
     EXPECT_NEAR(learning_rate_at(s, 55, total), 0.5f, 1e-6);
@@ -47,20 +47,20 @@ TEST(AdamW, FirstStepMovesEachWeightByTheLearningRateAgainstItsGradient) {
     StepOutcome out = adam.step({t.grad}, 1, 0.01f);
     EXPECT_TRUE(out.applied);
     EXPECT_NEAR(out.grad_norm, std::sqrt(0.25f + 4.0f), 1e-5);
-    EXPECT_NEAR(ggml_get_f32_1d(t.param, 0), 0.99f, 1e-5);   // bias-corrected m / sqrt(v) = sign(g)
+    EXPECT_NEAR(ggml_get_f32_1d(t.param, 0), 0.99f, 1e-5);  // bias-corrected m / sqrt(v) = sign(g)
     EXPECT_NEAR(ggml_get_f32_1d(t.param, 1), -0.99f, 1e-5);
     EXPECT_EQ(adam.steps_taken(), 1);
 }
 
 TEST(AdamW, AveragesOverSummedSequencesAndClipsTheNorm) {
     OneTensor t;
-    t.set(0, 0, 30.0f, 40.0f);   // summed over 5 sequences: mean gradient (6, 8), norm 10
+    t.set(0, 0, 30.0f, 40.0f);  // summed over 5 sequences: mean gradient (6, 8), norm 10
     OptimizerSettings s;
     s.max_grad_norm = 1.0f;
     AdamW adam({t.param}, s);
     StepOutcome out = adam.step({t.grad}, 5, 0.1f);
-    EXPECT_NEAR(out.grad_norm, 10.0f, 1e-4);   // reported before clipping
-    EXPECT_NEAR(adam.first_moments()[0][0], 0.1f * 0.6f, 1e-6);   // clipped to norm 1: (0.6, 0.8)
+    EXPECT_NEAR(out.grad_norm, 10.0f, 1e-4);                     // reported before clipping
+    EXPECT_NEAR(adam.first_moments()[0][0], 0.1f * 0.6f, 1e-6);  // clipped to norm 1: (0.6, 0.8)
     EXPECT_NEAR(adam.first_moments()[0][1], 0.1f * 0.8f, 1e-6);
 }
 

@@ -1,12 +1,12 @@
 // A frozen base stored as F16, Q8_0 or Q4_K_M: the training graph matches llama.cpp's logits on it
 // (same ggml kernels on both sides) and LoRA training on it lowers the loss.
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <fstream>
 
-#include <gtest/gtest.h>
-
-#include "train/training_graph.h"
 #include "train/trainer.h"
+#include "train/training_graph.h"
 #include "train_test_support.h"
 
 namespace mimir {
@@ -34,7 +34,8 @@ TEST_P(QuantizedBase, ForwardLogitsMatchLlamaCppAndLoraTrains) {
     // type). 1e-4 for Q8_0/Q4_K_M; 1e-3 for F16, where rounding activations to F16 turns 1-ulp F32
     // differences upstream into ~1e-4 relative ones.
     const float tolerance = GetParam() == "f16" ? 1e-3f : 1e-4f;
-    std::printf("[ measured ] %s base: forward logits max abs diff vs llama.cpp %.3g\n", GetParam().c_str(), diff);
+    std::printf("[ measured ] %s base: forward logits max abs diff vs llama.cpp %.3g\n", GetParam().c_str(),
+                diff);
     EXPECT_LT(diff, tolerance);
 
     TrainOptions o;
@@ -50,7 +51,8 @@ TEST_P(QuantizedBase, ForwardLogitsMatchLlamaCppAndLoraTrains) {
     o.quiet = true;
     Result<TrainSummary> summary = run_training(o);
     ASSERT_TRUE(summary.ok()) << summary.error().message;
-    std::printf("[ measured ] %s base: eval loss %.4f after %d steps\n", GetParam().c_str(), summary->best_eval_loss, summary->steps);
+    std::printf("[ measured ] %s base: eval loss %.4f after %d steps\n", GetParam().c_str(),
+                summary->best_eval_loss, summary->steps);
     EXPECT_EQ(summary->skipped_steps, 0);
     EXPECT_TRUE(std::isfinite(summary->last_loss));
     std::ifstream log(dir + "/eval_log.csv");

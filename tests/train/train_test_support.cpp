@@ -1,12 +1,12 @@
 #include "train_test_support.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-
-#include <gtest/gtest.h>
 
 namespace mimir::test {
 
@@ -17,7 +17,7 @@ TinyModelSpec small_training_spec(const std::string& arch, const std::string& ty
     spec.n_layer = 2;
     spec.n_embd = 64;
     spec.n_head = 4;
-    spec.n_head_kv = arch == "llama" ? 2 : 4;   // llama also covers grouped-query attention
+    spec.n_head_kv = arch == "llama" ? 2 : 4;  // llama also covers grouped-query attention
     spec.n_ff = 128;
     spec.n_ctx = 512;
     spec.seed = 7;
@@ -81,12 +81,14 @@ std::vector<float> llama_logits(const std::string& model_path, const std::vector
     EXPECT_EQ(llama_decode(run.ctx.get(), b), 0);
     const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(run.model.get()));
     std::vector<float> out(static_cast<size_t>(n) * n_vocab);
-    for (int i = 0; i < n; ++i) std::memcpy(&out[static_cast<size_t>(i) * n_vocab], llama_get_logits_ith(run.ctx.get(), i), n_vocab * sizeof(float));
+    for (int i = 0; i < n; ++i)
+        std::memcpy(&out[static_cast<size_t>(i) * n_vocab], llama_get_logits_ith(run.ctx.get(), i),
+                    n_vocab * sizeof(float));
     return out;
 }
 
-std::vector<int32_t> llama_greedy(const std::string& model_path, const std::vector<int32_t>& prompt, int max_tokens,
-                                  const std::string& adapter_path) {
+std::vector<int32_t> llama_greedy(const std::string& model_path, const std::vector<int32_t>& prompt,
+                                  int max_tokens, const std::string& adapter_path) {
     LlamaRun run = open_llama(model_path, adapter_path, 512);
     if (!run.ctx) return {};
     const llama_vocab* vocab = llama_model_get_vocab(run.model.get());

@@ -19,8 +19,8 @@ std::vector<float> llama_logits(const std::string& model_path, const std::vector
                                 const std::string& adapter_path = "");
 
 // Greedy continuation of `prompt` by llama.cpp, at most `max_tokens`, stopping at end of generation.
-std::vector<int32_t> llama_greedy(const std::string& model_path, const std::vector<int32_t>& prompt, int max_tokens,
-                                  const std::string& adapter_path = "");
+std::vector<int32_t> llama_greedy(const std::string& model_path, const std::vector<int32_t>& prompt,
+                                  int max_tokens, const std::string& adapter_path = "");
 
 float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b);
 

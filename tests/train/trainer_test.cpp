@@ -3,11 +3,11 @@
 // base + adapter; a resumed run equals an uninterrupted one.
 #include "train/trainer.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 #include "data/fine_tuning_data.h"
 #include "model/gguf_inspect.h"
@@ -31,7 +31,8 @@ std::string write_rows_csv(const std::string& dir) {
     const std::string path = dir + "/rows.csv";
     std::ofstream out(path, std::ios::binary);
     out << "\xEF\xBB\xBFPrompt,Model Response,Issues,Ideal Response\r\n";
-    for (const auto& [prompt, ideal] : kRows) out << "\"" << prompt << "\",\"bad, \"\"flowery\"\"\",tone,\"" << ideal << "\"\r\n";
+    for (const auto& [prompt, ideal] : kRows)
+        out << "\"" << prompt << "\",\"bad, \"\"flowery\"\"\",tone,\"" << ideal << "\"\r\n";
     return path;
 }
 
@@ -57,7 +58,7 @@ TrainOptions memorize_options(const std::string& dir, const std::string& base) {
 }
 
 class TrainedAdapter : public ::testing::Test {
-protected:
+  protected:
     // ctest runs every TEST in its own process: training happens once per build of this executable, and
     // later processes reuse its outputs (never outputs older than the executable itself).
     static void SetUpTestSuite() {
@@ -75,7 +76,8 @@ protected:
         fs::remove_all(*dir_);
         fs::create_directories(*dir_);
         summary_ = new Result<TrainSummary>(run_training(memorize_options(*dir_, *base_)));
-        if (summary_->ok()) std::ofstream(record) << (*summary_)->steps << " " << (*summary_)->last_loss << "\n";
+        if (summary_->ok())
+            std::ofstream(record) << (*summary_)->steps << " " << (*summary_)->last_loss << "\n";
     }
     static void TearDownTestSuite() {
         delete dir_;
@@ -94,13 +96,16 @@ Result<TrainSummary>* TrainedAdapter::summary_ = nullptr;
 
 TEST_F(TrainedAdapter, ReplyLossGoesNearZeroAndAllOutputsAreWritten) {
     ASSERT_TRUE(summary_->ok()) << summary_->error().message;
-    std::printf("[ measured ] final reply loss after %d steps: %.5f\n", (*summary_)->steps, (*summary_)->last_loss);
+    std::printf("[ measured ] final reply loss after %d steps: %.5f\n", (*summary_)->steps,
+                (*summary_)->last_loss);
     EXPECT_LT((*summary_)->last_loss, 0.05f);
-    for (const char* name : {"adapter.gguf", "fine-tuned.gguf", "train_log.csv", "eval_log.csv", "loss.svg"}) {
+    for (const char* name :
+         {"adapter.gguf", "fine-tuned.gguf", "train_log.csv", "eval_log.csv", "loss.svg"}) {
         EXPECT_TRUE(fs::is_regular_file(out(name))) << name;
     }
     for (const auto& entry : fs::directory_iterator(*dir_ + "/out")) {
-        EXPECT_EQ(entry.path().filename().string().find(".tmp-"), std::string::npos) << "temp file left behind";
+        EXPECT_EQ(entry.path().filename().string().find(".tmp-"), std::string::npos)
+            << "temp file left behind";
     }
     std::ifstream log(out("train_log.csv"));
     std::string header;
@@ -118,7 +123,8 @@ TEST_F(TrainedAdapter, LlamaCppWithTheAdapterReproducesTheIdealResponsesGreedily
         const std::vector<int32_t> head(chat->tokens.begin(), chat->tokens.begin() + chat->n_prompt);
         const std::vector<int32_t> expected(chat->tokens.begin() + chat->n_prompt, chat->tokens.end());
         const std::vector<int32_t> generated = test::llama_greedy(*base_, head, 40, out("adapter.gguf"));
-        EXPECT_EQ(generated, expected) << "prompt \"" << prompt << "\" gave \"" << (*tokenizer)->detokenize(generated) << "\"";
+        EXPECT_EQ(generated, expected)
+            << "prompt \"" << prompt << "\" gave \"" << (*tokenizer)->detokenize(generated) << "\"";
         const int n = static_cast<int>(expected.size());
         EXPECT_NE(test::llama_greedy(*base_, head, n), expected) << "the base alone already says it";
     }
@@ -151,10 +157,12 @@ TEST_F(TrainedAdapter, MergeCanRequantize) {
     const float diff = test::max_abs_diff(test::llama_logits(merged, tokens), reference);
     // Stated tolerance: Q8_0 rounds each weight to 8 bits: within 5% of the largest logit, and the
     // trained reply still comes out greedily.
-    std::printf("[ measured ] merged+q8_0 vs base+adapter logits max abs diff: %.3g (largest logit %.3g)\n", diff, largest);
+    std::printf("[ measured ] merged+q8_0 vs base+adapter logits max abs diff: %.3g (largest logit %.3g)\n",
+                diff, largest);
     EXPECT_LT(diff, 0.05f * largest);
     const std::vector<int32_t> head = {1, 32010, 15043, 29991, 32007, 32001};
-    EXPECT_EQ(test::llama_greedy(merged, head, 16), test::llama_greedy(*base_, head, 16, out("adapter.gguf")));
+    EXPECT_EQ(test::llama_greedy(merged, head, 16),
+              test::llama_greedy(*base_, head, 16, out("adapter.gguf")));
     EXPECT_FALSE(merge_files(*base_, out("adapter.gguf"), *dir_ + "/x.gguf", "q3_weird").ok());
 }
 
@@ -167,7 +175,8 @@ TEST_F(TrainedAdapter, LlamaCompletionLoadsTheAdapterAndChangesItsOutput) {
     const std::string common = tool + " -m " + *base_ + " -f " + prompt_file +
                                " -n 16 --temp 0 -no-cnv --no-display-prompt --no-warmup -t 1 -c 256";
     std::string with_adapter, without;
-    ASSERT_EQ(test::run_command(common + " --lora " + out("adapter.gguf") + " 2>/dev/null", with_adapter), 0) << with_adapter;
+    ASSERT_EQ(test::run_command(common + " --lora " + out("adapter.gguf") + " 2>/dev/null", with_adapter), 0)
+        << with_adapter;
     ASSERT_EQ(test::run_command(common + " 2>/dev/null", without), 0) << without;
     EXPECT_NE(with_adapter.find("I am Mimir, a tutoring assistant."), std::string::npos) << with_adapter;
     EXPECT_NE(with_adapter, without);
@@ -179,7 +188,7 @@ TEST(Resume, AResumedRunEndsWithTheSameAdapterAsAnUninterruptedOne) {
     TrainOptions straight = memorize_options(dir, base);
     straight.epochs = 4;
     straight.grad_accumulation = 1;
-    straight.eval_fraction = 0.34;   // 2 train rows, 1 eval row: early-stopping state is resumed too
+    straight.eval_fraction = 0.34;  // 2 train rows, 1 eval row: early-stopping state is resumed too
     straight.write_merged = false;
     straight.out_dir = dir + "/straight";
     ASSERT_TRUE(run_training(straight).ok());
@@ -187,7 +196,7 @@ TEST(Resume, AResumedRunEndsWithTheSameAdapterAsAnUninterruptedOne) {
     TrainOptions killed = straight;
     killed.out_dir = dir + "/killed";
     killed.checkpoint_every = 3;
-    killed.stop_after_steps = 3;   // returns right after the step-3 checkpoint, as a kill would leave it
+    killed.stop_after_steps = 3;  // returns right after the step-3 checkpoint, as a kill would leave it
     Result<TrainSummary> first = run_training(killed);
     ASSERT_TRUE(first.ok()) << first.error().message;
     EXPECT_TRUE(first->interrupted);
@@ -272,7 +281,7 @@ TEST(NonFiniteSteps, AreSkippedLoggedAndDoNotCrash) {
     o.out_dir = dir;
     o.epochs = 2;
     o.grad_accumulation = 2;
-    o.learning_rate = 1e30f;   // the first step blows the weights up; every later loss is not finite
+    o.learning_rate = 1e30f;  // the first step blows the weights up; every later loss is not finite
     o.warmup_ratio = 0;
     o.schedule = "constant";
     o.n_threads = 1;
@@ -280,7 +289,8 @@ TEST(NonFiniteSteps, AreSkippedLoggedAndDoNotCrash) {
     o.write_merged = false;
     Result<TrainSummary> summary = run_training(o);
     ASSERT_TRUE(summary.ok()) << summary.error().message;
-    std::printf("[ measured ] %d of %d steps skipped as not finite\n", summary->skipped_steps, summary->steps);
+    std::printf("[ measured ] %d of %d steps skipped as not finite\n", summary->skipped_steps,
+                summary->steps);
     EXPECT_GT(summary->skipped_steps, 0);
     std::ifstream log(dir + "/train_log.csv");
     std::string text((std::istreambuf_iterator<char>(log)), {});

@@ -1,8 +1,8 @@
 #include "train/training_graph.h"
 
-#include <cmath>
-
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "train/lora.h"
 #include "train_test_support.h"
@@ -14,7 +14,9 @@ namespace {
 // attention rounds through F16: ~3e-4 then), so differences are F32 rounding only (measured ~1e-7).
 constexpr float kLogitTolerance = 1e-5f;
 
-std::vector<int32_t> sample_tokens() { return {1, 32010, 15043, 29991, 32007, 32001, 6324, 29892, 306, 626, 17048, 29889}; }
+std::vector<int32_t> sample_tokens() {
+    return {1, 32010, 15043, 29991, 32007, 32001, 6324, 29892, 306, 626, 17048, 29889};
+}
 
 class TrainingGraphTest : public ::testing::TestWithParam<std::string> {};
 
@@ -44,8 +46,10 @@ TEST_P(TrainingGraphTest, ForwardLogitsWithAdapterMatchLlamaCpp) {
     const std::vector<float> reference = test::llama_logits(path, sample_tokens(), adapter_path);
     const std::vector<float> base_only = test::llama_logits(path, sample_tokens());
     const float diff = test::max_abs_diff(ours, reference);
-    std::printf("[ measured ] %s logits with adapter max abs diff vs llama.cpp: %.3g (adapter moves logits by %.3g)\n",
-                GetParam().c_str(), diff, test::max_abs_diff(reference, base_only));
+    std::printf(
+        "[ measured ] %s logits with adapter max abs diff vs llama.cpp: %.3g (adapter moves logits by "
+        "%.3g)\n",
+        GetParam().c_str(), diff, test::max_abs_diff(reference, base_only));
     EXPECT_LT(diff, kLogitTolerance);
     EXPECT_GT(test::max_abs_diff(reference, base_only), 10 * kLogitTolerance);
 }
