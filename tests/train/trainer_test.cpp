@@ -10,7 +10,9 @@
 #include <fstream>
 
 #include "data/fine_tuning_data.h"
+#include "model/engine.h"
 #include "model/gguf_inspect.h"
+#include "model/model_manager.h"
 #include "train/chat_examples.h"
 #include "train/merge.h"
 #include "train/training_graph.h"
@@ -140,6 +142,35 @@ TEST_F(TrainedAdapter, MergedModelGivesTheLogitsOfBasePlusAdapter) {
     std::printf("[ measured ] merged vs base+adapter logits max abs diff: %.3g\n", diff);
     EXPECT_LT(diff, 1e-3f);
     EXPECT_GT(test::max_abs_diff(with_adapter, test::llama_logits(*base_, tokens)), 0.1f);
+}
+
+// Through Mimir's own serving path: the fallback chain's adapter tier (base + adapter.gguf) and its
+// fine-tuned tier (fine-tuned.gguf) both answer the training prompt with the ideal response.
+TEST_F(TrainedAdapter, TheEngineServesTheTrainedReplyFromTheAdapterAndTheMergedTiers) {
+    ASSERT_TRUE(summary_->ok());
+    for (const ModelPaths& paths :
+         {ModelPaths{"", out("adapter.gguf"), *base_}, ModelPaths{out("fine-tuned.gguf"), "", *base_}}) {
+        ModelManager manager(paths);
+        const ModelInfo info = manager.load_with_fallback();
+        ASSERT_TRUE(manager.current()) << info.error;
+        EXPECT_FALSE(info.using_fallback) << info.model_type;
+        EngineOptions engine_options;
+        engine_options.n_ctx = 512;
+        engine_options.n_parallel = 1;
+        engine_options.n_threads = 1;
+        auto engine = Engine::create(manager.current(), engine_options);
+        ASSERT_TRUE(engine.ok()) << engine.error().message;
+        GenerationRequest request;
+        request.messages = {{"user", "Hello!"}};
+        request.sampling.temperature = 0;
+        request.sampling.repeat_penalty = 1.0f;
+        request.sampling.max_tokens = 32;
+        auto result = (*engine)->generate(std::move(request));
+        ASSERT_TRUE(result.ok()) << result.error().message;
+        std::string text = result->text;
+        text.erase(0, text.find_first_not_of(' '));
+        EXPECT_EQ(text, "Hello! I am Mimir, a tutoring assistant.") << info.model_type;
+    }
 }
 
 TEST_F(TrainedAdapter, MergeCanRequantize) {
