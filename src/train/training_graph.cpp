@@ -1,5 +1,6 @@
 #include "train/training_graph.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -108,6 +109,51 @@ class ForwardBuilder {
     const LoraAdapter* lora_;
 };
 
+// The storage for W^T: W's own type when its rows (now n_out long) fit the type's blocks, else Q8_0 or F16.
+ggml_type transposed_type(const ggml_tensor* w) {
+    if (w->type == GGML_TYPE_F32 || w->type == GGML_TYPE_F16) return w->type;
+    const int64_t n_out = w->ne[1];
+    if (n_out % ggml_blck_size(w->type) == 0) return w->type;
+    if (n_out % ggml_blck_size(GGML_TYPE_Q8_0) == 0) return GGML_TYPE_Q8_0;
+    return GGML_TYPE_F16;
+}
+
+// Fills `wt` [n_out, n_in] with the transpose of `w` [n_in, n_out].
+void fill_transposed(const ggml_tensor* w, ggml_tensor* wt) {
+    const int64_t n_in = w->ne[0], n_out = w->ne[1];
+    std::vector<float> values(static_cast<size_t>(n_in * n_out)), flipped(values.size());
+    if (w->type == GGML_TYPE_F32) {
+        std::memcpy(values.data(), w->data, values.size() * sizeof(float));
+    } else {
+        ggml_get_type_traits(w->type)->to_float(w->data, values.data(), n_in * n_out);
+    }
+    for (int64_t o = 0; o < n_out; ++o) {
+        for (int64_t i = 0; i < n_in; ++i) flipped[i * n_out + o] = values[o * n_in + i];
+    }
+    if (wt->type == GGML_TYPE_F32) {
+        std::memcpy(wt->data, flipped.data(), flipped.size() * sizeof(float));
+    } else if (wt->type == GGML_TYPE_F16) {
+        ggml_fp32_to_fp16_row(flipped.data(), static_cast<ggml_fp16_t*>(wt->data), n_in * n_out);
+    } else {
+        ggml_quantize_chunk(wt->type, flipped.data(), wt->data, 0, n_in, n_out, nullptr);
+    }
+}
+
+// out_prod(W, transpose(g)) -> mul_mat(W^T, g): same value, same shape [n_in, T].
+void use_transposed_weights(ggml_cgraph* graph,
+                            const std::unordered_map<const ggml_tensor*, ggml_tensor*>& transposed) {
+    for (int i = 0; i < ggml_graph_n_nodes(graph); ++i) {
+        ggml_tensor* node = ggml_graph_node(graph, i);
+        if (node->op != GGML_OP_OUT_PROD || node->src[1]->op != GGML_OP_TRANSPOSE) continue;
+        auto it = transposed.find(node->src[0]);
+        ggml_tensor* gradient = node->src[1]->src[0];
+        if (it == transposed.end() || !ggml_is_contiguous(gradient) || gradient->ne[2] != 1) continue;
+        node->op = GGML_OP_MUL_MAT;
+        node->src[0] = it->second;
+        node->src[1] = gradient;
+    }
+}
+
 size_t graph_size_for(const BaseModel& model) {
     return 4096 + 1024 * static_cast<size_t>(model.shape.n_layer);
 }
@@ -138,6 +184,22 @@ TrainingGraph::TrainingGraph(const BaseModel& model, const LoraAdapter* lora,
         ggml_tensor* g = ggml_new_tensor(gradient_ctx_.get(), GGML_TYPE_F32, GGML_MAX_DIMS, p->ne);
         ggml_format_name(g, "grad_acc.%s", ggml_get_name(p));
         gradients_.push_back(g);
+    }
+    std::vector<ggml_tensor*> frozen = model.projection_weights();
+    if (model.output != model.token_embd) frozen.push_back(model.output);
+    std::erase_if(frozen, [&](const ggml_tensor* w) {
+        return std::find(parameters_.begin(), parameters_.end(), w) != parameters_.end();
+    });
+    size_t transposed_bytes = 0;
+    for (const ggml_tensor* w : frozen) {
+        transposed_bytes += ggml_row_size(transposed_type(w), w->ne[1]) * w->ne[0] + GGML_MEM_ALIGN;
+    }
+    transposed_ctx_.reset(
+        ggml_init({frozen.size() * ggml_tensor_overhead() + transposed_bytes + 1024, nullptr, false}));
+    for (const ggml_tensor* w : frozen) {
+        ggml_tensor* wt = ggml_new_tensor_2d(transposed_ctx_.get(), transposed_type(w), w->ne[1], w->ne[0]);
+        fill_transposed(w, wt);
+        transposed_[w] = wt;
     }
     loss_seed_ = ggml_new_tensor_1d(gradient_ctx_.get(), GGML_TYPE_F32, 1);
     ggml_set_f32(loss_seed_, 1.0f);
@@ -191,6 +253,7 @@ TrainingGraph::Built TrainingGraph::build(const TokenSequence& sequence, bool al
             }
         }
         ggml_build_backward_expand(ctx, b.graph, accumulators.data());
+        use_transposed_weights(b.graph, transposed_);
     }
     return b;
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <unordered_map>
 #include <vector>
 
 #include "model/llama_handles.h"
@@ -58,6 +59,11 @@ class TrainingGraph {
     std::vector<ggml_tensor*> parameters_;
     std::vector<ggml_tensor*> gradients_;
     ggml_tensor* loss_seed_ = nullptr;  // d(loss)/d(loss) = 1, the backward pass's starting point
+    // Transposed copies of the frozen projection weights. ggml's backward pass computes a matmul's input
+    // gradient W^T g as out_prod(W, g^T), a slow kernel that for quantized W dequantizes all of W once
+    // per token; with W^T at hand the same product is an ordinary (fast, quantized) mul_mat.
+    std::unordered_map<const ggml_tensor*, ggml_tensor*> transposed_;
+    GgmlContextHandle transposed_ctx_;
     GgmlContextHandle gradient_ctx_;
     GgmlBackendHandle backend_;
     GgmlGallocrHandle allocator_;

@@ -46,7 +46,7 @@ TrainOptions memorize_options(const std::string& dir, const std::string& base) {
     o.base_path = base;
     o.out_dir = dir + "/out";
     o.grad_accumulation = 3;
-    o.epochs = 120;
+    o.epochs = 150;
     o.learning_rate = 1e-2f;
     o.warmup_ratio = 0.05f;
     o.schedule = "linear";
