@@ -232,7 +232,7 @@ void Engine::Impl::publish_shared_prefix(Slot& slot) {
 
 void Engine::Impl::sample_next(Slot& slot) {
     Job& job = *slot.job;
-    const llama_token token = llama_sampler_sample(job.sampler.get(), ctx_.get(), job.logits_index);
+    const llama_token token = job.sampler.sample(ctx_.get(), job.logits_index);
     if (job.result.completion_tokens == 0) job.result.time_to_first_token_ms = ms_since(job.start);
     if (llama_vocab_is_eog(vocab_, token)) {
         finish(slot, "stop");

@@ -109,8 +109,7 @@ Result<std::unique_ptr<Job>> Engine::Impl::prepare(GenerationRequest request) co
     if (!prompt) return prompt.error();
     const int room = n_ctx_ - static_cast<int>(prompt->tokens.size());
     const int max_tokens = std::min(request.sampling.max_tokens, room);
-    SamplerHandle sampler = make_sampler_chain(request.sampling, vocab_);
-    return std::make_unique<Job>(std::move(request), std::move(*prompt), max_tokens, std::move(sampler));
+    return std::make_unique<Job>(std::move(request), std::move(*prompt), max_tokens, vocab_);
 }
 
 void Engine::Impl::count_failure() {

@@ -15,6 +15,7 @@
 #include "model/chat_prompt.h"
 #include "model/engine.h"
 #include "model/llama_handles.h"
+#include "model/sampler.h"
 #include "model/stop_strings.h"
 #include "model/utf8_stream.h"
 
@@ -24,14 +25,14 @@ using EngineClock = std::chrono::steady_clock;
 
 // One accepted request, from the queue until its promise is fulfilled.
 struct Job {
-    Job(GenerationRequest req, ChatPrompt chat_prompt, int token_limit, SamplerHandle chain)
+    Job(GenerationRequest req, ChatPrompt chat_prompt, int token_limit, const llama_vocab* vocab)
         : request(std::move(req)), prompt(std::move(chat_prompt)), max_tokens(token_limit),
-          sampler(std::move(chain)), stop_filter(request.sampling.stop) {}
+          sampler(request.sampling, vocab), stop_filter(request.sampling.stop) {}
 
     GenerationRequest request;
     ChatPrompt prompt;
     int max_tokens;
-    SamplerHandle sampler;
+    RequestSampler sampler;
     Utf8Stream utf8;
     StopStringFilter stop_filter;
     EngineClock::time_point start = EngineClock::now();

@@ -1,5 +1,6 @@
 #include "model/sampler.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -43,24 +44,25 @@ Status validate_sampling(const SamplingParams& params) {
     return ok_status();
 }
 
-SamplerHandle make_sampler_chain(const SamplingParams& params, const llama_vocab* vocab) {
+namespace {
+
+SamplerHandle make_chain(const SamplingParams& params, const llama_vocab* vocab) {
     llama_sampler_chain_params chain_params = llama_sampler_chain_default_params();
     chain_params.no_perf = true;
     SamplerHandle chain(llama_sampler_chain_init(chain_params));
+    const int32_t n_vocab = llama_vocab_n_tokens(vocab);
     if (params.ignore_end_of_turn) {
         std::vector<llama_logit_bias> never;
-        for (llama_token token = 0; token < llama_vocab_n_tokens(vocab); ++token) {
+        for (llama_token token = 0; token < n_vocab; ++token) {
             if (llama_vocab_is_eog(vocab, token)) never.push_back({token, -INFINITY});
         }
-        llama_sampler_chain_add(chain.get(), llama_sampler_init_logit_bias(llama_vocab_n_tokens(vocab),
-                                                                           static_cast<int32_t>(never.size()),
+        llama_sampler_chain_add(chain.get(), llama_sampler_init_logit_bias(n_vocab, static_cast<int32_t>(never.size()),
                                                                            never.data()));
     }
     // top-k first: the penalty then looks at k candidates instead of the whole vocabulary.
     if (params.top_k > 0) llama_sampler_chain_add(chain.get(), llama_sampler_init_top_k(params.top_k));
     if (params.repeat_penalty != 1.0f && params.repeat_last_n > 0) {
-        llama_sampler_chain_add(chain.get(), llama_sampler_init_penalties(llama_vocab_n_tokens(vocab),
-                                                                          params.repeat_last_n,
+        llama_sampler_chain_add(chain.get(), llama_sampler_init_penalties(n_vocab, params.repeat_last_n,
                                                                           params.repeat_penalty, 0.0f, 0.0f));
     }
     if (params.temperature <= 0.0f) {
@@ -71,6 +73,36 @@ SamplerHandle make_sampler_chain(const SamplingParams& params, const llama_vocab
     llama_sampler_chain_add(chain.get(), llama_sampler_init_temp(params.temperature));
     llama_sampler_chain_add(chain.get(), llama_sampler_init_dist(params.seed));
     return chain;
+}
+
+bool is_plain_greedy(const SamplingParams& params) {
+    return params.temperature <= 0.0f && (params.repeat_penalty == 1.0f || params.repeat_last_n == 0);
+}
+
+}  // namespace
+
+RequestSampler::RequestSampler(const SamplingParams& params, const llama_vocab* vocab)
+    : n_vocab_(llama_vocab_n_tokens(vocab)) {
+    if (!is_plain_greedy(params)) {
+        chain_ = make_chain(params, vocab);
+        return;
+    }
+    if (params.ignore_end_of_turn) {
+        for (llama_token token = 0; token < n_vocab_; ++token) {
+            if (llama_vocab_is_eog(vocab, token)) banned_.push_back(token);
+        }
+    }
+}
+
+llama_token RequestSampler::sample(llama_context* ctx, int32_t output_index) {
+    if (chain_) return llama_sampler_sample(chain_.get(), ctx, output_index);
+    const float* logits = llama_get_logits_ith(ctx, output_index);
+    const auto best = static_cast<llama_token>(std::max_element(logits, logits + n_vocab_) - logits);
+    if (std::find(banned_.begin(), banned_.end(), best) == banned_.end()) return best;
+    // Rare: the arg-max is an end-of-generation token that must not be chosen; search again without them.
+    std::vector<float> allowed(logits, logits + n_vocab_);
+    for (llama_token token : banned_) allowed[static_cast<size_t>(token)] = -INFINITY;
+    return static_cast<llama_token>(std::max_element(allowed.begin(), allowed.end()) - allowed.begin());
 }
 
 }  // namespace mimir

@@ -1,5 +1,7 @@
-// Per-request sampler chains built from SamplingParams, and the validation of those parameters.
+// Per-request token sampling built from SamplingParams, and the validation of those parameters.
 #pragma once
+
+#include <vector>
 
 #include "llama.h"
 #include "model/engine.h"
@@ -11,9 +13,22 @@ namespace mimir {
 // Checks the ranges documented on SamplingParams. Error code "invalid_request" naming the field.
 Status validate_sampling(const SamplingParams& params);
 
-// top-k -> repeat penalty -> greedy when temperature is 0, otherwise -> top-p ->
-// temperature -> random draw seeded with `seed`. Each request owns its chain, so requests decoded in the same
-// batch never share sampler state.
-SamplerHandle make_sampler_chain(const SamplingParams& params, const llama_vocab* vocab);
+// One request's sampler: each request owns its own, so requests decoded in the same batch never share
+// state (penalty history, random generator). Chain: top-k -> repeat penalty -> greedy when temperature is
+// 0, otherwise -> top-p -> temperature -> random draw seeded with `seed`. Plain greedy (no penalty) skips
+// the chain and takes the arg-max of the logits directly: the same token, without building a candidate
+// array the size of the vocabulary for every token.
+class RequestSampler {
+public:
+    RequestSampler(const SamplingParams& params, const llama_vocab* vocab);
+
+    // The next token from output row `output_index` of the last decoded batch.
+    llama_token sample(llama_context* ctx, int32_t output_index);
+
+private:
+    SamplerHandle chain_;                 // null for plain greedy
+    std::vector<llama_token> banned_;     // end-of-generation tokens when ignore_end_of_turn (plain greedy)
+    int32_t n_vocab_;
+};
 
 }  // namespace mimir
