@@ -148,6 +148,23 @@ TEST(Engine, HugeMaxTokensIsClampedToTheContext) {
     EXPECT_EQ(result.prompt_tokens + result.completion_tokens, engine->context_size());
 }
 
+TEST(Engine, IgnoringEndOfTurnRunsToMaxTokensWithEverySampler) {
+    auto engine = make_engine(2, 1024);
+    for (float temperature : {0.0f, 1.5f}) {
+        for (float penalty : {1.0f, 1.2f}) {
+            GenerationRequest request = greedy({{"user", "Go on."}}, 200);
+            request.sampling.temperature = temperature;
+            request.sampling.repeat_penalty = penalty;
+            request.sampling.top_k = 0;
+            request.sampling.seed = 3;
+            request.sampling.ignore_end_of_turn = true;
+            GenerationResult result = generate_ok(*engine, std::move(request));
+            EXPECT_EQ(result.finish_reason, "length") << temperature << " " << penalty;
+            EXPECT_EQ(result.completion_tokens, 200);
+        }
+    }
+}
+
 TEST(Engine, LongConversationDropsOldestTurns) {
     auto engine = make_engine(1, 512);
     std::vector<ChatMessage> messages{{"system", kSystem}};
