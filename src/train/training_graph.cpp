@@ -121,6 +121,21 @@ ggml_type transposed_type(const ggml_tensor* w) {
 // Fills `wt` [n_out, n_in] with the transpose of `w` [n_in, n_out].
 void fill_transposed(const ggml_tensor* w, ggml_tensor* wt) {
     const int64_t n_in = w->ne[0], n_out = w->ne[1];
+    if (w->type == GGML_TYPE_F32 && wt->type == GGML_TYPE_F32) {
+        // Blocked, so both sides stay in cache: trained weights are re-transposed before every backward pass.
+        const float* src = static_cast<const float*>(w->data);
+        float* dst = static_cast<float*>(wt->data);
+        constexpr int64_t kBlock = 32;
+        for (int64_t o0 = 0; o0 < n_out; o0 += kBlock) {
+            for (int64_t i0 = 0; i0 < n_in; i0 += kBlock) {
+                for (int64_t o = o0; o < std::min(o0 + kBlock, n_out); ++o) {
+                    for (int64_t i = i0; i < std::min(i0 + kBlock, n_in); ++i)
+                        dst[i * n_out + o] = src[o * n_in + i];
+                }
+            }
+        }
+        return;
+    }
     std::vector<float> values(static_cast<size_t>(n_in * n_out)), flipped(values.size());
     if (w->type == GGML_TYPE_F32) {
         std::memcpy(values.data(), w->data, values.size() * sizeof(float));
@@ -130,9 +145,7 @@ void fill_transposed(const ggml_tensor* w, ggml_tensor* wt) {
     for (int64_t o = 0; o < n_out; ++o) {
         for (int64_t i = 0; i < n_in; ++i) flipped[i * n_out + o] = values[o * n_in + i];
     }
-    if (wt->type == GGML_TYPE_F32) {
-        std::memcpy(wt->data, flipped.data(), flipped.size() * sizeof(float));
-    } else if (wt->type == GGML_TYPE_F16) {
+    if (wt->type == GGML_TYPE_F16) {
         ggml_fp32_to_fp16_row(flipped.data(), static_cast<ggml_fp16_t*>(wt->data), n_in * n_out);
     } else {
         ggml_quantize_chunk(wt->type, flipped.data(), wt->data, 0, n_in, n_out, nullptr);
@@ -296,6 +309,7 @@ float TrainingGraph::loss(const TokenSequence& sequence) {
 }
 
 float TrainingGraph::accumulate_gradients(const TokenSequence& sequence) {
+    for (const ggml_tensor* w : trained_transposed_) fill_transposed(w, transposed_.at(w));  // W moved since
     Built b = build(sequence, false, true);
     compute(b, sequence);
     return ggml_get_f32_1d(b.loss, 0);

@@ -63,6 +63,7 @@ class TrainingGraph {
     // gradient W^T g as out_prod(W, g^T), a slow kernel that for quantized W dequantizes all of W once
     // per token; with W^T at hand the same product is an ordinary (fast, quantized) mul_mat.
     std::unordered_map<const ggml_tensor*, ggml_tensor*> transposed_;
+    std::vector<const ggml_tensor*> trained_transposed_;  // trained weights: re-transposed every backward
     GgmlContextHandle transposed_ctx_;
     GgmlContextHandle gradient_ctx_;
     GgmlBackendHandle backend_;
