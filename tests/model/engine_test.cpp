@@ -330,6 +330,34 @@ TEST(Engine, FullQueueAnswersBusy) {
     EXPECT_TRUE(engine.generate(greedy({{"user", "Now?"}}, 4)).ok());
 }
 
+TEST(Engine, SequencesOutgrowingTheSharedContextEndCleanly) {
+    // Two conversations that each fit the 256-token context but not together: the engine ends one of them
+    // ("length" or "context_exceeded") instead of failing both, and keeps serving.
+    auto engine = make_engine(2, 256);
+    std::vector<Result<GenerationResult>> results(2, Result<GenerationResult>::failure("unset", ""));
+    std::vector<std::thread> clients;
+    for (size_t i = 0; i < 2; ++i) {
+        clients.emplace_back([&, i] {
+            GenerationRequest request = greedy({{"user", "Conversation " + std::to_string(i) + " goes on and on."}}, 200);
+            request.sampling.ignore_end_of_turn = true;
+            results[i] = engine->generate(std::move(request));
+        });
+    }
+    for (std::thread& client : clients) client.join();
+    int full_replies = 0;
+    for (const Result<GenerationResult>& result : results) {
+        if (result.ok()) {
+            EXPECT_EQ(result->finish_reason, "length");
+            EXPECT_LE(result->prompt_tokens + result->completion_tokens, engine->context_size());
+            full_replies += result->completion_tokens == 200 ? 1 : 0;
+        } else {
+            EXPECT_EQ(result.error().code, "context_exceeded");
+        }
+    }
+    EXPECT_LT(full_replies, 2);  // 2 x (14 + 200) tokens cannot have been in a 256-token context at once
+    EXPECT_TRUE(engine->generate(greedy({{"user", "Anyone there?"}}, 8)).ok());
+}
+
 TEST(Engine, NextTurnReusesTheConversationsCache) {
     auto engine = make_engine(2);
     std::vector<ChatMessage> messages{{"system", kSystem}, {"user", "What is 7 times 8?"}};
