@@ -136,13 +136,16 @@ bool Engine::Impl::fill_batch() {
         job->n_in_batch = 1;
         job->logits_index = batch.n_tokens - 1;
     }
-    // Then pending prompts, as much as the batch holds.
+    // Then pending prompts. While others are streaming, a step takes only a quarter batch of prompt, so a
+    // long new conversation delays their next token by a short chunk instead of a whole batch.
+    const int n_streaming = batch.n_tokens;
+    const int limit = n_streaming > 0 ? std::min(n_batch_, n_streaming + std::max(n_batch_ / 4, 32)) : n_batch_;
     for (Slot& slot : slots_) {
         Job* job = slot.job.get();
         if (!job || job->generating) continue;
         const std::vector<llama_token>& prompt = job->prompt.tokens;
         const size_t take = std::min(prompt.size() - job->n_prompt_decoded,
-                                     static_cast<size_t>(n_batch_ - batch.n_tokens));
+                                     static_cast<size_t>(std::max(limit - batch.n_tokens, 0)));
         if (take == 0) break;
         job->batch_start = batch.n_tokens;
         for (size_t i = job->n_prompt_decoded; i < job->n_prompt_decoded + take; ++i) {

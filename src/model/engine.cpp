@@ -20,7 +20,8 @@ Status validate_options(const EngineOptions& options) {
     if (options.n_parallel < 1 || options.n_parallel > kMaxParallel) {
         return invalid("n_parallel must be in [1, " + std::to_string(kMaxParallel) + "]");
     }
-    if (options.n_batch < 1) return invalid("n_batch must be at least 1");
+    // Every running sequence puts its next token in each batch.
+    if (options.n_batch < options.n_parallel) return invalid("n_batch must be at least n_parallel");
     if (options.n_threads < 0) return invalid("n_threads must be >= 0 (0 = all cores)");
     if (options.max_queue < 0) return invalid("max_queue must be >= 0");
     return ok_status();

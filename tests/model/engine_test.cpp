@@ -48,11 +48,16 @@ TEST(Engine, WithoutModelIsNoModelError) {
 }
 
 TEST(Engine, RejectsBadOptions) {
-    EngineOptions options;
-    options.n_parallel = 0;
-    Result<std::unique_ptr<Engine>> engine = Engine::create(test::loaded_tiny_model(), options);
-    ASSERT_FALSE(engine.ok());
-    EXPECT_EQ(engine.error().code, "invalid_options");
+    std::vector<EngineOptions> bad(4);
+    bad[0].n_parallel = 0;
+    bad[1].n_ctx = 16;
+    bad[2].n_batch = 2;  // fewer than the 4 sequences that each need a place in every batch
+    bad[3].n_threads = -1;
+    for (const EngineOptions& options : bad) {
+        Result<std::unique_ptr<Engine>> engine = Engine::create(test::loaded_tiny_model(), options);
+        ASSERT_FALSE(engine.ok());
+        EXPECT_EQ(engine.error().code, "invalid_options");
+    }
 }
 
 TEST(Engine, StreamsValidUtf8ThatAddsUpToTheResult) {
