@@ -32,6 +32,7 @@ struct BenchOptions {
     int n_threads = 0;
     int repetitions = 3;
     int rank = 8;
+    int max_sequences = 0;  // 0 = all windows; a Phi-3-mini step takes minutes on 2 cores
 };
 
 [[noreturn]] void fail(const std::string& message) {
@@ -68,6 +69,7 @@ std::vector<TokenSequence> make_sequences(const BenchOptions& o, int64_t n_vocab
             {std::vector<int32_t>(tokens.begin() + start, tokens.begin() + start + o.seq), n_prompt, {}});
     }
     if (out.empty()) fail("not enough tokens for one sequence of " + std::to_string(o.seq));
+    if (o.max_sequences > 0 && out.size() > static_cast<size_t>(o.max_sequences)) out.resize(o.max_sequences);
     return out;
 }
 
@@ -130,6 +132,8 @@ int main(int argc, char** argv) {
     app.add_option("--threads", o.n_threads, "CPU threads (0 = all cores)")->capture_default_str();
     app.add_option("--repetitions", o.repetitions, "Passes over the sequences")->capture_default_str();
     app.add_option("--rank", o.rank, "LoRA rank")->capture_default_str();
+    app.add_option("--max-sequences", o.max_sequences, "Train on at most this many sequences (0 = all)")
+        ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     return mimir::run(o);
 }
