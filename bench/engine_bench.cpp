@@ -128,6 +128,9 @@ private:
 void bench_decode(const std::shared_ptr<const LoadedModel>& model, const BenchOptions& options) {
     auto engine = make_engine(model, options, 1);
     PlainLlamaLoop plain(*model, options);
+    // Warm-up: the first tokens page the memory-mapped weights in, which is not decoding speed.
+    run(*engine, fixed_length({{"user", "Warm-up"}}, 4));
+    plain.decode_rate(4);
     std::vector<double> rates, plain_rates;
     for (int r = 0; r < options.repetitions; ++r) {
         GenerationResult result =
