@@ -54,6 +54,7 @@ void Engine::Impl::decode_loop() {
             std::unique_lock<std::mutex> lock(mutex_);
             wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || stats_.active > 0; });
             if (stopping_) break;
+            drop_cancelled_queued();
             for (int idle = idle_slots(); idle > 0 && !queue_.empty(); --idle) {
                 arrivals.push_back(std::move(queue_.front()));
                 queue_.pop_front();
@@ -116,6 +117,20 @@ void Engine::Impl::start_job(std::unique_ptr<Job> job) {
     job->n_prompt_decoded = keep;
     job->result.cached_prompt_tokens = static_cast<int>(keep);
     slot.job = std::move(job);
+}
+
+void Engine::Impl::drop_cancelled_queued() {
+    // A client that leaves while every slot is busy must not keep its queue place (and its HTTP worker)
+    // until a slot frees. Called with mutex_ held.
+    for (auto it = queue_.begin(); it != queue_.end();) {
+        if (!(*it)->is_cancelled()) {
+            ++it;
+            continue;
+        }
+        ++stats_.cancelled;
+        (*it)->done.set_value(Error{"cancelled", "the request was cancelled before it started"});
+        it = queue_.erase(it);
+    }
 }
 
 void Engine::Impl::drop_cancelled() {

@@ -80,6 +80,7 @@ private:
     void start_job(std::unique_ptr<Job> job);
     Slot& choose_slot(const std::vector<llama_token>& prompt, size_t& reusable);
     void drop_cancelled();
+    void drop_cancelled_queued();
     void decode_step();
     bool fill_batch();
     void after_decode();

@@ -335,6 +335,38 @@ TEST(Engine, FullQueueAnswersBusy) {
     EXPECT_TRUE(engine.generate(greedy({{"user", "Now?"}}, 4)).ok());
 }
 
+TEST(Engine, CancelledRequestLeavesTheQueueWhileTheSlotIsStillBusy) {
+    // One slot, held by a long reply; a queued request whose client leaves must be answered "cancelled" at
+    // once, not when the slot frees.
+    auto engine = make_engine(1, 2048);
+    std::atomic<bool> release{false};
+    std::atomic<bool> first_finished{false};
+    GenerationRequest first = greedy({{"user", "Take the only slot."}}, 1500);
+    first.sampling.ignore_end_of_turn = true;
+    first.on_text = [&](std::string_view) { return !release.load(); };
+    std::thread holder([&] {
+        EXPECT_TRUE(engine->generate(std::move(first)).ok());
+        first_finished = true;
+    });
+    auto leaving = std::make_shared<std::atomic<bool>>(false);
+    GenerationRequest second = greedy({{"user", "Me too."}}, 4);
+    second.cancelled = leaving;
+    std::future<Result<GenerationResult>> answer =
+        std::async(std::launch::async, [&] { return engine->generate(std::move(second)); });
+    for (int i = 0; i < 2000 && engine->stats().queued == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ASSERT_EQ(engine->stats().queued, 1);
+    leaving->store(true);
+    ASSERT_EQ(answer.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    Result<GenerationResult> result = answer.get();
+    EXPECT_FALSE(first_finished.load());  // the slot was still busy when the queued request was answered
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.error().code, "cancelled");
+    release = true;
+    holder.join();
+    EXPECT_EQ(engine->stats().queued, 0);
+    EXPECT_TRUE(engine->generate(greedy({{"user", "Next?"}}, 4)).ok());
+}
+
 TEST(Engine, SequencesOutgrowingTheSharedContextEndCleanly) {
     // Two conversations that each fit the 256-token context but not together: the engine ends one of them
     // ("length" or "context_exceeded") instead of failing both, and keeps serving.
