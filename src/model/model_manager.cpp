@@ -281,11 +281,16 @@ ModelInfo ModelManager::load_with_fallback() {
         info.model_size_bytes = won.summary.file_size;
     } else {
         info.status = "error";
+        // The status tooltip shows only the first 50 characters: the base tier's failure (why nothing serves
+        // at all) comes first, and tiers that were never configured are left out.
         std::ostringstream summary;
-        summary << "no model could be loaded:";
-        for (const TierAttempt& a : chain.attempts) summary << " " << tier_name(a.tier) << ": " << a.error.code << ";";
-        info.error = summary.str();
-        info.error.pop_back();
+        for (auto it = chain.attempts.rbegin(); it != chain.attempts.rend(); ++it) {
+            const TierAttempt& a = *it;
+            if (a.error.code != "not_configured") summary << " " << tier_name(a.tier) << ": " << a.error.message << ";";
+        }
+        info.error = summary.str().empty() ? std::string("no model configured: set --base or MIMIR_BASE")
+                                           : "no model could be loaded:" + summary.str();
+        if (info.error.back() == ';') info.error.pop_back();
     }
     info.resident_memory_bytes = resident_memory_bytes();
 

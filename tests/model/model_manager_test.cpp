@@ -166,13 +166,15 @@ TEST(ModelManager, NothingLoadsIsAnErrorWithEveryReason) {
     EXPECT_EQ(info.model_type, "");
     EXPECT_FALSE(info.using_fallback);
     EXPECT_EQ(codes(info), (std::vector<std::string>{"not_found", "not_found", "not_found"}));
-    EXPECT_NE(info.error.find("base: not_found"), std::string::npos) << info.error;
+    EXPECT_EQ(info.error.rfind("no model could be loaded: base: ", 0), 0u) << info.error;  // base's reason first
+    EXPECT_NE(info.error.find(info.attempts.back().error.message), std::string::npos) << info.error;
     EXPECT_FALSE(manager.current());
     EXPECT_EQ(manager.get_model_info().status, "error");
 
     ModelManager unconfigured({"", "", ""});
     EXPECT_EQ(codes(unconfigured.load_with_fallback()),
               (std::vector<std::string>{"not_configured", "not_configured", "not_configured"}));
+    EXPECT_NE(unconfigured.get_model_info().error.find("no model configured"), std::string::npos);
 }
 
 TEST(ModelManager, FineTunedWithAnotherVocabularyIsRefused) {
