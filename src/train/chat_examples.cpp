@@ -1,5 +1,7 @@
 #include "train/chat_examples.h"
 
+#include "model/chat_prompt.h"
+
 #include <algorithm>
 
 namespace mimir {
@@ -25,40 +27,15 @@ Result<std::unique_ptr<ChatTokenizer>> ChatTokenizer::open(const std::string& ba
 
 Result<std::string> ChatTokenizer::render(const std::string& system_prompt, const std::string& prompt,
                                           const std::string* reply) const {
-    std::vector<llama_chat_message> messages;
-    if (!system_prompt.empty()) messages.push_back({"system", system_prompt.c_str()});
-    messages.push_back({"user", prompt.c_str()});
-    if (reply) messages.push_back({"assistant", reply->c_str()});
-    std::vector<char> buffer(1024 + 2 * (system_prompt.size() + prompt.size() + (reply ? reply->size() : 0)));
-    const bool add_assistant_header = reply == nullptr;
-    int32_t n =
-        llama_chat_apply_template(template_.c_str(), messages.data(), messages.size(), add_assistant_header,
-                                  buffer.data(), static_cast<int32_t>(buffer.size()));
-    if (n > static_cast<int32_t>(buffer.size())) {
-        buffer.resize(static_cast<size_t>(n));
-        n = llama_chat_apply_template(template_.c_str(), messages.data(), messages.size(),
-                                      add_assistant_header, buffer.data(),
-                                      static_cast<int32_t>(buffer.size()));
-    }
-    if (n < 0)
-        return Result<std::string>::failure("no_chat_template",
-                                            "llama.cpp does not support this chat template");
-    return std::string(buffer.data(), static_cast<size_t>(n));
+    // The same template code the engine serves with, so training sees exactly the text it will serve.
+    std::vector<ChatMessage> messages;
+    if (!system_prompt.empty()) messages.push_back({"system", system_prompt});
+    messages.push_back({"user", prompt});
+    if (reply) messages.push_back({"assistant", *reply});
+    return apply_chat_template(template_, messages, /*add_assistant=*/reply == nullptr);
 }
 
-std::vector<int32_t> ChatTokenizer::tokenize(const std::string& text) const {
-    std::vector<int32_t> tokens(text.size() + 8);
-    int32_t n =
-        llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
-                       static_cast<int32_t>(tokens.size()), /*add_special=*/true, /*parse_special=*/true);
-    if (n < 0) {
-        tokens.resize(static_cast<size_t>(-n));
-        n = llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
-                           static_cast<int32_t>(tokens.size()), true, true);
-    }
-    tokens.resize(static_cast<size_t>(std::max(n, 0)));
-    return tokens;
-}
+std::vector<int32_t> ChatTokenizer::tokenize(const std::string& text) const { return mimir::tokenize(vocab_, text); }
 
 Result<std::vector<int32_t>> ChatTokenizer::prompt_tokens(const std::string& system_prompt,
                                                           const std::string& prompt) const {
