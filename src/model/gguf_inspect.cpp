@@ -361,22 +361,19 @@ Result<GgufSummary> inspect_gguf(const std::string& path) {
     return summary;
 }
 
-std::string format_count(uint64_t n) {
+namespace {
+// n with a thousands-scale letter: `billion` is "B" for counts and "G" for bytes.
+std::string format_scaled(uint64_t n, const char* billion, const char* unit) {
     char text[32];
-    if (n >= 1000000000ull) std::snprintf(text, sizeof(text), "%.2f B", n / 1e9);
-    else if (n >= 1000000ull) std::snprintf(text, sizeof(text), "%.1f M", n / 1e6);
-    else if (n >= 1000ull) std::snprintf(text, sizeof(text), "%.1f K", n / 1e3);
-    else std::snprintf(text, sizeof(text), "%llu", static_cast<unsigned long long>(n));
+    if (n >= 1000000000ull) std::snprintf(text, sizeof(text), "%.2f %s%s", n / 1e9, billion, unit);
+    else if (n >= 1000000ull) std::snprintf(text, sizeof(text), "%.1f M%s", n / 1e6, unit);
+    else if (n >= 1000ull) std::snprintf(text, sizeof(text), "%.1f K%s", n / 1e3, unit);
+    else std::snprintf(text, sizeof(text), "%llu%s%s", static_cast<unsigned long long>(n), *unit ? " " : "", unit);
     return text;
 }
+}  // namespace
 
-std::string format_bytes(uint64_t n) {
-    char text[32];
-    if (n >= 1000000000ull) std::snprintf(text, sizeof(text), "%.2f GB", n / 1e9);
-    else if (n >= 1000000ull) std::snprintf(text, sizeof(text), "%.1f MB", n / 1e6);
-    else if (n >= 1000ull) std::snprintf(text, sizeof(text), "%.1f KB", n / 1e3);
-    else std::snprintf(text, sizeof(text), "%llu B", static_cast<unsigned long long>(n));
-    return text;
-}
+std::string format_count(uint64_t n) { return format_scaled(n, "B", ""); }
+std::string format_bytes(uint64_t n) { return format_scaled(n, "G", "B"); }
 
 }  // namespace mimir
