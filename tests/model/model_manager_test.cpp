@@ -348,13 +348,39 @@ TEST(ModelManager, PathsFromEnvironmentAndFlags) {
     unsetenv("MIMIR_ADAPTER");
 }
 
+
+std::string read_file_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// MIMIR_FUZZ_ROUNDS raises the count for a longer soak run; 60 keeps the suite fast.
+int damage_rounds() {
+    const char* rounds_env = std::getenv("MIMIR_FUZZ_ROUNDS");
+    return rounds_env ? std::atoi(rounds_env) : 60;
+}
+
+// Round i of a damage run: every third round truncates at a random length, the others flip one bit at an
+// offset drawn by `flip_offset`. Writes the damaged copy of `original` to `path`.
+template <typename FlipOffset>
+void write_damaged(const std::string& original, int round, std::mt19937_64& random, FlipOffset flip_offset,
+                   const std::string& path) {
+    std::string bytes = original;
+    if (round % 3 == 0) {
+        bytes.resize(random() % bytes.size());
+    } else {
+        const size_t at = flip_offset();
+        bytes[at] = static_cast<char>(bytes[at] ^ (1 << (random() % 8)));
+    }
+    std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
 // Damaged fine-tuned files go through the whole chain, llama.cpp included: the chain never aborts, and it
 // ends on the base whenever one is configured. Without a base, a damaged tokenizer is not caught by the
 // vocabulary comparison and reaches llama.cpp's loader itself.
 TEST(ModelManager, DamagedFilesNeverAbortTheChain) {
     const std::string dir = test::scratch_dir();
-    std::ifstream in(fine_tuned_model(), std::ios::binary);
-    const std::string original{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    const std::string original = read_file_bytes(fine_tuned_model());
     // Hyperparameters and the tensor table sit between the general.* keys and the first tensor's data.
     const size_t hparams = original.find("general.architecture");
     const size_t table_end = original.find("blk.1.ffn_down.weight") + 64;
@@ -364,18 +390,10 @@ TEST(ModelManager, DamagedFilesNeverAbortTheChain) {
                                             "wrong_architecture", "load_failed", "out_of_memory"};
     std::mt19937_64 random(77);
     std::map<std::string, int> seen;
-    // MIMIR_FUZZ_ROUNDS raises the count for a longer soak run; 60 keeps the suite fast.
-    const char* rounds_env = std::getenv("MIMIR_FUZZ_ROUNDS");
-    const int rounds = rounds_env ? std::atoi(rounds_env) : 60;
-    for (int i = 0; i < rounds; ++i) {
-        std::string bytes = original;
-        if (i % 3 == 0) {
-            bytes.resize(random() % bytes.size());
-        } else {
-            const size_t at = i % 3 == 1 ? random() % table_end : hparams + random() % (table_end - hparams);
-            bytes[at] = static_cast<char>(bytes[at] ^ (1 << (random() % 8)));
-        }
-        std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    for (int i = 0, rounds = damage_rounds(); i < rounds; ++i) {
+        write_damaged(original, i, random, [&] {
+            return i % 3 == 1 ? random() % table_end : hparams + random() % (table_end - hparams);
+        }, path);
         const bool with_base = i % 2 == 0;
         ModelManager manager({path, "", with_base ? base_model() : ""});
         ModelInfo info = manager.load_with_fallback();
@@ -394,24 +412,14 @@ TEST(ModelManager, DamagedFilesNeverAbortTheChain) {
 TEST(ModelManager, DamagedAdaptersNeverAbortTheChain) {
     const std::string dir = test::scratch_dir();
     const std::string good = adapter_for(base_model(), dir);
-    std::ifstream in(good, std::ios::binary);
-    const std::string original{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    const std::string original = read_file_bytes(good);
     const size_t table_end = original.find("blk.1.ffn_down.weight.lora_b") + 64;
     ASSERT_LT(table_end, original.size());
     const std::string path = dir + "/damaged-adapter.gguf";
     std::mt19937_64 random(5);
     std::map<std::string, int> seen;
-    const char* rounds_env = std::getenv("MIMIR_FUZZ_ROUNDS");
-    const int rounds = rounds_env ? std::atoi(rounds_env) : 60;
-    for (int i = 0; i < rounds; ++i) {
-        std::string bytes = original;
-        if (i % 3 == 0) {
-            bytes.resize(random() % bytes.size());
-        } else {
-            const size_t at = random() % table_end;
-            bytes[at] = static_cast<char>(bytes[at] ^ (1 << (random() % 8)));
-        }
-        std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    for (int i = 0, rounds = damage_rounds(); i < rounds; ++i) {
+        write_damaged(original, i, random, [&] { return random() % table_end; }, path);
         ModelManager manager({"", path, base_model()});
         ModelInfo info = manager.load_with_fallback();
         ASSERT_EQ(info.status, "loaded");
