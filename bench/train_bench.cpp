@@ -113,8 +113,9 @@ int run(const BenchOptions& o) {
     }
     std::printf(
         "mode=%s\nseq=%d\nthreads=%d\nsequences=%zu\ntrain_tokens_per_s_best=%.1f\ntrain_tokens_per_s_mean=%."
-        "1f\n",
-        o.mode.c_str(), o.seq, threads, sequences.size(), best, total_tokens / total_seconds);
+        "1f\ncompute_buffer_mb=%.1f\n",
+        o.mode.c_str(), o.seq, threads, sequences.size(), best, total_tokens / total_seconds,
+        static_cast<double>(graph.compute_buffer_bytes()) / (1024.0 * 1024.0));
     return 0;
 }
 

@@ -37,7 +37,7 @@ if [[ -z "${MIMIR_SYSTEM_LLAMA:-}" ]]; then
   llama_args=(-DMIMIR_LLAMA_SOURCE_DIR="$llama_src" -DMIMIR_LLAMA_BUILD_DIR="$llama_build")
 fi
 
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release "${llama_args[@]}" "$@" >"$build_dir.configure.log" 2>&1 \
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DMIMIR_NATIVE="${MIMIR_NATIVE:-ON}" "${llama_args[@]}" "$@" >"$build_dir.configure.log" 2>&1 \
   || { tail -40 "$build_dir.configure.log" >&2; exit 1; }
 rm -f "$build_dir.configure.log"
 cmake --build "$build_dir" -j "${MIMIR_JOBS:-$(nproc)}"

@@ -4,9 +4,9 @@
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
-#include <thread>
 
 #include "ggml-cpu.h"
+#include "train/input_gradient.h"
 
 namespace mimir {
 
@@ -94,14 +94,15 @@ class ForwardBuilder {
             gate = project(block.ffn_gate, x);
             up = project(block.ffn_up, x);
         } else {
-            // Phi-3 fuses gate (first n_ff rows) and up (next n_ff rows); split them so the backward pass
-            // works (ggml has no backward for the fused swiglu).
+            // Phi-3 fuses gate (first n_ff rows) and up (next n_ff rows). ggml's backward pass handles only the
+            // split form of swiglu, which reads the two halves in place (no copies kept for backward).
             ggml_tensor* fused = project(block.ffn_up, x);
             const size_t half = static_cast<size_t>(shape_.n_ff) * ggml_element_size(fused);
-            gate = ggml_cont(ctx_, ggml_view_2d(ctx_, fused, shape_.n_ff, fused->ne[1], fused->nb[1], 0));
-            up = ggml_cont(ctx_, ggml_view_2d(ctx_, fused, shape_.n_ff, fused->ne[1], fused->nb[1], half));
+            gate = ggml_view_2d(ctx_, fused, shape_.n_ff, fused->ne[1], fused->nb[1], 0);
+            up = ggml_view_2d(ctx_, fused, shape_.n_ff, fused->ne[1], fused->nb[1], half);
         }
-        return project(block.ffn_down, ggml_mul(ctx_, ggml_silu(ctx_, gate), up));
+        // One op instead of silu then mul: backward recomputes silu(gate) rather than keeping it.
+        return project(block.ffn_down, ggml_swiglu_split(ctx_, gate, up));
     }
 
     ggml_context* ctx_;
@@ -109,75 +110,6 @@ class ForwardBuilder {
     const ModelShape& shape_;
     const LoraAdapter* lora_;
 };
-
-// The storage for W^T: W's own type when its rows (now n_out long) fit the type's blocks, else Q8_0 or F16.
-ggml_type transposed_type(const ggml_tensor* w) {
-    if (w->type == GGML_TYPE_F32 || w->type == GGML_TYPE_F16) return w->type;
-    const int64_t n_out = w->ne[1];
-    if (n_out % ggml_blck_size(w->type) == 0) return w->type;
-    if (n_out % ggml_blck_size(GGML_TYPE_Q8_0) == 0) return GGML_TYPE_Q8_0;
-    return GGML_TYPE_F16;
-}
-
-// dst [n_out, n_in] = transpose of src [n_in, n_out], in cache-sized blocks.
-void transpose_floats(const float* src, float* dst, int64_t n_in, int64_t n_out) {
-    constexpr int64_t kBlock = 32;
-    for (int64_t o0 = 0; o0 < n_out; o0 += kBlock) {
-        for (int64_t i0 = 0; i0 < n_in; i0 += kBlock) {
-            for (int64_t o = o0; o < std::min(o0 + kBlock, n_out); ++o) {
-                for (int64_t i = i0; i < std::min(i0 + kBlock, n_in); ++i)
-                    dst[i * n_out + o] = src[o * n_in + i];
-            }
-        }
-    }
-}
-
-// Fills `wt` [n_out, n_in] with the transpose of `w` [n_in, n_out]. Trained (F32) weights are re-transposed
-// before every backward pass; quantized ones once, with the rows quantized on all cores (a
-// Phi-3-mini-sized base has 3.8 B weights).
-void fill_transposed(const ggml_tensor* w, ggml_tensor* wt) {
-    const int64_t n_in = w->ne[0], n_out = w->ne[1];
-    if (w->type == GGML_TYPE_F32 && wt->type == GGML_TYPE_F32) {
-        transpose_floats(static_cast<const float*>(w->data), static_cast<float*>(wt->data), n_in, n_out);
-        return;
-    }
-    std::vector<float> values(static_cast<size_t>(n_in * n_out)), flipped(values.size());
-    if (w->type == GGML_TYPE_F32) {
-        std::memcpy(values.data(), w->data, values.size() * sizeof(float));
-    } else {
-        ggml_get_type_traits(w->type)->to_float(w->data, values.data(), n_in * n_out);
-    }
-    transpose_floats(values.data(), flipped.data(), n_in, n_out);
-    if (wt->type == GGML_TYPE_F16) {
-        ggml_fp32_to_fp16_row(flipped.data(), static_cast<ggml_fp16_t*>(wt->data), n_in * n_out);
-        return;
-    }
-    const int64_t n_workers = std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, n_in);
-    const int64_t rows_per_worker = (n_in + n_workers - 1) / n_workers;
-    std::vector<std::thread> workers;
-    for (int64_t first = 0; first < n_in; first += rows_per_worker) {
-        const int64_t rows = std::min(rows_per_worker, n_in - first);
-        workers.emplace_back([&, first, rows] {
-            ggml_quantize_chunk(wt->type, flipped.data(), wt->data, first * n_out, rows, n_out, nullptr);
-        });
-    }
-    for (std::thread& t : workers) t.join();
-}
-
-// out_prod(W, transpose(g)) -> mul_mat(W^T, g): same value, same shape [n_in, T].
-void use_transposed_weights(ggml_cgraph* graph,
-                            const std::unordered_map<const ggml_tensor*, ggml_tensor*>& transposed) {
-    for (int i = 0; i < ggml_graph_n_nodes(graph); ++i) {
-        ggml_tensor* node = ggml_graph_node(graph, i);
-        if (node->op != GGML_OP_OUT_PROD || node->src[1]->op != GGML_OP_TRANSPOSE) continue;
-        auto it = transposed.find(node->src[0]);
-        ggml_tensor* gradient = node->src[1]->src[0];
-        if (it == transposed.end() || !ggml_is_contiguous(gradient) || gradient->ne[2] != 1) continue;
-        node->op = GGML_OP_MUL_MAT;
-        node->src[0] = it->second;
-        node->src[1] = gradient;
-    }
-}
 
 size_t graph_size_for(const BaseModel& model) {
     return 4096 + 1024 * static_cast<size_t>(model.shape.n_layer);
@@ -210,22 +142,8 @@ TrainingGraph::TrainingGraph(const BaseModel& model, const LoraAdapter* lora,
         ggml_format_name(g, "grad_acc.%s", ggml_get_name(p));
         gradients_.push_back(g);
     }
-    std::vector<ggml_tensor*> frozen = model.projection_weights();
-    if (model.output != model.token_embd) frozen.push_back(model.output);
-    std::erase_if(frozen, [&](const ggml_tensor* w) {
-        return std::find(parameters_.begin(), parameters_.end(), w) != parameters_.end();
-    });
-    size_t transposed_bytes = 0;
-    for (const ggml_tensor* w : frozen) {
-        transposed_bytes += ggml_row_size(transposed_type(w), w->ne[1]) * w->ne[0] + GGML_MEM_ALIGN;
-    }
-    transposed_ctx_.reset(
-        ggml_init({frozen.size() * ggml_tensor_overhead() + transposed_bytes + 1024, nullptr, false}));
-    for (const ggml_tensor* w : frozen) {
-        ggml_tensor* wt = ggml_new_tensor_2d(transposed_ctx_.get(), transposed_type(w), w->ne[1], w->ne[0]);
-        fill_transposed(w, wt);
-        transposed_[w] = wt;
-    }
+    for (const ggml_tensor* w : model.projection_weights()) projections_.push_back(w);
+    projections_.push_back(model.output);  // the head; token_embd when the file ties them
     loss_seed_ = ggml_new_tensor_1d(gradient_ctx_.get(), GGML_TYPE_F32, 1);
     ggml_set_f32(loss_seed_, 1.0f);
     zero_gradients();
@@ -235,6 +153,8 @@ TrainingGraph::TrainingGraph(const BaseModel& model, const LoraAdapter* lora,
     compute_meta_.resize(graph_size_for(model) * 4 * ggml_tensor_overhead() +
                          ggml_graph_overhead_custom(graph_size_for(model) * 4, true));
 }
+
+size_t TrainingGraph::compute_buffer_bytes() const { return ggml_gallocr_get_buffer_size(allocator_.get(), 0); }
 
 void TrainingGraph::zero_gradients() {
     for (ggml_tensor* g : gradients_) std::memset(g->data, 0, ggml_nbytes(g));
@@ -278,7 +198,7 @@ TrainingGraph::Built TrainingGraph::build(const TokenSequence& sequence, bool al
             }
         }
         ggml_build_backward_expand(ctx, b.graph, accumulators.data());
-        use_transposed_weights(b.graph, transposed_);
+        use_projection_input_gradients(ctx, b.graph, projections_);
     }
     return b;
 }
@@ -321,7 +241,6 @@ float TrainingGraph::loss(const TokenSequence& sequence) {
 }
 
 float TrainingGraph::accumulate_gradients(const TokenSequence& sequence) {
-    for (const ggml_tensor* w : trained_transposed_) fill_transposed(w, transposed_.at(w));  // W moved since
     Built b = build(sequence, false, true);
     compute(b, sequence);
     return ggml_get_f32_1d(b.loss, 0);

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cstdint>
-#include <unordered_map>
 #include <vector>
 
 #include "model/llama_handles.h"
@@ -44,6 +43,9 @@ class TrainingGraph {
     float accumulate_gradients(const TokenSequence& sequence);
 
     void zero_gradients();
+    // Bytes of the compute buffer (activations kept for backward + transients) the largest graph so far
+    // needed: the part of training memory that grows with sequence length and layer count.
+    size_t compute_buffer_bytes() const;
     const std::vector<ggml_tensor*>& parameters() const { return parameters_; }
     // The accumulated gradient of `parameters()[i]` (same shape, F32).
     ggml_tensor* gradient(size_t i) const { return gradients_[i]; }
@@ -59,12 +61,8 @@ class TrainingGraph {
     std::vector<ggml_tensor*> parameters_;
     std::vector<ggml_tensor*> gradients_;
     ggml_tensor* loss_seed_ = nullptr;  // d(loss)/d(loss) = 1, the backward pass's starting point
-    // Transposed copies of the frozen projection weights. ggml's backward pass computes a matmul's input
-    // gradient W^T g as out_prod(W, g^T), a slow kernel that for quantized W dequantizes all of W once
-    // per token; with W^T at hand the same product is an ordinary (fast, quantized) mul_mat.
-    std::unordered_map<const ggml_tensor*, ggml_tensor*> transposed_;
-    std::vector<const ggml_tensor*> trained_transposed_;  // trained weights: re-transposed every backward
-    GgmlContextHandle transposed_ctx_;
+    // Weights whose input gradient W^T g runs through projection_input_gradient (see input_gradient.h).
+    std::vector<const ggml_tensor*> projections_;
     GgmlContextHandle gradient_ctx_;
     GgmlBackendHandle backend_;
     GgmlGallocrHandle allocator_;

@@ -1,0 +1,157 @@
+#include "train/input_gradient.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+namespace mimir {
+
+namespace {
+
+// Eight floats: one AVX register where the file is compiled for it (see train/CMakeLists), two SSE ones
+// elsewhere. GCC and clang both lower vector extensions to whatever the target has.
+using Vec8 = float __attribute__((vector_size(32)));
+constexpr int kLanes = 8;
+constexpr int kVectorsPerBlock = 4;                     // 32 columns held in registers per token
+constexpr int64_t kBlockWidth = kLanes * kVectorsPerBlock;
+constexpr int kTokensPerBlock = 4;                      // tokens sharing each W vector loaded
+constexpr int64_t kTileRows = 64;                       // rows of W dequantized together
+constexpr int64_t kTileColumns = 512;                   // a multiple of every ggml block size (32, 256)
+
+Vec8 load(const float* p) {
+    Vec8 v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+void store(float* p, Vec8 v) { std::memcpy(p, &v, sizeof v); }
+
+// out[t][c] += sum over r of tile[r][c] * g[t][r], for NT tokens. W vectors come from L1/L2 once per NT
+// tokens; the accumulators stay in registers across all rows of the tile.
+template <int NT>
+void multiply_tile(const float* tile, int64_t n_rows, int64_t width, const float* const* g, float* const* out) {
+    int64_t c = 0;
+    for (; c + kBlockWidth <= width; c += kBlockWidth) {
+        Vec8 acc[NT][kVectorsPerBlock];
+        for (int t = 0; t < NT; ++t) {
+            for (int v = 0; v < kVectorsPerBlock; ++v) acc[t][v] = load(out[t] + c + v * kLanes);
+        }
+        for (int64_t r = 0; r < n_rows; ++r) {
+            const float* row = tile + r * width + c;
+            Vec8 w[kVectorsPerBlock];
+            for (int v = 0; v < kVectorsPerBlock; ++v) w[v] = load(row + v * kLanes);
+            for (int t = 0; t < NT; ++t) {
+                const float s = g[t][r];
+                for (int v = 0; v < kVectorsPerBlock; ++v) acc[t][v] += s * w[v];
+            }
+        }
+        for (int t = 0; t < NT; ++t) {
+            for (int v = 0; v < kVectorsPerBlock; ++v) store(out[t] + c + v * kLanes, acc[t][v]);
+        }
+    }
+    for (; c < width; ++c) {
+        for (int t = 0; t < NT; ++t) {
+            float sum = out[t][c];
+            for (int64_t r = 0; r < n_rows; ++r) sum += tile[r * width + c] * g[t][r];
+            out[t][c] = sum;
+        }
+    }
+}
+
+void multiply_tokens(int n_tokens, const float* tile, int64_t n_rows, int64_t width, const float* const* g,
+                     float* const* out) {
+    switch (n_tokens) {
+        case 4: multiply_tile<4>(tile, n_rows, width, g, out); break;
+        case 3: multiply_tile<3>(tile, n_rows, width, g, out); break;
+        case 2: multiply_tile<2>(tile, n_rows, width, g, out); break;
+        default: multiply_tile<1>(tile, n_rows, width, g, out); break;
+    }
+}
+
+// Rows [row0, row0 + n_rows) of W, columns [col0, col0 + width), as floats with stride `width`. col0 is a
+// multiple of the type's block size, so the byte offset of a column range is exact.
+void dequantize_rows(const ggml_tensor* w, int64_t row0, int64_t n_rows, int64_t col0, int64_t width,
+                     float* out) {
+    const size_t column_offset = ggml_row_size(w->type, col0);
+    const auto to_float = ggml_get_type_traits(w->type)->to_float;
+    for (int64_t r = 0; r < n_rows; ++r) {
+        const char* src = static_cast<const char*>(w->data) + (row0 + r) * w->nb[1] + column_offset;
+        float* dst = out + r * width;
+        if (w->type == GGML_TYPE_F32) {
+            std::memcpy(dst, src, static_cast<size_t>(width) * sizeof(float));
+        } else {
+            to_float(src, dst, width);
+        }
+    }
+}
+
+// Work is split into (column tile, token range) items. Column tiles alone balance a real model (3072+
+// columns); a token split keeps all threads busy on narrow test models.
+void input_gradient_op(ggml_tensor* dst, int ith, int nth, void*) {
+    const ggml_tensor* w = dst->src[0];
+    const ggml_tensor* g = dst->src[1];
+    const int64_t n_in = w->ne[0], n_out = w->ne[1], n_tokens = g->ne[1];
+    const int64_t n_column_tiles = (n_in + kTileColumns - 1) / kTileColumns;
+    const int64_t n_token_parts = std::max<int64_t>(1, std::min<int64_t>(n_tokens, (nth + n_column_tiles - 1) / n_column_tiles));
+    thread_local std::vector<float> tile;
+    tile.resize(static_cast<size_t>(kTileRows * kTileColumns));
+    const auto* gradient = static_cast<const float*>(g->data);
+    auto* result = static_cast<float*>(dst->data);
+
+    for (int64_t item = ith; item < n_column_tiles * n_token_parts; item += nth) {
+        const int64_t col0 = (item % n_column_tiles) * kTileColumns;
+        const int64_t width = std::min(kTileColumns, n_in - col0);
+        const int64_t part = item / n_column_tiles;
+        const int64_t t_begin = n_tokens * part / n_token_parts, t_end = n_tokens * (part + 1) / n_token_parts;
+        for (int64_t t = t_begin; t < t_end; ++t) std::memset(result + t * n_in + col0, 0, width * sizeof(float));
+        for (int64_t row0 = 0; row0 < n_out; row0 += kTileRows) {
+            const int64_t n_rows = std::min(kTileRows, n_out - row0);
+            dequantize_rows(w, row0, n_rows, col0, width, tile.data());
+            for (int64_t t = t_begin; t < t_end; t += kTokensPerBlock) {
+                const int n = static_cast<int>(std::min<int64_t>(kTokensPerBlock, t_end - t));
+                const float* g_rows[kTokensPerBlock];
+                float* out_rows[kTokensPerBlock];
+                for (int i = 0; i < n; ++i) {
+                    g_rows[i] = gradient + (t + i) * n_out + row0;
+                    out_rows[i] = result + (t + i) * n_in + col0;
+                }
+                multiply_tokens(n, tile.data(), n_rows, width, g_rows, out_rows);
+            }
+        }
+    }
+}
+
+}  // namespace
+
+ggml_tensor* projection_input_gradient(ggml_context* ctx, ggml_tensor* weight, ggml_tensor* gradient) {
+    ggml_tensor* args[] = {weight, gradient};
+    return ggml_custom_4d(ctx, GGML_TYPE_F32, weight->ne[0], gradient->ne[1], 1, 1, args, 2, input_gradient_op,
+                          GGML_N_TASKS_MAX, nullptr);
+}
+
+int use_projection_input_gradients(ggml_context* ctx, ggml_cgraph* graph,
+                                   const std::vector<const ggml_tensor*>& weights) {
+    int rewritten = 0;
+    for (int i = 0; i < ggml_graph_n_nodes(graph); ++i) {
+        ggml_tensor* node = ggml_graph_node(graph, i);
+        if (node->op != GGML_OP_OUT_PROD || node->src[1]->op != GGML_OP_TRANSPOSE) continue;
+        ggml_tensor* weight = node->src[0];
+        ggml_tensor* gradient = node->src[1]->src[0];
+        if (std::find(weights.begin(), weights.end(), weight) == weights.end()) continue;
+        if (gradient->type != GGML_TYPE_F32 || !ggml_is_contiguous(gradient) || gradient->ne[2] != 1 ||
+            gradient->ne[3] != 1 || weight->ne[2] != 1 || weight->ne[3] != 1) {
+            continue;
+        }
+        // The replacement computes the same [n_in, n_tokens] F32 value; taking over its op, parameters and
+        // sources keeps the node's place in the graph and every consumer's pointer to it.
+        const ggml_tensor* custom = projection_input_gradient(ctx, weight, gradient);
+        node->op = custom->op;
+        std::memcpy(node->op_params, custom->op_params, sizeof(node->op_params));
+        std::fill(std::begin(node->src), std::end(node->src), nullptr);
+        node->src[0] = weight;
+        node->src[1] = gradient;
+        ++rewritten;
+    }
+    return rewritten;
+}
+
+}  // namespace mimir
