@@ -14,7 +14,11 @@ if [[ "${MIMIR_LLAMA_SERVER:-0}" == 1 ]]; then LLAMA_TARGETS+=(llama-server); fi
 cache="${MIMIR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mimir}/llama.cpp-${NODE_LLAMA_CPP_VERSION}"
 native="${MIMIR_NATIVE:-ON}"
 compiler_key="$(${CXX:-c++} -dumpfullversion 2>/dev/null || echo unknown)"
-build="$cache/build-native${native}-gcc${compiler_key}"
+# The pinned release's AMX kernels segfault on Q4_K/Q8_0 weights on this workplace's AMX Xeons (llama-bench
+# too), so the native build keeps every other CPU feature but undefines the macro that turns them on.
+# That lets the repacked AVX2/AVX-512 CPU buffers (llama-bench's default) stay on for Mimir as well.
+no_amx="-U__AMX_INT8__"
+build="$cache/build-native${native}-noamx-gcc${compiler_key}"
 jobs="${MIMIR_JOBS:-$(nproc)}"
 mkdir -p "$cache"
 log() { echo "setup: $*" >&2; }
@@ -48,7 +52,7 @@ if [[ ! -f "$stamp" ]]; then
     -DBUILD_SHARED_LIBS=OFF -DGGML_NATIVE="$native" -DGGML_OPENMP=ON \
     -DLLAMA_BUILD_COMMON=ON -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_EXAMPLES=ON \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER="$([[ "${MIMIR_LLAMA_SERVER:-0}" == 1 ]] && echo ON || echo OFF)" \
-    -DLLAMA_OPENSSL=OFF >"$cache/configure.log" 2>&1 || { tail -30 "$cache/configure.log" >&2; exit 1; }
+    -DLLAMA_OPENSSL=OFF -DCMAKE_C_FLAGS="$no_amx" -DCMAKE_CXX_FLAGS="$no_amx" >"$cache/configure.log" 2>&1 || { tail -30 "$cache/configure.log" >&2; exit 1; }
   cmake --build "$build" -j "$jobs" --target "${LLAMA_TARGETS[@]}" >"$cache/build.log" 2>&1 || { tail -30 "$cache/build.log" >&2; exit 1; }
   touch "$stamp"
 fi
