@@ -120,6 +120,11 @@ Status read_sampling(const json& body, const ChatRequestLimits& limits, Sampling
     if (seed >= 0) sampling.seed = static_cast<uint32_t>(seed);
     if (max_tokens > 0) sampling.max_tokens = static_cast<int>(max_tokens);
     sampling.max_tokens = std::min(sampling.max_tokens, limits.max_tokens);
+    // llama-server's extension, for benchmarks that need replies of a fixed length.
+    if (body.contains("ignore_eos") && !body["ignore_eos"].is_null()) {
+        if (!body["ignore_eos"].is_boolean()) return invalid("ignore_eos must be true or false");
+        sampling.ignore_end_of_turn = body["ignore_eos"].get<bool>();
+    }
     return read_stop(body, limits, sampling.stop);
 }
 

@@ -101,6 +101,15 @@ TEST(ChatRequest, RefusesValuesOutOfRange) {
     EXPECT_EQ(error_of("{" + user + R"(,"stop":["a","b","c","d","e"]})"), "stop has more than 4 strings");
 }
 
+TEST(ChatRequest, IgnoreEosKeepsGeneratingPastTheEndOfTurn) {
+    const std::string user = R"("messages":[{"role":"user","content":"x"}])";
+    auto parsed = parse("{" + user + R"(,"ignore_eos":true})");
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_TRUE(parsed->sampling.ignore_end_of_turn);
+    EXPECT_FALSE(parse("{" + user + "}")->sampling.ignore_end_of_turn);
+    EXPECT_EQ(error_of("{" + user + R"(,"ignore_eos":1})"), "ignore_eos must be true or false");
+}
+
 TEST(ChatRequest, CapsMaxTokensAtTheContextSize) {
     ChatRequestLimits limits;
     limits.max_tokens = 100;
