@@ -2,6 +2,9 @@
 // tools: single-stream decode (vs llama-bench tg128), prompt processing (vs pp512), aggregate rate of 4
 // concurrent streams, time to first token of a new conversation with a ~500-token system prompt cached or
 // not, and peak RSS (`--rss-only`, vs llama-completion). Prints one `key=value` line per figure.
+// Only one engine at a time runs in this process, and nothing else decodes: each thread that runs llama.cpp
+// owns an OpenMP team, and with more team threads than cores libgomp stops spinning between graph ops and
+// sleeps instead, which halves small-batch decode speed (the references run as separate processes).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -89,71 +92,28 @@ std::string text_of_tokens(const LoadedModel& model, int n_tokens, const std::st
 
 void print(const char* key, double value) { std::printf("%s=%.2f\n", key, value); }
 
-// The same work through llama.cpp's API directly, as llama-bench does it (one sequence, no sampling):
-// measured in this process, interleaved with the engine's runs, so load from elsewhere hits both alike.
-class PlainLlamaLoop {
-public:
-    PlainLlamaLoop(const LoadedModel& model, const BenchOptions& options) {
-        llama_context_params params = llama_context_default_params();
-        params.n_ctx = static_cast<uint32_t>(options.n_ctx);
-        params.n_batch = 512;
-        params.n_threads = params.n_threads_batch = options.n_threads > 0 ? options.n_threads : 1;
-        params.no_perf = true;
-        ctx_.reset(llama_init_from_model(model.model.get(), params));
-        n_vocab_ = llama_vocab_n_tokens(model.vocab());
-    }
-    double decode_rate(int n_tokens) {
-        llama_memory_clear(llama_get_memory(ctx_.get()), true);
-        llama_token token = 1;
-        decode_one(token);
-        const auto start = std::chrono::steady_clock::now();
-        for (int i = 0; i < n_tokens; ++i) decode_one(token = (token * 7919 + 13) % n_vocab_);
-        return n_tokens / std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    }
-    double prompt_rate(int n_tokens) {
-        llama_memory_clear(llama_get_memory(ctx_.get()), true);
-        std::vector<llama_token> tokens(static_cast<size_t>(n_tokens));
-        for (int i = 0; i < n_tokens; ++i) tokens[static_cast<size_t>(i)] = (i * 7919 + 13) % n_vocab_;
-        const auto start = std::chrono::steady_clock::now();
-        llama_decode(ctx_.get(), llama_batch_get_one(tokens.data(), n_tokens));
-        return n_tokens / std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    }
-
-private:
-    void decode_one(llama_token token) { llama_decode(ctx_.get(), llama_batch_get_one(&token, 1)); }
-    ContextHandle ctx_;
-    int32_t n_vocab_ = 0;
-};
-
 void bench_decode(const std::shared_ptr<const LoadedModel>& model, const BenchOptions& options) {
     auto engine = make_engine(model, options, 1);
-    PlainLlamaLoop plain(*model, options);
     // Warm-up: the first tokens page the memory-mapped weights in, which is not decoding speed.
     run(*engine, fixed_length({{"user", "Warm-up"}}, 4));
-    plain.decode_rate(4);
-    std::vector<double> rates, plain_rates;
+    std::vector<double> rates;
     for (int r = 0; r < options.repetitions; ++r) {
         GenerationResult result =
             run(*engine, fixed_length({{"user", "Decode run " + std::to_string(r)}}, 129));
         rates.push_back((result.completion_tokens - 1) / ((result.total_ms - result.time_to_first_token_ms) / 1000));
-        plain_rates.push_back(plain.decode_rate(128));
     }
     print("decode_tokens_per_s", best_rate(rates));
-    print("plain_decode_tokens_per_s", best_rate(plain_rates));
 }
 
 void bench_prompt(const std::shared_ptr<const LoadedModel>& model, const BenchOptions& options) {
     auto engine = make_engine(model, options, 1);
-    PlainLlamaLoop plain(*model, options);
-    std::vector<double> rates, plain_rates;
+    std::vector<double> rates;
     for (int r = 0; r < options.repetitions; ++r) {
         GenerationResult result = run(*engine, fixed_length({{"user", text_of_tokens(*model, 512, "user", r)}}, 1));
         const int computed = result.prompt_tokens - result.cached_prompt_tokens;
         rates.push_back(computed / (result.time_to_first_token_ms / 1000));
-        plain_rates.push_back(plain.prompt_rate(512));
     }
     print("prompt_tokens_per_s", best_rate(rates));
-    print("plain_prompt_tokens_per_s", best_rate(plain_rates));
 }
 
 // Wall-clock rate of `n_streams` clients generating 128 tokens each at the same time.

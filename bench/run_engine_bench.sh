@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Compares Mimir's engine with llama.cpp's own tools on the same model, thread count and context, in one
-# run, and prints the ratios the issue asks for. Run by hand (never in CI); machines are noisy, so run it
-# on an otherwise idle machine and compare ratios, not absolute numbers.
+# Compares Mimir with llama.cpp's own tools on the same model, thread count and context, in one run, and
+# prints the ratios the issue asks for: the engine (engine_bench) against llama-bench and llama-completion,
+# and `mimir serve` against `llama-server -np 4` over HTTP (chat_server_bench, the same client for both).
+# Run by hand (never in CI), under `flock /tmp/mimir-bench.lock` on a shared machine; machines are noisy,
+# so compare ratios, not absolute numbers.
 # Usage: bench/run_engine_bench.sh MODEL.gguf [--threads N] [--ctx N] [--repetitions N] [--build-dir DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,23 +22,25 @@ while [[ $# -gt 0 ]]; do
 done
 [[ -f "$model" ]] || { echo "no model file $model" >&2; exit 1; }
 engine_bench="$build_dir/bench/engine_bench"
-[[ -x "$engine_bench" ]] || { echo "$engine_bench not built: cmake --build $build_dir --target engine_bench" >&2; exit 1; }
+chat_server_bench="$build_dir/bench/chat_server_bench"
+for program in "$engine_bench" "$chat_server_bench" "$build_dir/src/cli/mimir"; do
+  [[ -x "$program" ]] || { echo "$program not built: cmake --build $build_dir --target engine_bench chat_server_bench mimir" >&2; exit 1; }
+done
 tools="$(sed -n 's/^MIMIR_LLAMA_TOOLS_DIR:PATH=//p' "$build_dir/CMakeCache.txt")"
-for tool in llama-bench llama-completion; do
-  [[ -x "$tools/$tool" ]] || { echo "$tools/$tool not found (scripts/llama.sh builds it)" >&2; exit 1; }
+for tool in llama-bench llama-completion llama-server; do
+  [[ -x "$tools/$tool" ]] || { echo "$tools/$tool not found (MIMIR_LLAMA_SERVER=1 scripts/llama.sh builds all three)" >&2; exit 1; }
 done
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 
 echo "model=$model threads=$threads ctx=$ctx repetitions=$repetitions"
 
-# llama.cpp's own figures, one test per run: on AMX CPUs this llama-bench crashes in prompt processing of
-# quantized weights (its repacked buffers; Mimir loads without them), and one crash should not hide the other.
+# llama.cpp's own figures, one test per run, so that a crash of one does not hide the other.
 llama_bench() {  # llama_bench N_PROMPT N_GEN -> best tokens/s, or n/a
   if "$tools/llama-bench" -m "$model" -t "$threads" -p "$1" -n "$2" -r "$repetitions" -o json \
        >"$work/llama-bench.json" 2>/dev/null; then
     jq ".[] | select(.n_prompt == $1 and .n_gen == $2) | .samples_ts | max" "$work/llama-bench.json"
   else
-    echo "llama-bench -p $1 -n $2 failed (exit $?); see the in-process reference instead" >&2
+    echo "llama-bench -p $1 -n $2 failed (exit $?)" >&2
     echo n/a
   fi
 }
@@ -44,9 +48,9 @@ llama_bench() {  # llama_bench N_PROMPT N_GEN -> best tokens/s, or n/a
 pp512="$(llama_bench 512 0)"
 tg128="$(llama_bench 0 128)"
 
-# Mimir's figures.
+# Mimir's engine alone in its process (see the note at the top of engine_bench.cpp).
 "$engine_bench" --model "$model" --threads "$threads" --ctx "$ctx" --repetitions "$repetitions" >"$work/engine.txt"
-value() { sed -n "s/^$1=//p" "$work/engine.txt"; }
+value() { sed -n "s/^$2=//p" "$work/$1.txt"; }
 
 # Peak RSS of both processes, measured the same way from outside.
 peak_kb() { sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p' "$1"; }
@@ -57,33 +61,48 @@ peak_kb() { sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p' "$1"
 completion_kb="$(peak_kb "$work/completion.time")"
 engine_kb="$(peak_kb "$work/engine.time")"
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
-line() { printf "%-52s %12s %12s %8s  (%s)\n" "$1" "$2" "$3" "$4" "$5"; }
+# Both servers over HTTP with the same client: 4 slots, the same threads, and the same KV memory (llama-server
+# splits -c among its slots: ctx/4 tokens each; Mimir shares ctx among its slots). Everything else is each
+# server's default, including llama-server's prompt cache in RAM (--cache-ram) and its slot choice by prompt
+# similarity.
+server_bench() {  # server_bench NAME PORT COMMAND... -> $work/NAME.txt
+  local name="$1" port="$2"; shift 2
+  "$@" >"$work/$name.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 600); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.5; done
+  "$chat_server_bench" --port "$port" --streams 4 --max-tokens 128 --repetitions "$repetitions" >"$work/$name.txt" \
+    || { echo "chat_server_bench against $name failed; its log:" >&2; tail -20 "$work/$name.log" >&2; }
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+port=$((20000 + RANDOM % 20000))
+server_bench mimir "$port" "$build_dir/src/cli/mimir" serve --base "$model" --port "$port" --threads "$threads" \
+  --ctx "$ctx" --parallel 4 --rate-limit 0
+server_bench llama "$((port + 1))" "$tools/llama-server" -m "$model" --port "$((port + 1))" -t "$threads" \
+  -c "$ctx" -np 4
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
+line() { printf "%-58s %10s %10s %6s  (%s)\n" "$1" "$2" "$3" "$4" "$5"; }
+compare() {  # compare LABEL MIMIR REFERENCE TARGET
+  line "$1" "$2" "$3" "$(ratio "$2" "$3")" "$4"
+}
 echo
 line "figure" "mimir" "reference" "ratio" "target"
-line "single-stream decode, tok/s (vs llama-bench tg128)" "$(value decode_tokens_per_s)" "$tg128" \
-  "$(ratio "$(value decode_tokens_per_s)" "$tg128")" ">= 0.95"
-line "  same, vs plain llama.cpp loop in this process" "$(value decode_tokens_per_s)" \
-  "$(value plain_decode_tokens_per_s)" "$(ratio "$(value decode_tokens_per_s)" "$(value plain_decode_tokens_per_s)")" \
-  "interleaved runs: less noisy on a busy machine"
-line "prompt processing, tok/s (vs llama-bench pp512)" "$(value prompt_tokens_per_s)" "$pp512" \
-  "$(ratio "$(value prompt_tokens_per_s)" "$pp512")" ">= 0.90"
-line "  same, vs plain llama.cpp loop in this process" "$(value prompt_tokens_per_s)" \
-  "$(value plain_prompt_tokens_per_s)" "$(ratio "$(value prompt_tokens_per_s)" "$(value plain_prompt_tokens_per_s)")" \
-  "interleaved runs: less noisy on a busy machine"
-line "4 streams aggregate, tok/s (vs Mimir 1 stream)" "$(value four_streams_tokens_per_s)" \
-  "$(value one_stream_tokens_per_s)" \
-  "$(ratio "$(value four_streams_tokens_per_s)" "$(value one_stream_tokens_per_s)")" "aim 2.0"
-line "TTFT new conversation, ms (cached vs not)" "$(value ttft_new_conversation_cached_ms)" \
-  "$(value ttft_new_conversation_uncached_ms)" \
-  "$(ratio "$(value ttft_new_conversation_cached_ms)" "$(value ttft_new_conversation_uncached_ms)")" \
-  "$(value system_prompt_tokens_cached) system tokens reused"
-line "peak RSS, MiB (vs llama-completion)" "$((engine_kb / 1024))" "$((completion_kb / 1024))" \
-  "$(ratio "$engine_kb" "$completion_kb")" "<= 1.0"
-if [[ -x "$tools/llama-server" ]]; then
-  echo "llama-server is built at $tools/llama-server, but this script does not drive it yet:" \
-       "compare 4-stream rate and TTFT with it by hand (llama-server -np 4)."
-else
-  echo "llama-server: not built (scripts/llama.sh builds it only with LLAMA_BUILD_SERVER=ON);" \
-       "the 4-stream and time-to-first-token comparisons against it are skipped."
-fi
+compare "single-stream decode, tok/s (vs llama-bench tg128)" "$(value engine decode_tokens_per_s)" "$tg128" ">= 0.95"
+compare "prompt processing, tok/s (vs llama-bench pp512)" "$(value engine prompt_tokens_per_s)" "$pp512" ">= 0.90"
+compare "4 streams aggregate, tok/s, engine (vs engine 1 stream)" "$(value engine four_streams_tokens_per_s)" \
+  "$(value engine one_stream_tokens_per_s)" "aim 2.0"
+compare "TTFT new conversation, ms, engine (cached vs not)" "$(value engine ttft_new_conversation_cached_ms)" \
+  "$(value engine ttft_new_conversation_uncached_ms)" "$(value engine system_prompt_tokens_cached) system tokens reused"
+compare "peak RSS, MiB (vs llama-completion)" "$((engine_kb / 1024))" "$((completion_kb / 1024))" "<= 1.0"
+echo "Over HTTP, mimir serve vs llama-server -np 4 (streaming, greedy, ignore_eos, 128 tokens a stream):"
+compare "1 stream, tok/s" "$(value mimir one_stream_tokens_per_s)" "$(value llama one_stream_tokens_per_s)" ""
+compare "4 streams aggregate, tok/s" "$(value mimir streams_tokens_per_s)" "$(value llama streams_tokens_per_s)" \
+  ">= 1.0"
+compare "  mimir serve 4 streams vs its 1 stream" "$(value mimir streams_tokens_per_s)" \
+  "$(value mimir one_stream_tokens_per_s)" "aim 2.0"
+echo "Time to first token, $(value mimir ttft_prompt_tokens) prompt tokens (mimir; llama-server $(value llama ttft_prompt_tokens)):"
+compare "TTFT new conversation, ms, server idle" "$(value mimir ttft_new_conversation_idle_ms)" \
+  "$(value llama ttft_new_conversation_idle_ms)" "<= 0.5"
+compare "TTFT new conversation, ms, other conversation streaming" "$(value mimir ttft_new_conversation_busy_ms)" \
+  "$(value llama ttft_new_conversation_busy_ms)" "<= 0.5"
+compare "TTFT system prompt never seen, ms" "$(value mimir ttft_cold_ms)" "$(value llama ttft_cold_ms)" ""
