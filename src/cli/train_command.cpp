@@ -74,6 +74,11 @@ void register_train(CLI::App& app, int& exit_code) {
         ->capture_default_str();
     train->add_option("--threads", o->n_threads, "CPU threads (0 = all cores)")->capture_default_str();
     train
+        ->add_option("--recompute", o->recompute,
+                     "Keep only each layer's input for the backward pass and recompute the rest (about a third "
+                     "more work; activation memory of one layer instead of all). false: fastest, most memory")
+        ->capture_default_str();
+    train
         ->add_option("--checkpoint-every", o->checkpoint_every,
                      "Write checkpoint.gguf every N steps (0 = never)")
         ->capture_default_str();

@@ -148,6 +148,7 @@ class TrainingRun {
                                 ? o_.n_threads
                                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
         graph_ = std::make_unique<TrainingGraph>(*model_, adapter_.get(), parameters_, threads);
+        graph_->set_recompute_layers(o_.recompute);
         settings_ =
             OptimizerSettings{o_.learning_rate, 0.9f,       0.999f, 1e-8f, o_.weight_decay, o_.max_grad_norm,
                               o_.warmup_ratio,  o_.schedule};

@@ -33,6 +33,7 @@ struct TrainOptions {
     uint64_t seed = 42;
     int n_ctx = 512;
     int n_threads = 0;         // 0 = all cores
+    bool recompute = true;     // gradient checkpointing by layer (TrainingGraph::set_recompute_layers)
     int checkpoint_every = 0;  // optimizer steps; 0 = no checkpoints
     bool resume = false;
     int patience = 0;     // epochs without eval improvement before stopping; 0 = never

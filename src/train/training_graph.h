@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "model/llama_handles.h"
@@ -41,6 +42,10 @@ class TrainingGraph {
     float loss(const TokenSequence& sequence);
     // Forward + backward; the gradients of this sequence's mean reply loss are added to the accumulators.
     float accumulate_gradients(const TokenSequence& sequence);
+    // With recomputation on, accumulate_gradients keeps only each layer's input between the forward and
+    // the backward pass and recomputes the rest layer by layer: about one forward pass more work, and
+    // activation memory of one layer instead of all (Phi-3-mini, 512 tokens: ~4.8 GB less). Same gradients.
+    void set_recompute_layers(bool on) { recompute_layers_ = on; }
 
     void zero_gradients();
     // Bytes of the compute buffer (activations kept for backward + transients) the largest graph so far
@@ -53,13 +58,20 @@ class TrainingGraph {
 
   private:
     struct Built;
-    Built build(const TokenSequence& sequence, bool all_logits, bool backward);
+    Built begin(const TokenSequence& sequence, bool with_tokens);
+    ggml_tensor* add_head(Built& b, const TokenSequence& sequence, ggml_tensor* hidden, bool all_logits);
+    // Builds b.graph up to `result`; with `backward`, `result` is the loss and the backward pass is added,
+    // each (tensor, accumulator) pair receiving that tensor's gradient.
+    void finish(Built& b, ggml_tensor* result, bool backward,
+                const std::vector<std::pair<ggml_tensor*, ggml_tensor*>>& extra_accumulators = {});
     void compute(Built& built, const TokenSequence& sequence);
+    float accumulate_recomputing(const TokenSequence& sequence);
 
     const BaseModel& model_;
     const LoraAdapter* lora_;
     std::vector<ggml_tensor*> parameters_;
     std::vector<ggml_tensor*> gradients_;
+    bool recompute_layers_ = false;
     ggml_tensor* loss_seed_ = nullptr;  // d(loss)/d(loss) = 1, the backward pass's starting point
     // Weights whose input gradient W^T g runs through projection_input_gradient (see input_gradient.h).
     std::vector<const ggml_tensor*> projections_;

@@ -159,5 +159,61 @@ TEST(ReplyOnlyLoss, PromptLabelsHaveNoEffectOnGradients) {
     EXPECT_GT(test::max_abs_diff(reference, gradient_copy(graph, 0)), 1e-6f);
 }
 
+
+// Recomputing layer by layer must give the gradients (and loss) of the whole graph, whichever tensors are
+// trained: every layer's adapter, every base tensor including embeddings and head, one middle layer only
+// (backward stops there), or the head only (no layer is revisited).
+class LayerRecomputationTest : public ::testing::TestWithParam<std::string> {};
+
+void expect_same_gradients(TrainingGraph& graph, const TokenSequence& sequence) {
+    graph.set_recompute_layers(false);
+    graph.zero_gradients();
+    const float whole_loss = graph.accumulate_gradients(sequence);
+    std::vector<std::vector<float>> whole;
+    for (size_t i = 0; i < graph.parameters().size(); ++i) whole.push_back(gradient_copy(graph, i));
+    graph.set_recompute_layers(true);
+    graph.zero_gradients();
+    EXPECT_NEAR(graph.accumulate_gradients(sequence), whole_loss, 1e-6);
+    float largest = 0, worst = 0;
+    for (size_t i = 0; i < whole.size(); ++i) {
+        for (float g : whole[i]) largest = std::max(largest, std::fabs(g));
+        worst = std::max(worst, test::max_abs_diff(whole[i], gradient_copy(graph, i)));
+    }
+    EXPECT_GT(largest, 0.0f);
+    EXPECT_LE(worst, 1e-5f * largest) << "largest gradient " << largest;
+}
+
+TEST_P(LayerRecomputationTest, SameGradientsAsTheWholeGraph) {
+    const std::string path = test::tiny_model_path(test::small_training_spec(GetParam()));
+    const std::string adapter_path = test::scratch_dir() + "/adapter.gguf";
+    ASSERT_TRUE(write_random_lora_adapter(path, 2, 4.0f, 5, adapter_path).ok());
+    auto model = load_base_model(path);
+    ASSERT_TRUE(model.ok());
+    auto adapter = load_lora(adapter_path, **model);
+    ASSERT_TRUE(adapter.ok());
+    const TokenSequence sequence = sample_sequence();
+    {
+        SCOPED_TRACE("adapter on every layer");
+        TrainingGraph graph(**model, adapter->get(), (*adapter)->parameters(), 2);
+        expect_same_gradients(graph, sequence);
+    }
+    std::vector<ggml_tensor*> every_tensor;
+    for (int64_t i = 0; i < gguf_get_n_tensors((*model)->gguf.get()); ++i) {
+        every_tensor.push_back((*model)->find(gguf_get_tensor_name((*model)->gguf.get(), i)));
+    }
+    const std::vector<std::pair<const char*, std::vector<ggml_tensor*>>> cases = {
+        {"every base tensor", every_tensor},
+        {"the last layer only", {(*model)->blocks.back().ffn_down, (*model)->blocks.back().attn_norm}},
+        {"the head only", {(*model)->output_norm}},
+    };
+    for (const auto& [name, params] : cases) {
+        SCOPED_TRACE(name);
+        TrainingGraph graph(**model, nullptr, params, 2);
+        expect_same_gradients(graph, sequence);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Architectures, LayerRecomputationTest, ::testing::Values("phi3", "llama"));
+
 }  // namespace
 }  // namespace mimir
