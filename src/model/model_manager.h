@@ -34,10 +34,11 @@ struct ModelPaths {
 // How llama.cpp should load weights.
 struct LoadOptions {
     bool use_mmap = true;
-    // Repacked CPU buffers (AMX, ...) stay off by default: on this AMX machine the pinned llama.cpp
-    // segfaults in ggml_backend_amx_mul_mat on Q8_0 and Q4_K_M weights (llama-completion and llama-bench
-    // too; their --no-repack avoids it), and training needs plain buffers anyway.
-    bool use_extra_buffer_types = false;
+    // llama.cpp's repacked CPU buffers (weights re-laid-out for the CPU's SIMD kernels at load, as in
+    // llama-bench and llama-server by default): faster quantized matrix products. scripts/llama.sh builds
+    // llama.cpp without AMX, whose kernels segfault on Q4_K/Q8_0 weights on this machine's CPUs.
+    // Training loads its base weights itself, in plain buffers.
+    bool use_extra_buffer_types = true;
     // A model file larger than this is refused as "out_of_memory" without trying; 0 = MemAvailable.
     uint64_t memory_limit_bytes = 0;
 };
