@@ -37,9 +37,9 @@ elseif(MIMIR_LLAMA_SOURCE_DIR AND MIMIR_LLAMA_BUILD_DIR)
     -Wl,--start-group ${_lib}/src/libllama.a ${_lib}/ggml/src/libggml.a
     ${_lib}/ggml/src/libggml-cpu.a ${_lib}/ggml/src/libggml-base.a -Wl,--end-group
     OpenMP::OpenMP_CXX Threads::Threads ${CMAKE_DL_LIBS} m)
-  if(NOT MIMIR_LLAMA_TOOLS_DIR)
-    set(MIMIR_LLAMA_TOOLS_DIR ${MIMIR_LLAMA_BUILD_DIR}/bin CACHE PATH "" FORCE)
-  endif()
+  # Always the tools of the build linked here: a build directory reconfigured against a new cached build
+  # (another llama.cpp version or build flags) must not keep comparing against the old tools.
+  set(MIMIR_LLAMA_TOOLS_DIR ${MIMIR_LLAMA_BUILD_DIR}/bin CACHE PATH "" FORCE)
 elseif(MIMIR_LLAMA_SOURCE_DIR)
   message(STATUS "mimir: building llama.cpp as a subproject from ${MIMIR_LLAMA_SOURCE_DIR}")
   set(BUILD_SHARED_LIBS OFF CACHE BOOL "" FORCE)
