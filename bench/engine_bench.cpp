@@ -31,6 +31,10 @@ struct BenchOptions {
     int n_ctx = 4096;
     int repetitions = 3;
     bool rss_only = false;
+    std::vector<std::string> only;  // figures to measure; empty = all
+    bool wants(const std::string& figure) const {
+        return only.empty() || std::find(only.begin(), only.end(), figure) != only.end();
+    }
 };
 
 // Load from other processes only ever slows a run down, so the best of several runs is the least noisy.
@@ -177,6 +181,8 @@ int main(int argc, char** argv) {
     app.add_option("--repetitions", options.repetitions, "Runs per figure (the best is printed)")
         ->capture_default_str();
     app.add_flag("--rss-only", options.rss_only, "Only load, generate 16 tokens and print peak RSS");
+    app.add_option("--only", options.only, "Measure only these figures (e.g. to profile one)")
+        ->check(CLI::IsMember({"decode", "prompt", "streams", "ttft"}));
     CLI11_PARSE(app, argc, argv);
     spdlog::set_level(spdlog::level::warn);
 
@@ -193,12 +199,14 @@ int main(int argc, char** argv) {
         bench_peak_rss(model, options);
         return 0;
     }
-    bench_decode(model, options);
-    bench_prompt(model, options);
-    const double one = streams_rate(model, options, 1);
-    const double four = streams_rate(model, options, 4);
-    print("one_stream_tokens_per_s", one);
-    print("four_streams_tokens_per_s", four);
-    bench_time_to_first_token(model, options);
+    if (options.wants("decode")) bench_decode(model, options);
+    if (options.wants("prompt")) bench_prompt(model, options);
+    if (options.wants("streams")) {
+        const double one = streams_rate(model, options, 1);
+        const double four = streams_rate(model, options, 4);
+        print("one_stream_tokens_per_s", one);
+        print("four_streams_tokens_per_s", four);
+    }
+    if (options.wants("ttft")) bench_time_to_first_token(model, options);
     return 0;
 }

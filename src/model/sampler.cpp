@@ -75,11 +75,42 @@ SamplerHandle make_chain(const SamplingParams& params, const llama_vocab* vocab)
     return chain;
 }
 
+// Max of a block in independent lanes, a loop the compiler turns into SIMD (a running max cannot be).
+float block_max(const float* values, int32_t n) {
+    constexpr int32_t kLanes = 16;
+    float lanes[kLanes];
+    std::fill(lanes, lanes + kLanes, -INFINITY);
+    int32_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) {
+        for (int32_t l = 0; l < kLanes; ++l) lanes[l] = values[i + l] > lanes[l] ? values[i + l] : lanes[l];
+    }
+    float best = -INFINITY;
+    for (int32_t l = 0; l < kLanes; ++l) best = lanes[l] > best ? lanes[l] : best;
+    for (; i < n; ++i) best = values[i] > best ? values[i] : best;
+    return best;
+}
+
 bool is_plain_greedy(const SamplingParams& params) {
     return params.temperature <= 0.0f && (params.repeat_penalty == 1.0f || params.repeat_last_n == 0);
 }
 
 }  // namespace
+
+int32_t arg_max(const float* logits, int32_t n) {
+    // The first block holding the maximum, then its first position within that block.
+    constexpr int32_t kBlock = 512;
+    float best = -INFINITY;
+    int32_t best_block = 0;
+    for (int32_t start = 0; start < n; start += kBlock) {
+        const float block_best = block_max(logits + start, std::min(kBlock, n - start));
+        if (block_best > best) {
+            best = block_best;
+            best_block = start;
+        }
+    }
+    const float* found = std::find(logits + best_block, logits + n, best);
+    return found == logits + n ? 0 : static_cast<int32_t>(found - logits);
+}
 
 RequestSampler::RequestSampler(const SamplingParams& params, const llama_vocab* vocab)
     : n_vocab_(llama_vocab_n_tokens(vocab)) {
@@ -97,12 +128,12 @@ RequestSampler::RequestSampler(const SamplingParams& params, const llama_vocab* 
 llama_token RequestSampler::sample(llama_context* ctx, int32_t output_index) {
     if (chain_) return llama_sampler_sample(chain_.get(), ctx, output_index);
     const float* logits = llama_get_logits_ith(ctx, output_index);
-    const auto best = static_cast<llama_token>(std::max_element(logits, logits + n_vocab_) - logits);
+    const llama_token best = arg_max(logits, n_vocab_);
     if (std::find(banned_.begin(), banned_.end(), best) == banned_.end()) return best;
     // Rare: the arg-max is an end-of-generation token that must not be chosen; search again without them.
     std::vector<float> allowed(logits, logits + n_vocab_);
     for (llama_token token : banned_) allowed[static_cast<size_t>(token)] = -INFINITY;
-    return static_cast<llama_token>(std::max_element(allowed.begin(), allowed.end()) - allowed.begin());
+    return arg_max(allowed.data(), n_vocab_);
 }
 
 }  // namespace mimir

@@ -13,6 +13,11 @@ namespace mimir {
 // Checks the ranges documented on SamplingParams. Error code "invalid_request" naming the field.
 Status validate_sampling(const SamplingParams& params);
 
+// Index of the largest of `n` (> 0) logits, the first one on ties, as std::max_element gives it, but in a
+// few microseconds for a 32064-token vocabulary instead of ~30 (a few percent of a small model's decode
+// step). NaNs are never chosen unless every value is NaN (then 0).
+int32_t arg_max(const float* logits, int32_t n);
+
 // One request's sampler: each request owns its own, so requests decoded in the same batch never share
 // state (penalty history, random generator). Chain: top-k -> repeat penalty -> greedy when temperature is
 // 0, otherwise -> top-p -> temperature -> random draw seeded with `seed`. Plain greedy (no penalty) skips
