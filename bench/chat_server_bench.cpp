@@ -32,6 +32,10 @@ struct Options {
     int max_tokens = 128;
     int system_words = 330;  // about 500 tokens with the Phi-3 tokenizer and chat template
     int repetitions = 3;
+    // Send conversations to /v1/completions as Phi-3 chat-template text instead of /v1/chat/completions
+    // (llama-server: its chat endpoint parses every reply and fails the stream with a 500 when a
+    // random-weight model's output does not parse; the text endpoint passes it through).
+    bool phi3_text_completions = false;
 };
 
 struct Message {
@@ -77,6 +81,13 @@ private:
     std::string pending_;
 };
 
+// The Phi-3 chat template (what llama.cpp's built-in "phi3" template and the model's own render).
+std::string phi3_chat_text(const std::vector<Message>& messages) {
+    std::string text;
+    for (const Message& m : messages) text += "<|" + m.role + "|>\n" + m.content + "<|end|>\n";
+    return text + "<|assistant|>\n";
+}
+
 // One streamed chat completion: greedy, exactly `max_tokens` tokens (end of turn ignored).
 // `on_first_text` runs once, when the first text arrives.
 StreamResult stream_chat(const Options& options, const std::vector<Message>& messages, int max_tokens,
@@ -86,15 +97,19 @@ StreamResult stream_chat(const Options& options, const std::vector<Message>& mes
                  {"stream_options", {{"include_usage", true}}},
                  {"max_tokens", max_tokens},
                  {"temperature", 0},
-                 {"ignore_eos", true},
-                 {"messages", json::array()}};
-    for (const Message& m : messages) body["messages"].push_back({{"role", m.role}, {"content", m.content}});
+                 {"ignore_eos", true}};
+    if (options.phi3_text_completions) {
+        body["prompt"] = phi3_chat_text(messages);
+    } else {
+        body["messages"] = json::array();
+        for (const Message& m : messages) body["messages"].push_back({{"role", m.role}, {"content", m.content}});
+    }
 
     httplib::Client client(options.host, options.port);
     client.set_read_timeout(std::chrono::minutes(30));
     httplib::Request request;
     request.method = "POST";
-    request.path = "/v1/chat/completions";
+    request.path = options.phi3_text_completions ? "/v1/completions" : "/v1/chat/completions";
     request.set_header("Content-Type", "application/json");
     request.body = body.dump();
     StreamResult result;
@@ -107,8 +122,8 @@ StreamResult stream_chat(const Options& options, const std::vector<Message>& mes
             const json choices = event.value("choices", json::array());
             for (const json& choice : choices) {
                 const json delta = choice.value("delta", json::object());
-                const bool has_text = delta.contains("content") && delta["content"].is_string() &&
-                                      !delta["content"].get<std::string>().empty();
+                const json text = delta.contains("content") ? delta["content"] : choice.value("text", json());
+                const bool has_text = text.is_string() && !text.get<std::string>().empty();
                 if (has_text && result.ttft_ms == 0) {
                     result.ttft_ms = ms_between(start, Clock::now());
                     if (on_first_text) on_first_text();
@@ -221,6 +236,8 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--repetitions", options.repetitions, "Runs per figure (the best is printed)")
         ->capture_default_str();
+    app.add_flag("--phi3-text-completions", options.phi3_text_completions,
+                 "Send each conversation to /v1/completions as Phi-3 chat-template text");
     CLI11_PARSE(app, argc, argv);
 
     stream_chat(options, {kShortSystem, {"user", "Warm-up"}}, 4);  // the first tokens page the mapped weights in
