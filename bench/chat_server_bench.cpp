@@ -36,6 +36,10 @@ struct Options {
     // (llama-server: its chat endpoint parses every reply and fails the stream with a 500 when a
     // random-weight model's output does not parse; the text endpoint passes it through).
     bool phi3_text_completions = false;
+    // Never sample the byte-fallback tokens <0x00>..<0xFF> (ids 3..258 in the Phi-3 vocabulary), so that a
+    // random-weight model's reply cannot end inside a broken UTF-8 sequence: llama-server's final parse of
+    // such a reply fails the whole stream with a 500. The work per token stays the same.
+    bool ban_byte_tokens = false;
 };
 
 struct Message {
@@ -98,6 +102,11 @@ StreamResult stream_chat(const Options& options, const std::vector<Message>& mes
                  {"max_tokens", max_tokens},
                  {"temperature", 0},
                  {"ignore_eos", true}};
+    if (options.ban_byte_tokens) {
+        json bias = json::array();
+        for (int token = 3; token <= 258; ++token) bias.push_back({token, false});
+        body["logit_bias"] = bias;
+    }
     if (options.phi3_text_completions) {
         body["prompt"] = phi3_chat_text(messages);
     } else {
@@ -238,6 +247,8 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_flag("--phi3-text-completions", options.phi3_text_completions,
                  "Send each conversation to /v1/completions as Phi-3 chat-template text");
+    app.add_flag("--ban-byte-tokens", options.ban_byte_tokens,
+                 "Send a logit_bias that never samples the Phi-3 byte tokens (ids 3..258)");
     CLI11_PARSE(app, argc, argv);
 
     stream_chat(options, {kShortSystem, {"user", "Warm-up"}}, 4);  // the first tokens page the mapped weights in

@@ -64,9 +64,11 @@ engine_kb="$(peak_kb "$work/engine.time")"
 # Both servers over HTTP with the same client: 4 slots, the same threads, and the same KV memory (llama-server
 # splits -c among its slots: ctx/4 tokens each; Mimir shares ctx among its slots). Everything else is each
 # server's default, including llama-server's prompt cache in RAM (--cache-ram) and its slot choice by prompt
-# similarity. llama-server gets each conversation as Phi-3 chat-template text on /v1/completions (the same
-# prompt tokens): its chat endpoint parses every reply against the chat format and ends the stream with a
-# 500 when a random-weight model's output does not parse (e.g. ends in a broken UTF-8 sequence).
+# similarity. llama-server parses every reply against the chat format, and ends the stream with a 500 when
+# a random-weight model's output does not parse, which happens when 128 tokens end inside a UTF-8 sequence
+# built from byte tokens. So llama-server's requests never sample byte tokens (a logit_bias: other tokens,
+# the same work per token), and go as Phi-3 chat-template text to /v1/completions (the same prompt tokens;
+# its Jinja chat path also failed mid-stream).
 server_bench() {  # server_bench NAME PORT CLIENT_FLAGS COMMAND... -> $work/NAME.txt
   local name="$1" port="$2" client_flags="$3"; shift 3
   "$@" >"$work/$name.log" 2>&1 &
@@ -80,7 +82,7 @@ server_bench() {  # server_bench NAME PORT CLIENT_FLAGS COMMAND... -> $work/NAME
 port=$((20000 + RANDOM % 20000))
 server_bench mimir "$port" "" "$build_dir/src/cli/mimir" serve --base "$model" --port "$port" --threads "$threads" \
   --ctx "$ctx" --parallel 4 --rate-limit 0
-server_bench llama "$((port + 1))" --phi3-text-completions "$tools/llama-server" -m "$model" --port "$((port + 1))" -t "$threads" \
+server_bench llama "$((port + 1))" "--phi3-text-completions --ban-byte-tokens" "$tools/llama-server" -m "$model" --port "$((port + 1))" -t "$threads" \
   -c "$ctx" -np 4
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
