@@ -8,7 +8,7 @@
 
 #include "ggml-cpu.h"
 #include "train/forward_builder.h"
-#include "train/input_gradient.h"
+#include "train/projection_ops.h"
 
 namespace mimir {
 
@@ -97,6 +97,7 @@ void TrainingGraph::finish(Built& b, ggml_tensor* result, bool backward,
     ggml_set_output(result);
     if (!backward) {
         ggml_build_forward_expand(b.graph, result);
+        use_projection_ops(ctx, b.graph, projections_);
         return;
     }
     ggml_set_loss(result);
@@ -115,7 +116,7 @@ void TrainingGraph::finish(Built& b, ggml_tensor* result, bool backward,
         }
     }
     ggml_build_backward_expand(ctx, b.graph, accumulators.data());
-    use_projection_input_gradients(ctx, b.graph, projections_);
+    use_projection_ops(ctx, b.graph, projections_);
 }
 
 void TrainingGraph::compute(Built& b, const TokenSequence& sequence) {

@@ -73,7 +73,7 @@ class TrainingGraph {
     std::vector<ggml_tensor*> gradients_;
     bool recompute_layers_ = false;
     ggml_tensor* loss_seed_ = nullptr;  // d(loss)/d(loss) = 1, the backward pass's starting point
-    // Weights whose input gradient W^T g runs through projection_input_gradient (see input_gradient.h).
+    // Weights whose products W x and W^T g run through Mimir's own ops (see projection_ops.h).
     std::vector<const ggml_tensor*> projections_;
     GgmlContextHandle gradient_ctx_;
     GgmlBackendHandle backend_;

@@ -1,4 +1,4 @@
-#include "train/input_gradient.h"
+#include "train/projection_ops.h"
 
 #include <algorithm>
 #include <cstring>
@@ -8,22 +8,26 @@ namespace mimir {
 
 namespace {
 
-// Eight floats: one AVX register where the file is compiled for it (see train/CMakeLists), two SSE ones
-// elsewhere. GCC and clang both lower vector extensions to whatever the target has.
-using Vec8 = float __attribute__((vector_size(32)));
+// One AVX-512 register (16 floats) or one AVX register (8) where the file is compiled for them (see
+// train/CMakeLists); GCC and clang lower vector extensions to whatever the target has.
+#if defined(__AVX512F__)
+constexpr int kLanes = 16;
+#else
 constexpr int kLanes = 8;
-constexpr int kVectorsPerBlock = 4;                     // 32 columns held in registers per token
+#endif
+using Vector = float __attribute__((vector_size(kLanes * sizeof(float))));
+constexpr int kVectorsPerBlock = 4;                     // columns held in registers per token: 4 vectors
 constexpr int64_t kBlockWidth = kLanes * kVectorsPerBlock;
 constexpr int kTokensPerBlock = 4;                      // tokens sharing each W vector loaded
 constexpr int64_t kTileRows = 64;                       // rows of W dequantized together
 constexpr int64_t kTileColumns = 512;                   // a multiple of every ggml block size (32, 256)
 
-Vec8 load(const float* p) {
-    Vec8 v;
+Vector load(const float* p) {
+    Vector v;
     std::memcpy(&v, p, sizeof v);
     return v;
 }
-void store(float* p, Vec8 v) { std::memcpy(p, &v, sizeof v); }
+void store(float* p, Vector v) { std::memcpy(p, &v, sizeof v); }
 
 // out[t][c] += sum over r of tile[r][c] * g[t][r], for NT tokens. W vectors come from L1/L2 once per NT
 // tokens; the accumulators stay in registers across all rows of the tile.
@@ -31,13 +35,13 @@ template <int NT>
 void multiply_tile(const float* tile, int64_t n_rows, int64_t width, const float* const* g, float* const* out) {
     int64_t c = 0;
     for (; c + kBlockWidth <= width; c += kBlockWidth) {
-        Vec8 acc[NT][kVectorsPerBlock];
+        Vector acc[NT][kVectorsPerBlock];
         for (int t = 0; t < NT; ++t) {
             for (int v = 0; v < kVectorsPerBlock; ++v) acc[t][v] = load(out[t] + c + v * kLanes);
         }
         for (int64_t r = 0; r < n_rows; ++r) {
             const float* row = tile + r * width + c;
-            Vec8 w[kVectorsPerBlock];
+            Vector w[kVectorsPerBlock];
             for (int v = 0; v < kVectorsPerBlock; ++v) w[v] = load(row + v * kLanes);
             for (int t = 0; t < NT; ++t) {
                 const float s = g[t][r];
@@ -120,7 +124,56 @@ void input_gradient_op(ggml_tensor* dst, int ith, int nth, void*) {
     }
 }
 
+
+// dst [n_out, n_tokens] = W x. Work items are (row tile, token range): each thread owns whole output rows,
+// and each W element is dequantized once per item. The tile is transposed once, so the product runs in
+// the same register-blocked form as W^T g (outputs in registers, one W vector serving several tokens)
+// rather than as dot products that end in horizontal sums.
+void projection_op(ggml_tensor* dst, int ith, int nth, void*) {
+    const ggml_tensor* w = dst->src[0];
+    const ggml_tensor* x = dst->src[1];
+    const int64_t n_in = w->ne[0], n_out = w->ne[1], n_tokens = x->ne[1];
+    const int64_t n_row_tiles = (n_out + kTileRows - 1) / kTileRows;
+    const int64_t n_token_parts = std::max<int64_t>(1, std::min<int64_t>(n_tokens, (nth + n_row_tiles - 1) / n_row_tiles));
+    thread_local std::vector<float> tile, transposed;
+    tile.resize(static_cast<size_t>(kTileRows * kTileColumns));
+    transposed.resize(tile.size());
+    const auto* input = static_cast<const float*>(x->data);
+    auto* result = static_cast<float*>(dst->data);
+
+    for (int64_t item = ith; item < n_row_tiles * n_token_parts; item += nth) {
+        const int64_t row0 = (item % n_row_tiles) * kTileRows;
+        const int64_t n_rows = std::min(kTileRows, n_out - row0);
+        const int64_t part = item / n_row_tiles;
+        const int64_t t_begin = n_tokens * part / n_token_parts, t_end = n_tokens * (part + 1) / n_token_parts;
+        for (int64_t t = t_begin; t < t_end; ++t) std::memset(result + t * n_out + row0, 0, n_rows * sizeof(float));
+        for (int64_t col0 = 0; col0 < n_in; col0 += kTileColumns) {
+            const int64_t width = std::min(kTileColumns, n_in - col0);
+            dequantize_rows(w, row0, n_rows, col0, width, tile.data());
+            for (int64_t r = 0; r < n_rows; ++r) {
+                for (int64_t c = 0; c < width; ++c) transposed[c * n_rows + r] = tile[r * width + c];
+            }
+            for (int64_t t = t_begin; t < t_end; t += kTokensPerBlock) {
+                const int n = static_cast<int>(std::min<int64_t>(kTokensPerBlock, t_end - t));
+                const float* x_rows[kTokensPerBlock];
+                float* y_rows[kTokensPerBlock];
+                for (int i = 0; i < n; ++i) {
+                    x_rows[i] = input + (t + i) * n_in + col0;
+                    y_rows[i] = result + (t + i) * n_out + row0;
+                }
+                multiply_tokens(n, transposed.data(), width, n_rows, x_rows, y_rows);
+            }
+        }
+    }
+}
+
 }  // namespace
+
+ggml_tensor* projection(ggml_context* ctx, ggml_tensor* weight, ggml_tensor* input) {
+    ggml_tensor* args[] = {weight, input};
+    return ggml_custom_4d(ctx, GGML_TYPE_F32, weight->ne[1], input->ne[1], 1, 1, args, 2, projection_op,
+                          GGML_N_TASKS_MAX, nullptr);
+}
 
 ggml_tensor* projection_input_gradient(ggml_context* ctx, ggml_tensor* weight, ggml_tensor* gradient) {
     ggml_tensor* args[] = {weight, gradient};
@@ -128,27 +181,37 @@ ggml_tensor* projection_input_gradient(ggml_context* ctx, ggml_tensor* weight, g
                           GGML_N_TASKS_MAX, nullptr);
 }
 
-int use_projection_input_gradients(ggml_context* ctx, ggml_cgraph* graph,
-                                   const std::vector<const ggml_tensor*>& weights) {
+int use_projection_ops(ggml_context* ctx, ggml_cgraph* graph, const std::vector<const ggml_tensor*>& weights) {
+    auto plain_matrix = [](const ggml_tensor* t) {
+        return t->type == GGML_TYPE_F32 && ggml_is_contiguous(t) && t->ne[2] == 1 && t->ne[3] == 1;
+    };
     int rewritten = 0;
     for (int i = 0; i < ggml_graph_n_nodes(graph); ++i) {
         ggml_tensor* node = ggml_graph_node(graph, i);
-        if (node->op != GGML_OP_OUT_PROD || node->src[1]->op != GGML_OP_TRANSPOSE) continue;
         ggml_tensor* weight = node->src[0];
-        ggml_tensor* gradient = node->src[1]->src[0];
-        if (std::find(weights.begin(), weights.end(), weight) == weights.end()) continue;
-        if (gradient->type != GGML_TYPE_F32 || !ggml_is_contiguous(gradient) || gradient->ne[2] != 1 ||
-            gradient->ne[3] != 1 || weight->ne[2] != 1 || weight->ne[3] != 1) {
+        ggml_tensor* other = nullptr;  // x for W x, g for W^T g
+        const ggml_tensor* replacement = nullptr;
+        if (node->op == GGML_OP_MUL_MAT) {
+            other = node->src[1];
+        } else if (node->op == GGML_OP_OUT_PROD && node->src[1]->op == GGML_OP_TRANSPOSE) {
+            other = node->src[1]->src[0];
+        } else {
             continue;
         }
-        // The replacement computes the same [n_in, n_tokens] F32 value; taking over its op, parameters and
-        // sources keeps the node's place in the graph and every consumer's pointer to it.
-        const ggml_tensor* custom = projection_input_gradient(ctx, weight, gradient);
-        node->op = custom->op;
-        std::memcpy(node->op_params, custom->op_params, sizeof(node->op_params));
+        if (std::find(weights.begin(), weights.end(), weight) == weights.end() || !plain_matrix(other) ||
+            weight->ne[2] != 1 || weight->ne[3] != 1) {
+            continue;
+        }
+        replacement = node->op == GGML_OP_MUL_MAT ? projection(ctx, weight, other)
+                                                  : projection_input_gradient(ctx, weight, other);
+        // The replacement computes the same [rows, n_tokens] F32 value; taking over its op, parameters and
+        // sources keeps the node's place in the graph and every consumer's pointer to it (the backward pass
+        // was already built from the original op's meaning).
+        node->op = replacement->op;
+        std::memcpy(node->op_params, replacement->op_params, sizeof(node->op_params));
         std::fill(std::begin(node->src), std::end(node->src), nullptr);
         node->src[0] = weight;
-        node->src[1] = gradient;
+        node->src[1] = other;
         ++rewritten;
     }
     return rewritten;
