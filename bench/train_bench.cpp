@@ -19,6 +19,7 @@
 #include "train/chat_examples.h"
 #include "train/lora.h"
 #include "train/optimizer.h"
+#include "train/trainer.h"
 #include "train/training_graph.h"
 
 namespace mimir {
@@ -32,7 +33,7 @@ struct BenchOptions {
     int n_threads = 0;
     int repetitions = 3;
     int rank = 8;
-    bool recompute = true;
+    std::string recompute = "all";
     int max_sequences = 0;  // 0 = all windows; a Phi-3-mini step takes minutes on 2 cores
 };
 
@@ -94,7 +95,9 @@ int run(const BenchOptions& o) {
     }
     const int threads = o.n_threads > 0 ? o.n_threads : static_cast<int>(std::thread::hardware_concurrency());
     TrainingGraph graph(**model, adapter.get(), parameters, threads);
-    graph.set_recompute_layers(o.recompute);
+    Result<int> recompute = recompute_layer_count(o.recompute, (*model)->shape.n_layer);
+    if (!recompute) fail(recompute.error().message);
+    graph.set_recompute_layers(*recompute);
     AdamW optimizer(parameters, OptimizerSettings{}, threads);
     const std::vector<TokenSequence> sequences = make_sequences(o, (*model)->shape.n_vocab);
     graph.zero_gradients();
@@ -114,9 +117,9 @@ int run(const BenchOptions& o) {
         }
     }
     std::printf(
-        "mode=%s\nrecompute=%d\nseq=%d\nthreads=%d\nsequences=%zu\ntrain_tokens_per_s_best=%.1f\ntrain_tokens_per_s_mean=%."
+        "mode=%s\nrecompute_layers=%d\nseq=%d\nthreads=%d\nsequences=%zu\ntrain_tokens_per_s_best=%.1f\ntrain_tokens_per_s_mean=%."
         "1f\ncompute_buffer_mb=%.1f\n",
-        o.mode.c_str(), o.recompute ? 1 : 0, o.seq, threads, sequences.size(), best, total_tokens / total_seconds,
+        o.mode.c_str(), *recompute, o.seq, threads, sequences.size(), best, total_tokens / total_seconds,
         static_cast<double>(graph.compute_buffer_bytes()) / (1024.0 * 1024.0));
     return 0;
 }
@@ -135,7 +138,7 @@ int main(int argc, char** argv) {
     app.add_option("--threads", o.n_threads, "CPU threads (0 = all cores)")->capture_default_str();
     app.add_option("--repetitions", o.repetitions, "Passes over the sequences")->capture_default_str();
     app.add_option("--rank", o.rank, "LoRA rank")->capture_default_str();
-    app.add_option("--recompute", o.recompute, "Recompute activations layer by layer (as mimir train does)")
+    app.add_option("--recompute", o.recompute, "all, none or N lowest layers recomputed (as mimir train --recompute)")
         ->capture_default_str();
     app.add_option("--max-sequences", o.max_sequences, "Train on at most this many sequences (0 = all)")
         ->capture_default_str();

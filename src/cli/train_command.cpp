@@ -75,8 +75,9 @@ void register_train(CLI::App& app, int& exit_code) {
     train->add_option("--threads", o->n_threads, "CPU threads (0 = all cores)")->capture_default_str();
     train
         ->add_option("--recompute", o->recompute,
-                     "Keep only each layer's input for the backward pass and recompute the rest (about a third "
-                     "more work; activation memory of one layer instead of all). false: fastest, most memory")
+                     "Gradient checkpointing: all, none, or N = recompute the lowest N layers in the backward "
+                     "pass. Each recomputed layer keeps only its input (Phi-3-mini, 512 tokens: ~137 MiB less) "
+                     "for one more layer forward; all: ~1/2 more work, none: fastest, most memory")
         ->capture_default_str();
     train
         ->add_option("--checkpoint-every", o->checkpoint_every,

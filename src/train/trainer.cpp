@@ -1,5 +1,7 @@
 #include "train/trainer.h"
 
+#include <charconv>
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -49,6 +51,7 @@ Status validate(const TrainOptions& o) {
         return bad_option("--schedule must be cosine, linear or constant");
     }
     if (o.n_ctx < 16) return bad_option("--ctx must be at least 16");
+    if (Result<int> recompute = recompute_layer_count(o.recompute, 1); !recompute) return Status(recompute.error());
     if (o.n_threads < 0 || o.checkpoint_every < 0 || o.patience < 0) {
         return bad_option("--threads, --checkpoint-every and --patience must be >= 0");
     }
@@ -148,7 +151,9 @@ class TrainingRun {
                                 ? o_.n_threads
                                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
         graph_ = std::make_unique<TrainingGraph>(*model_, adapter_.get(), parameters_, threads);
-        graph_->set_recompute_layers(o_.recompute);
+        Result<int> recompute = recompute_layer_count(o_.recompute, model_->shape.n_layer);
+        if (!recompute) return Status(recompute.error());
+        graph_->set_recompute_layers(*recompute);
         settings_ =
             OptimizerSettings{o_.learning_rate, 0.9f,       0.999f, 1e-8f, o_.weight_decay, o_.max_grad_norm,
                               o_.warmup_ratio,  o_.schedule};
@@ -355,6 +360,18 @@ SummaryResult run_training(const TrainOptions& options) {
     Status ready = run.setup();
     if (!ready) return SummaryResult(ready.error());
     return run.run();
+}
+
+Result<int> recompute_layer_count(const std::string& recompute, int64_t n_layer) {
+    if (recompute == "all") return static_cast<int>(n_layer);
+    if (recompute == "none") return 0;
+    int count = 0;
+    const auto [end, error] = std::from_chars(recompute.data(), recompute.data() + recompute.size(), count);
+    if (error != std::errc() || end != recompute.data() + recompute.size() || count < 0) {
+        return Result<int>::failure("bad_option",
+                                    "--recompute must be all, none or a number of layers (got \"" + recompute + "\")");
+    }
+    return std::min<int>(count, static_cast<int>(n_layer));
 }
 
 }  // namespace mimir

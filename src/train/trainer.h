@@ -33,7 +33,9 @@ struct TrainOptions {
     uint64_t seed = 42;
     int n_ctx = 512;
     int n_threads = 0;         // 0 = all cores
-    bool recompute = true;     // gradient checkpointing by layer (TrainingGraph::set_recompute_layers)
+    // Gradient checkpointing (TrainingGraph::set_recompute_layers): "all" layers, "none", or how many of
+    // the lowest layers to recompute (a trade between memory and speed).
+    std::string recompute = "all";
     int checkpoint_every = 0;  // optimizer steps; 0 = no checkpoints
     bool resume = false;
     int patience = 0;     // epochs without eval improvement before stopping; 0 = never
@@ -63,5 +65,9 @@ struct TrainSummary {
 // "empty_csv", "no_rows", "row_too_long" with --strict, ...), model errors ("not_gguf", ...),
 // "write_failed".
 Result<TrainSummary> run_training(const TrainOptions& options);
+
+// The layer count --recompute means for a model with `n_layer` layers; fails ("bad_option") for anything
+// but "all", "none" or a non-negative integer.
+Result<int> recompute_layer_count(const std::string& recompute, int64_t n_layer);
 
 }  // namespace mimir

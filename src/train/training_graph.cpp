@@ -167,7 +167,7 @@ float TrainingGraph::loss(const TokenSequence& sequence) {
 
 float TrainingGraph::accumulate_gradients(const TokenSequence& sequence) {
     if (parameters_.empty()) throw std::logic_error("accumulate_gradients with nothing to train");
-    if (recompute_layers_) return accumulate_recomputing(sequence);
+    if (recompute_layers_ > 0) return accumulate_recomputing(sequence);
     Built b = begin(sequence, true);
     ggml_tensor* hidden = ForwardBuilder(b.ctx.get(), model_, lora_).blocks(b.tokens, b.positions);
     finish(b, add_head(b, sequence, hidden, false), true);
@@ -191,20 +191,19 @@ int64_t lowest_trained_layer(const std::vector<ggml_tensor*>& parameters, int64_
 
 }  // namespace
 
-// Gradient checkpointing by layer: a forward pass without gradients keeps only the hidden states entering
-// each layer ([n_embd, n_tokens] each); then the head, and each layer from the last down, is recomputed
-// from its input and backpropagated alone, its output gradient seeded through sum(output * gradient). Costs
-// one more forward pass; activation memory is that of one layer instead of all of them.
+// Gradient checkpointing by layer: a forward pass without gradients through the lowest k layers keeps
+// only each one's input ([n_embd, n_tokens]); then the layers above and the head run forward and backward
+// in one graph (activations kept), and each of the k layers, from the top down, is recomputed from its
+// input and backpropagated alone, its output gradient seeded through sum(output * gradient).
 float TrainingGraph::accumulate_recomputing(const TokenSequence& sequence) {
     const int64_t n_layer = model_.shape.n_layer, n_embd = model_.shape.n_embd;
+    const int64_t k = std::min<int64_t>(recompute_layers_, n_layer);
     const int64_t n_tokens = static_cast<int64_t>(sequence.tokens.size());
     const int64_t lowest = lowest_trained_layer(parameters_, n_layer);
     const size_t state_bytes = static_cast<size_t>(n_embd * n_tokens) * sizeof(float) + GGML_MEM_ALIGN;
-    GgmlContextHandle states(ggml_init({(n_layer + 3) * (ggml_tensor_overhead() + state_bytes), nullptr, false}));
-    std::vector<ggml_tensor*> layer_inputs(static_cast<size_t>(n_layer + 1), nullptr);  // [0] is recomputed
-    for (int64_t l = 1; l <= n_layer; ++l) {
-        layer_inputs[l] = ggml_new_tensor_2d(states.get(), GGML_TYPE_F32, n_embd, n_tokens);
-    }
+    GgmlContextHandle states(ggml_init({(k + 3) * (ggml_tensor_overhead() + state_bytes), nullptr, false}));
+    std::vector<ggml_tensor*> layer_inputs(static_cast<size_t>(k + 1), nullptr);  // [0] is recomputed
+    for (int64_t l = 1; l <= k; ++l) layer_inputs[l] = ggml_new_tensor_2d(states.get(), GGML_TYPE_F32, n_embd, n_tokens);
     ggml_tensor* gradient_out = ggml_new_tensor_2d(states.get(), GGML_TYPE_F32, n_embd, n_tokens);
     ggml_tensor* gradient_in = ggml_new_tensor_2d(states.get(), GGML_TYPE_F32, n_embd, n_tokens);
 
@@ -212,7 +211,7 @@ float TrainingGraph::accumulate_recomputing(const TokenSequence& sequence) {
         Built b = begin(sequence, true);
         ForwardBuilder forward(b.ctx.get(), model_, lora_);
         ggml_tensor* x = forward.embed(b.tokens);
-        for (int64_t l = 0; l < n_layer; ++l) {
+        for (int64_t l = 0; l < k; ++l) {
             x = ggml_cpy(b.ctx.get(), forward.layer(model_.blocks[l], x, b.positions), layer_inputs[l + 1]);
         }
         finish(b, x, /*backward=*/false);
@@ -221,18 +220,21 @@ float TrainingGraph::accumulate_recomputing(const TokenSequence& sequence) {
     float loss = 0;
     {
         Built b = begin(sequence, false);
-        ggml_tensor* hidden = layer_inputs[n_layer];
+        ForwardBuilder forward(b.ctx.get(), model_, lora_);
+        ggml_tensor* input = layer_inputs[k];
         std::vector<std::pair<ggml_tensor*, ggml_tensor*>> wanted;
-        if (lowest < n_layer) {
-            ggml_set_param(hidden);
-            wanted.emplace_back(hidden, gradient_out);
+        if (lowest < k) {
+            ggml_set_param(input);
+            wanted.emplace_back(input, gradient_out);
             std::memset(gradient_out->data, 0, ggml_nbytes(gradient_out));
         }
+        ggml_tensor* hidden = input;
+        for (int64_t l = k; l < n_layer; ++l) hidden = forward.layer(model_.blocks[l], hidden, b.positions);
         finish(b, add_head(b, sequence, hidden, false), true, wanted);
         compute(b, sequence);
         loss = ggml_get_f32_1d(b.loss, 0);
     }
-    for (int64_t l = n_layer - 1; l >= std::max<int64_t>(lowest, 0); --l) {
+    for (int64_t l = k - 1; l >= std::max<int64_t>(lowest, 0); --l) {
         Built b = begin(sequence, l == 0);
         ForwardBuilder forward(b.ctx.get(), model_, lora_);
         ggml_tensor* input = l == 0 ? forward.embed(b.tokens) : layer_inputs[l];

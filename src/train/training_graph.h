@@ -42,10 +42,11 @@ class TrainingGraph {
     float loss(const TokenSequence& sequence);
     // Forward + backward; the gradients of this sequence's mean reply loss are added to the accumulators.
     float accumulate_gradients(const TokenSequence& sequence);
-    // With recomputation on, accumulate_gradients keeps only each layer's input between the forward and
-    // the backward pass and recomputes the rest layer by layer: about one forward pass more work, and
-    // activation memory of one layer instead of all (Phi-3-mini, 512 tokens: ~4.8 GB less). Same gradients.
-    void set_recompute_layers(bool on) { recompute_layers_ = on; }
+    // Gradient checkpointing: accumulate_gradients keeps only the inputs of the lowest `n_layers` layers
+    // between the forward and the backward pass and recomputes those layers one at a time; the layers above
+    // keep their activations. Same gradients; each recomputed layer costs one more layer forward and saves
+    // its activations (Phi-3-mini, 512 tokens: ~137 MiB each). 0 = none (the default), >= n_layer = all.
+    void set_recompute_layers(int n_layers) { recompute_layers_ = n_layers; }
 
     void zero_gradients();
     // Bytes of the compute buffer (activations kept for backward + transients) the largest graph so far
@@ -71,7 +72,7 @@ class TrainingGraph {
     const LoraAdapter* lora_;
     std::vector<ggml_tensor*> parameters_;
     std::vector<ggml_tensor*> gradients_;
-    bool recompute_layers_ = false;
+    int recompute_layers_ = 0;
     ggml_tensor* loss_seed_ = nullptr;  // d(loss)/d(loss) = 1, the backward pass's starting point
     // Weights whose products W x and W^T g run through Mimir's own ops (see projection_ops.h).
     std::vector<const ggml_tensor*> projections_;

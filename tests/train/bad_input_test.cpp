@@ -100,6 +100,8 @@ TEST_F(BadInput, OtherBadOptionsNameTheirFlag) {
              {[](TrainOptions& o) { o.learning_rate = -1; }, "--lr"},
              {[](TrainOptions& o) { o.eval_fraction = 1.5; }, "--eval-fraction"},
              {[](TrainOptions& o) { o.schedule = "zigzag"; }, "--schedule"},
+             {[](TrainOptions& o) { o.recompute = "some"; }, "--recompute"},
+             {[](TrainOptions& o) { o.recompute = "-3"; }, "--recompute"},
              {[](TrainOptions& o) { o.targets = {"attn_bogus"}; }, "attn_bogus"},
              {[](TrainOptions& o) { o.targets = {"attn_q"}; }, "attn_q"},  // phi3 has a fused attn_qkv
              {[](TrainOptions& o) {
