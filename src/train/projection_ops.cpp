@@ -18,7 +18,7 @@ constexpr int kLanes = 8;
 using Vector = float __attribute__((vector_size(kLanes * sizeof(float))));
 constexpr int kVectorsPerBlock = 4;                     // columns held in registers per token: 4 vectors
 constexpr int64_t kBlockWidth = kLanes * kVectorsPerBlock;
-constexpr int kTokensPerBlock = 4;                      // tokens sharing each W vector loaded
+constexpr int kTokensPerBlock = 6;                      // tokens sharing each W vector loaded
 constexpr int64_t kTileRows = 64;                       // rows of W dequantized together
 constexpr int64_t kTileColumns = 512;                   // a multiple of every ggml block size (32, 256)
 
@@ -64,6 +64,8 @@ void multiply_tile(const float* tile, int64_t n_rows, int64_t width, const float
 void multiply_tokens(int n_tokens, const float* tile, int64_t n_rows, int64_t width, const float* const* g,
                      float* const* out) {
     switch (n_tokens) {
+        case 6: multiply_tile<6>(tile, n_rows, width, g, out); break;
+        case 5: multiply_tile<5>(tile, n_rows, width, g, out); break;
         case 4: multiply_tile<4>(tile, n_rows, width, g, out); break;
         case 3: multiply_tile<3>(tile, n_rows, width, g, out); break;
         case 2: multiply_tile<2>(tile, n_rows, width, g, out); break;
