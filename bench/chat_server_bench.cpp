@@ -3,7 +3,9 @@
 //  - the aggregate rate of N concurrent fixed-length streams (greedy, ignore_eos, max_tokens), and of one;
 //  - time to first token of a new conversation with a ~500-token system prompt, after another conversation
 //    with the same system prompt has warmed the server: once with the server idle, once while that other
-//    conversation is still streaming; and with a system prompt the server has never seen (cold).
+//    conversation is still streaming; and with a system prompt the server has never seen (cold);
+//  - with --first-student, only the time to first token of the first conversation after the server started
+//    with its deployment's tutor prompt (--write-system-prompt writes that prompt for the server's flags).
 // Prints one `key=value` line per figure.
 #include <algorithm>
 #include <chrono>
@@ -40,6 +42,12 @@ struct Options {
     // random-weight model's reply cannot end inside a broken UTF-8 sequence: llama-server's final parse of
     // such a reply fails the whole stream with a 500. The work per token stays the same.
     bool ban_byte_tokens = false;
+    // --first-student: the server was just started with the tutor prompt of --write-system-prompt. With
+    // --system-from-server the client leaves it to the server to put it first (`mimir serve
+    // --system-prompt-file`); otherwise the client sends it (llama-server has no such setting).
+    bool first_student = false;
+    bool system_from_server = false;
+    std::string write_system_prompt;
 };
 
 struct Message {
@@ -232,13 +240,24 @@ void time_to_first_token(const Options& options) {
     print("ttft_new_conversation_busy_ms", *std::min_element(busy.begin(), busy.end()));
 }
 
+// The deployment's tutor prompt of the --first-student test: the same text for both servers.
+std::string deployment_system_prompt(const Options& options) { return words(options.system_words, 7); }
+
+void first_student(const Options& options) {
+    std::vector<Message> conversation{{"user", "How do I add fractions?"}};
+    if (!options.system_from_server) conversation.insert(conversation.begin(), {"system", deployment_system_prompt(options)});
+    const StreamResult first = stream_chat(options, conversation, 4);
+    print("first_student_prompt_tokens", first.prompt_tokens);
+    print("ttft_first_student_ms", first.ttft_ms);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     Options options;
     CLI::App app{"Benchmarks an OpenAI-compatible chat server over HTTP (see bench/run_engine_bench.sh)"};
     app.add_option("--host", options.host, "Server address")->capture_default_str();
-    app.add_option("--port", options.port, "Server port")->required();
+    app.add_option("--port", options.port, "Server port (required unless --write-system-prompt)");
     app.add_option("--streams", options.streams, "Concurrent streams for the aggregate rate")->capture_default_str();
     app.add_option("--max-tokens", options.max_tokens, "Tokens each stream generates")->capture_default_str();
     app.add_option("--system-words", options.system_words, "Words in the system prompt of the TTFT test")
@@ -249,9 +268,35 @@ int main(int argc, char** argv) {
                  "Send each conversation to /v1/completions as Phi-3 chat-template text");
     app.add_flag("--ban-byte-tokens", options.ban_byte_tokens,
                  "Send a logit_bias that never samples the Phi-3 byte tokens (ids 3..258)");
+    app.add_flag("--first-student", options.first_student,
+                 "Only time the first conversation after the server started with the tutor prompt");
+    app.add_flag("--system-from-server", options.system_from_server,
+                 "With --first-student: send no system message (the server adds its own tutor prompt)");
+    app.add_option("--write-system-prompt", options.write_system_prompt,
+                   "Write the tutor prompt of --first-student to this file and exit");
     CLI11_PARSE(app, argc, argv);
 
+    if (!options.write_system_prompt.empty()) {
+        FILE* file = std::fopen(options.write_system_prompt.c_str(), "w");
+        if (!file) {
+            std::fprintf(stderr, "cannot write %s\n", options.write_system_prompt.c_str());
+            return 1;
+        }
+        const std::string text = deployment_system_prompt(options);
+        std::fwrite(text.data(), 1, text.size(), file);
+        std::fclose(file);
+        return 0;
+    }
+    if (options.port <= 0) {
+        std::fprintf(stderr, "--port is required\n");
+        return 2;
+    }
+
     stream_chat(options, {kShortSystem, {"user", "Warm-up"}}, 4);  // the first tokens page the mapped weights in
+    if (options.first_student) {
+        first_student(options);
+        return 0;
+    }
     print("one_stream_tokens_per_s", streams_rate(options, 1));
     print("streams_tokens_per_s", streams_rate(options, options.streams));
     time_to_first_token(options);

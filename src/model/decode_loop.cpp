@@ -227,6 +227,10 @@ void Engine::Impl::after_decode() {
             job.n_prompt_decoded += static_cast<size_t>(decoded);
             publish_shared_prefix(slot);
             if (job.n_prompt_decoded < job.prompt.tokens.size()) continue;
+            if (job.prefill_only) {
+                finish(slot, "stop");
+                continue;
+            }
             job.generating = true;
         }
         sample_next(slot);
@@ -288,17 +292,21 @@ void Engine::Impl::finish(Slot& slot, const char* finish_reason) {
     result.prompt_tokens = static_cast<int>(job.prompt.tokens.size());
     result.dropped_messages = job.prompt.dropped_messages;
     result.total_ms = ms_since(job.start);
-    spdlog::info("event=generation finish={} seq={} prompt_tokens={} cached_tokens={} completion_tokens={} "
-                 "ttft_ms={:.1f} total_ms={:.1f}",
-                 finish_reason, slot.seq_id, result.prompt_tokens, result.cached_prompt_tokens,
-                 result.completion_tokens, result.time_to_first_token_ms, result.total_ms);
+    if (!job.prefill_only) {
+        spdlog::info("event=generation finish={} seq={} prompt_tokens={} cached_tokens={} completion_tokens={} "
+                     "ttft_ms={:.1f} total_ms={:.1f}",
+                     finish_reason, slot.seq_id, result.prompt_tokens, result.cached_prompt_tokens,
+                     result.completion_tokens, result.time_to_first_token_ms, result.total_ms);
+    }
     {
         std::lock_guard<std::mutex> lock(mutex_);
         --stats_.active;
-        ++(cancelled ? stats_.cancelled : stats_.completed);
-        stats_.prompt_tokens += static_cast<uint64_t>(result.prompt_tokens);
-        stats_.cached_prompt_tokens += static_cast<uint64_t>(result.cached_prompt_tokens);
-        stats_.generated_tokens += static_cast<uint64_t>(result.completion_tokens);
+        if (!job.prefill_only) {
+            ++(cancelled ? stats_.cancelled : stats_.completed);
+            stats_.prompt_tokens += static_cast<uint64_t>(result.prompt_tokens);
+            stats_.cached_prompt_tokens += static_cast<uint64_t>(result.cached_prompt_tokens);
+            stats_.generated_tokens += static_cast<uint64_t>(result.completion_tokens);
+        }
     }
     job.done.set_value(std::move(result));
     slot.job.reset();

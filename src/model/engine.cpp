@@ -69,6 +69,9 @@ Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const LoadedModel
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Engine::~Engine() = default;
 Result<GenerationResult> Engine::generate(GenerationRequest request) { return impl_->generate(std::move(request)); }
+Result<int> Engine::prefill_system_prompt(const std::string& system_prompt) {
+    return impl_->prefill_system_prompt(system_prompt);
+}
 EngineStats Engine::stats() const { return impl_->stats(); }
 int Engine::context_size() const { return impl_->context_size(); }
 const LoadedModel& Engine::model() const { return impl_->model(); }
@@ -126,10 +129,41 @@ Result<GenerationResult> Engine::Impl::generate(GenerationRequest request) {
         spdlog::info("event=generation_rejected code={} message=\"{}\"", job.error().code, job.error().message);
         return job.error();
     }
-    std::future<Result<GenerationResult>> done = (*job)->done.get_future();
     {
         std::lock_guard<std::mutex> lock(mutex_);
         ++stats_.requests;
+    }
+    return submit(std::move(*job));
+}
+
+Result<int> Engine::Impl::prefill_system_prompt(const std::string& system_prompt) {
+    // Any user turn will do: only the tokens that depend on the system message alone are kept.
+    GenerationRequest request;
+    request.messages = {{"system", system_prompt}, {"user", "?"}};
+    request.sampling.temperature = 0;
+    request.sampling.max_tokens = 1;
+    Result<std::unique_ptr<Job>> job = prepare(std::move(request));
+    if (!job) return job.error();
+    const int n_prefix = (*job)->prompt.system_prefix_tokens;
+    if (n_prefix <= 0) {
+        return Result<int>::failure("no_shared_prefix",
+                                    "the chat template puts no tokens before the first user turn that depend only "
+                                    "on the system prompt");
+    }
+    (*job)->prompt.tokens.resize(static_cast<size_t>(n_prefix));
+    (*job)->prefill_only = true;
+    const EngineClock::time_point start = EngineClock::now();
+    Result<GenerationResult> done = submit(std::move(*job));
+    if (!done) return done.error();
+    spdlog::info("event=system_prompt_prefilled tokens={} ms={:.1f}", n_prefix,
+                 std::chrono::duration<double, std::milli>(EngineClock::now() - start).count());
+    return n_prefix;
+}
+
+Result<GenerationResult> Engine::Impl::submit(std::unique_ptr<Job> job) {
+    std::future<Result<GenerationResult>> done = job->done.get_future();
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
         if (stopping_) {
             ++stats_.failed;
             return Result<GenerationResult>::failure("shutting_down", "the engine is shutting down");
@@ -140,7 +174,7 @@ Result<GenerationResult> Engine::Impl::generate(GenerationRequest request) {
                 "busy", "all " + std::to_string(options_.n_parallel) + " slots and the queue of " +
                             std::to_string(options_.max_queue) + " are full; retry later");
         }
-        queue_.push_back(std::move(*job));
+        queue_.push_back(std::move(job));
         stats_.queued = static_cast<int>(queue_.size());
     }
     wake_.notify_one();

@@ -90,6 +90,13 @@ public:
     // "decode_failed". A max_tokens beyond the context is clamped to it (finish_reason "length").
     Result<GenerationResult> generate(GenerationRequest request);
 
+    // Computes the KV of `system_prompt` (as the chat template renders it before a user turn) into the
+    // shared sequence now, so that the first conversation using it reads only its own turns: a server calls
+    // this once per model load with its tutor prompt. Returns the number of prefix tokens. Blocks.
+    // Errors: "invalid_request" (empty or invalid UTF-8), "no_shared_prefix" (the template puts nothing
+    // before the first user turn that depends only on the system message), and generate's errors.
+    Result<int> prefill_system_prompt(const std::string& system_prompt);
+
     EngineStats stats() const;
     int context_size() const;
     const LoadedModel& model() const;

@@ -48,6 +48,7 @@ struct Job {
     int logits_index = -1;         // its output row in that batch, -1 when none
     bool shared_prefix_published = false;
     bool cancel_requested = false; // on_text returned false
+    bool prefill_only = false;     // computes the prompt's KV for later conversations; no reply, no stats
 
     bool is_cancelled() const { return cancel_requested || (request.cancelled && request.cancelled->load()); }
 };
@@ -67,6 +68,7 @@ public:
     ~Impl();
 
     Result<GenerationResult> generate(GenerationRequest request);
+    Result<int> prefill_system_prompt(const std::string& system_prompt);
     EngineStats stats() const;
     int context_size() const { return n_ctx_; }
     const LoadedModel& model() const { return *model_; }
@@ -74,6 +76,7 @@ public:
 private:
     Result<std::unique_ptr<Job>> prepare(GenerationRequest request) const;
     void count_failure();
+    Result<GenerationResult> submit(std::unique_ptr<Job> job);
 
     // Decode thread (decode_loop.cpp).
     void decode_loop();

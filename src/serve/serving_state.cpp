@@ -31,6 +31,7 @@ ModelInfo ServingState::reload() {
         Result<std::unique_ptr<Engine>> created = Engine::create(model, options_.engine);
         if (created) {
             engine = std::move(created.value());
+            prefill_tutor_prompt(*engine);
         } else {
             spdlog::error("event=engine_create_failed code={} message=\"{}\"", created.error().code,
                           created.error().message);
@@ -40,6 +41,17 @@ ModelInfo ServingState::reload() {
     }
     publish(std::move(engine), info);
     return info;
+}
+
+void ServingState::prefill_tutor_prompt(Engine& engine) const {
+    // Before the engine is published, so even the first student after a start or reload reads only their
+    // own turn. A failure only costs that speed-up: conversations compute the prompt themselves.
+    if (options_.system_prompt.empty()) return;
+    Result<int> prefilled = engine.prefill_system_prompt(options_.system_prompt);
+    if (!prefilled) {
+        spdlog::warn("event=system_prompt_prefill_failed code={} message=\"{}\"", prefilled.error().code,
+                     prefilled.error().message);
+    }
 }
 
 void ServingState::publish(std::shared_ptr<Engine> engine, ModelInfo info) {

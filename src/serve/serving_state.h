@@ -50,6 +50,7 @@ class ServingState {
     std::atomic<int>& in_flight() { return in_flight_; }
 
   private:
+    void prefill_tutor_prompt(Engine& engine) const;
     void publish(std::shared_ptr<Engine> engine, ModelInfo info);
 
     ServeOptions options_;

@@ -438,5 +438,37 @@ TEST(Engine, NewConversationReusesTheSharedSystemPrompt) {
               static_cast<uint64_t>(b.cached_prompt_tokens + a2.cached_prompt_tokens));
 }
 
+TEST(Engine, PrefilledSystemPromptServesTheFirstConversation) {
+    auto engine = make_engine(2);
+    auto model = test::loaded_tiny_model();
+    const std::vector<ChatMessage> student{{"system", kSystem}, {"user", "What is a noun?"}};
+    Result<ChatPrompt> prompt = build_chat_prompt(model->model.get(), student, 4096, 4096);
+    ASSERT_TRUE(prompt.ok());
+
+    Result<int> prefilled = engine->prefill_system_prompt(kSystem);
+    ASSERT_TRUE(prefilled.ok()) << prefilled.error().message;
+    EXPECT_EQ(*prefilled, prompt->system_prefix_tokens);
+    EXPECT_EQ(engine->stats().requests, 0u);  // not a student's request
+
+    GenerationResult first = generate_ok(*engine, greedy(student, 8));
+    EXPECT_EQ(first.cached_prompt_tokens, *prefilled);
+    // The copied KV is the same as computing the whole prompt: the same greedy reply.
+    auto plain = make_engine(2);
+    GenerationResult computed = generate_ok(*plain, greedy(student, 8));
+    EXPECT_EQ(computed.cached_prompt_tokens, 0);
+    EXPECT_EQ(first.text, computed.text);
+}
+
+TEST(Engine, PrefillRejectsAnUnusableSystemPrompt) {
+    auto engine = make_engine(1);
+    for (const std::string& bad : {std::string(), std::string("\xff\xfe")}) {
+        Result<int> prefilled = engine->prefill_system_prompt(bad);
+        ASSERT_FALSE(prefilled.ok());
+        EXPECT_EQ(prefilled.error().code, "invalid_request");
+    }
+    // And the engine still serves.
+    EXPECT_FALSE(generate_ok(*engine, greedy({{"user", "Hello"}}, 4)).finish_reason.empty());
+}
+
 }  // namespace
 }  // namespace mimir

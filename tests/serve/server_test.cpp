@@ -157,6 +157,10 @@ TEST_F(ServerTest, ChatCompletionHasOpenAiShapeUsageAndTimings) {
     EXPECT_TRUE(out["choices"][0]["finish_reason"] == "stop" ||
                 out["choices"][0]["finish_reason"] == "length");
     EXPECT_GT(out["usage"]["prompt_tokens"].get<int>(), 5) << "system prompt and user turn";
+    // The tutor prompt's KV was computed when the model loaded: the very first student reuses it.
+    const int cached = out["usage"]["prompt_tokens_details"]["cached_tokens"].get<int>();
+    EXPECT_GT(cached, 0);
+    EXPECT_LT(cached, out["usage"]["prompt_tokens"].get<int>());
     EXPECT_GE(out["usage"]["completion_tokens"].get<int>(), 1);
     EXPECT_LE(out["usage"]["completion_tokens"].get<int>(), 12);
     EXPECT_EQ(out["usage"]["total_tokens"].get<int>(),
