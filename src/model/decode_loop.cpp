@@ -240,7 +240,7 @@ void Engine::Impl::after_decode() {
 void Engine::Impl::publish_shared_prefix(Slot& slot) {
     Job& job = *slot.job;
     const size_t n_system = static_cast<size_t>(job.prompt.system_prefix_tokens);
-    if (job.shared_prefix_published || n_system == 0 || job.n_prompt_decoded < n_system) return;
+    if (shared_seq_ < 0 || job.shared_prefix_published || n_system == 0 || job.n_prompt_decoded < n_system) return;
     job.shared_prefix_published = true;
     const std::vector<llama_token>& prompt = job.prompt.tokens;
     if (shared_cached_.size() == n_system && std::equal(shared_cached_.begin(), shared_cached_.end(), prompt.begin())) {

@@ -107,7 +107,8 @@ private:
 
     // Owned by the decode thread.
     std::vector<Slot> slots_;
-    llama_seq_id shared_seq_;                  // the system prompt's KV, copied into new conversations
+    llama_seq_id shared_seq_;                  // the system prompt's KV, copied into new conversations;
+                                               // -1 with one slot (its own cache keeps the prompt)
     std::vector<llama_token> shared_cached_;
     uint64_t use_counter_ = 0;
 

@@ -439,24 +439,28 @@ TEST(Engine, NewConversationReusesTheSharedSystemPrompt) {
 }
 
 TEST(Engine, PrefilledSystemPromptServesTheFirstConversation) {
-    auto engine = make_engine(2);
     auto model = test::loaded_tiny_model();
     const std::vector<ChatMessage> student{{"system", kSystem}, {"user", "What is a noun?"}};
     Result<ChatPrompt> prompt = build_chat_prompt(model->model.get(), student, 4096, 4096);
     ASSERT_TRUE(prompt.ok());
-
-    Result<int> prefilled = engine->prefill_system_prompt(kSystem);
-    ASSERT_TRUE(prefilled.ok()) << prefilled.error().message;
-    EXPECT_EQ(*prefilled, prompt->system_prefix_tokens);
-    EXPECT_EQ(engine->stats().requests, 0u);  // not a student's request
-
-    GenerationResult first = generate_ok(*engine, greedy(student, 8));
-    EXPECT_EQ(first.cached_prompt_tokens, *prefilled);
-    // The copied KV is the same as computing the whole prompt: the same greedy reply.
     auto plain = make_engine(2);
     GenerationResult computed = generate_ok(*plain, greedy(student, 8));
     EXPECT_EQ(computed.cached_prompt_tokens, 0);
-    EXPECT_EQ(first.text, computed.text);
+
+    // With several slots the prompt goes to the shared sequence; with one, the slot's own cache keeps it.
+    for (int n_parallel : {1, 2}) {
+        SCOPED_TRACE("n_parallel=" + std::to_string(n_parallel));
+        auto engine = make_engine(n_parallel);
+        Result<int> prefilled = engine->prefill_system_prompt(kSystem);
+        ASSERT_TRUE(prefilled.ok()) << prefilled.error().message;
+        EXPECT_EQ(*prefilled, prompt->system_prefix_tokens);
+        EXPECT_EQ(engine->stats().requests, 0u);  // not a student's request
+
+        GenerationResult first = generate_ok(*engine, greedy(student, 8));
+        EXPECT_EQ(first.cached_prompt_tokens, *prefilled);
+        // The reused KV is the same as computing the whole prompt: the same greedy reply.
+        EXPECT_EQ(first.text, computed.text);
+    }
 }
 
 TEST(Engine, PrefillRejectsAnUnusableSystemPrompt) {
