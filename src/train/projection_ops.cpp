@@ -90,64 +90,79 @@ void dequantize_rows(const ggml_tensor* w, int64_t row0, int64_t n_rows, int64_t
     }
 }
 
-// Work is split into (column tile, token range) items. Column tiles alone balance a real model (3072+
-// columns); a token split keeps all threads busy on narrow test models.
+// out_t += tile x in_t for the tokens t in [t_begin, t_end), kTokensPerBlock at a time; token t's input
+// starts at in + t * in_stride and its output at out + t * out_stride.
+void multiply_token_range(int64_t t_begin, int64_t t_end, const float* tile, int64_t n_rows, int64_t width,
+                          const float* in, int64_t in_stride, float* out, int64_t out_stride) {
+    for (int64_t t = t_begin; t < t_end; t += kTokensPerBlock) {
+        const int n = static_cast<int>(std::min<int64_t>(kTokensPerBlock, t_end - t));
+        const float* in_rows[kTokensPerBlock];
+        float* out_rows[kTokensPerBlock];
+        for (int i = 0; i < n; ++i) {
+            in_rows[i] = in + (t + i) * in_stride;
+            out_rows[i] = out + (t + i) * out_stride;
+        }
+        multiply_tokens(n, tile, n_rows, width, in_rows, out_rows);
+    }
+}
+
+// Both ops split their work into (tile, token range) items, each thread taking every nth. Tiles alone
+// balance a real model (3072+ wide); splitting the tokens too keeps all threads busy on narrow test models.
+struct WorkSplit {
+    int64_t n_tiles, n_token_parts, n_tokens;
+    WorkSplit(int64_t tiles, int64_t tokens, int nth)
+        : n_tiles(tiles), n_token_parts(std::max<int64_t>(1, std::min<int64_t>(tokens, (nth + tiles - 1) / tiles))),
+          n_tokens(tokens) {}
+    int64_t n_items() const { return n_tiles * n_token_parts; }
+    int64_t tile(int64_t item) const { return item % n_tiles; }
+    int64_t token_begin(int64_t item) const { return n_tokens * (item / n_tiles) / n_token_parts; }
+    int64_t token_end(int64_t item) const { return n_tokens * (item / n_tiles + 1) / n_token_parts; }
+};
+
+// dst [n_in, n_tokens] = W^T g: items are (column tile, token range); each W element is dequantized once
+// per item and serves up to kTokensPerBlock tokens from registers.
 void input_gradient_op(ggml_tensor* dst, int ith, int nth, void*) {
     const ggml_tensor* w = dst->src[0];
     const ggml_tensor* g = dst->src[1];
-    const int64_t n_in = w->ne[0], n_out = w->ne[1], n_tokens = g->ne[1];
-    const int64_t n_column_tiles = (n_in + kTileColumns - 1) / kTileColumns;
-    const int64_t n_token_parts = std::max<int64_t>(1, std::min<int64_t>(n_tokens, (nth + n_column_tiles - 1) / n_column_tiles));
+    const int64_t n_in = w->ne[0], n_out = w->ne[1];
+    const WorkSplit split((n_in + kTileColumns - 1) / kTileColumns, g->ne[1], nth);
     thread_local std::vector<float> tile;
     tile.resize(static_cast<size_t>(kTileRows * kTileColumns));
     const auto* gradient = static_cast<const float*>(g->data);
     auto* result = static_cast<float*>(dst->data);
 
-    for (int64_t item = ith; item < n_column_tiles * n_token_parts; item += nth) {
-        const int64_t col0 = (item % n_column_tiles) * kTileColumns;
+    for (int64_t item = ith; item < split.n_items(); item += nth) {
+        const int64_t col0 = split.tile(item) * kTileColumns;
         const int64_t width = std::min(kTileColumns, n_in - col0);
-        const int64_t part = item / n_column_tiles;
-        const int64_t t_begin = n_tokens * part / n_token_parts, t_end = n_tokens * (part + 1) / n_token_parts;
+        const int64_t t_begin = split.token_begin(item), t_end = split.token_end(item);
         for (int64_t t = t_begin; t < t_end; ++t) std::memset(result + t * n_in + col0, 0, width * sizeof(float));
         for (int64_t row0 = 0; row0 < n_out; row0 += kTileRows) {
             const int64_t n_rows = std::min(kTileRows, n_out - row0);
             dequantize_rows(w, row0, n_rows, col0, width, tile.data());
-            for (int64_t t = t_begin; t < t_end; t += kTokensPerBlock) {
-                const int n = static_cast<int>(std::min<int64_t>(kTokensPerBlock, t_end - t));
-                const float* g_rows[kTokensPerBlock];
-                float* out_rows[kTokensPerBlock];
-                for (int i = 0; i < n; ++i) {
-                    g_rows[i] = gradient + (t + i) * n_out + row0;
-                    out_rows[i] = result + (t + i) * n_in + col0;
-                }
-                multiply_tokens(n, tile.data(), n_rows, width, g_rows, out_rows);
-            }
+            multiply_token_range(t_begin, t_end, tile.data(), n_rows, width, gradient + row0, n_out,
+                                 result + col0, n_in);
         }
     }
 }
 
-
-// dst [n_out, n_tokens] = W x. Work items are (row tile, token range): each thread owns whole output rows,
-// and each W element is dequantized once per item. The tile is transposed once, so the product runs in
-// the same register-blocked form as W^T g (outputs in registers, one W vector serving several tokens)
-// rather than as dot products that end in horizontal sums.
+// dst [n_out, n_tokens] = W x: items are (row tile, token range), so each thread owns whole output rows.
+// The tile is transposed once, so the product runs in the same register-blocked form as W^T g (outputs in
+// registers, one W vector serving several tokens) rather than as dot products ending in horizontal sums.
 void projection_op(ggml_tensor* dst, int ith, int nth, void*) {
     const ggml_tensor* w = dst->src[0];
     const ggml_tensor* x = dst->src[1];
-    const int64_t n_in = w->ne[0], n_out = w->ne[1], n_tokens = x->ne[1];
-    const int64_t n_row_tiles = (n_out + kTileRows - 1) / kTileRows;
-    const int64_t n_token_parts = std::max<int64_t>(1, std::min<int64_t>(n_tokens, (nth + n_row_tiles - 1) / n_row_tiles));
+    const int64_t n_in = w->ne[0], n_out = w->ne[1];
+    const WorkSplit split((n_out + kTileRows - 1) / kTileRows, x->ne[1], nth);
     thread_local std::vector<float> tile, transposed;
     tile.resize(static_cast<size_t>(kTileRows * kTileColumns));
     transposed.resize(tile.size());
     const auto* input = static_cast<const float*>(x->data);
     auto* result = static_cast<float*>(dst->data);
 
-    for (int64_t item = ith; item < n_row_tiles * n_token_parts; item += nth) {
-        const int64_t row0 = (item % n_row_tiles) * kTileRows;
+    for (int64_t item = ith; item < split.n_items(); item += nth) {
+        const int64_t row0 = split.tile(item) * kTileRows;
         const int64_t n_rows = std::min(kTileRows, n_out - row0);
-        const int64_t part = item / n_row_tiles;
-        const int64_t t_begin = n_tokens * part / n_token_parts, t_end = n_tokens * (part + 1) / n_token_parts;
+        const int64_t t_begin = split.token_begin(item), t_end = split.token_end(item);
         for (int64_t t = t_begin; t < t_end; ++t) std::memset(result + t * n_out + row0, 0, n_rows * sizeof(float));
         for (int64_t col0 = 0; col0 < n_in; col0 += kTileColumns) {
             const int64_t width = std::min(kTileColumns, n_in - col0);
@@ -155,16 +170,8 @@ void projection_op(ggml_tensor* dst, int ith, int nth, void*) {
             for (int64_t r = 0; r < n_rows; ++r) {
                 for (int64_t c = 0; c < width; ++c) transposed[c * n_rows + r] = tile[r * width + c];
             }
-            for (int64_t t = t_begin; t < t_end; t += kTokensPerBlock) {
-                const int n = static_cast<int>(std::min<int64_t>(kTokensPerBlock, t_end - t));
-                const float* x_rows[kTokensPerBlock];
-                float* y_rows[kTokensPerBlock];
-                for (int i = 0; i < n; ++i) {
-                    x_rows[i] = input + (t + i) * n_in + col0;
-                    y_rows[i] = result + (t + i) * n_out + row0;
-                }
-                multiply_tokens(n, transposed.data(), width, n_rows, x_rows, y_rows);
-            }
+            multiply_token_range(t_begin, t_end, transposed.data(), width, n_rows, input + col0, n_in,
+                                 result + row0, n_out);
         }
     }
 }
