@@ -19,19 +19,6 @@ namespace fs = std::filesystem;
 namespace mimir {
 namespace {
 
-TinyModelSpec small_spec(const std::string& arch = "phi3", const std::string& type = "f32") {
-    TinyModelSpec spec;
-    spec.arch = arch;
-    spec.n_layer = 2;
-    spec.n_embd = arch == "llama" ? 256 : 64;
-    spec.n_head = 4;
-    spec.n_head_kv = arch == "llama" ? 2 : 4;
-    spec.n_ff = 256;
-    spec.n_ctx = 512;
-    spec.type = type;
-    return spec;
-}
-
 std::string read_bytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -85,7 +72,7 @@ TEST(GgufInspect, SummarisesATinyModel) {
 }
 
 TEST(GgufInspect, QuantizedModelNamesItsMix) {
-    Result<GgufSummary> summary = inspect_gguf(test::tiny_model_path(small_spec("llama", "q4_k_m")));
+    Result<GgufSummary> summary = inspect_gguf(test::tiny_model_path(test::small_spec("llama", "q4_k_m", 256)));
     ASSERT_TRUE(summary.ok()) << summary.error().message;
     EXPECT_EQ(summary->quantization, "Q4_K_M");
     EXPECT_EQ(summary->file_type, "q4_K");
@@ -98,10 +85,10 @@ TEST(GgufInspect, VocabHashFollowsTheTokenizerOnly) {
         EXPECT_TRUE(s.ok());
         return s.ok() ? s->vocab_hash : std::string();
     };
-    const std::string phi3 = hash(test::tiny_model_path(small_spec()));
+    const std::string phi3 = hash(test::tiny_model_path(test::small_spec()));
     EXPECT_EQ(phi3, hash(test::tiny_model_path()));
-    EXPECT_EQ(phi3, hash(test::tiny_model_path(small_spec("llama", "q4_k_m"))));
-    TinyModelSpec altered = small_spec();
+    EXPECT_EQ(phi3, hash(test::tiny_model_path(test::small_spec("llama", "q4_k_m", 256))));
+    TinyModelSpec altered = test::small_spec();
     altered.vocab_path = default_phi3_vocab_path();
     altered.altered_token = 500;
     const std::string path = test::scratch_dir() + "/altered.gguf";
@@ -111,7 +98,7 @@ TEST(GgufInspect, VocabHashFollowsTheTokenizerOnly) {
 
 TEST(GgufInspect, SummarisesAnAdapter) {
     const std::string path = test::scratch_dir() + "/adapter.gguf";
-    ASSERT_TRUE(write_random_lora_adapter(test::tiny_model_path(small_spec()), 4, 16.0f, 3, path).ok());
+    ASSERT_TRUE(write_random_lora_adapter(test::tiny_model_path(test::small_spec()), 4, 16.0f, 3, path).ok());
     Result<GgufSummary> summary = inspect_gguf(path);
     ASSERT_TRUE(summary.ok()) << summary.error().message;
     EXPECT_TRUE(summary->is_adapter);
@@ -135,7 +122,7 @@ TEST(GgufInspect, MissingDirectoryEmptyAndForeignFiles) {
 }
 
 TEST(GgufInspect, EveryTruncationIsReportedAsTruncated) {
-    const std::string original = read_bytes(test::tiny_model_path(small_spec()));
+    const std::string original = read_bytes(test::tiny_model_path(test::small_spec()));
     ASSERT_GT(original.size(), 1000000u);
     const std::string path = write_bytes(test::scratch_dir() + "/cut.gguf", original);
     std::mt19937_64 random(11);
@@ -153,7 +140,7 @@ TEST(GgufInspect, EveryTruncationIsReportedAsTruncated) {
 }
 
 TEST(GgufInspect, BitFlipsNeverAbortAndAreMostlyCaught) {
-    const std::string original = read_bytes(test::tiny_model_path(small_spec()));
+    const std::string original = read_bytes(test::tiny_model_path(test::small_spec()));
     const std::string path = write_bytes(test::scratch_dir() + "/flipped.gguf", original);
     std::mt19937_64 random(2024);
     int refused = 0;
@@ -184,7 +171,7 @@ TEST(GgufInspect, BitFlipsNeverAbortAndAreMostlyCaught) {
 }
 
 TEST(GgufInspect, HostileTensorTablesAreCorrupt) {
-    const std::string original = read_bytes(test::tiny_model_path(small_spec()));
+    const std::string original = read_bytes(test::tiny_model_path(test::small_spec()));
     const std::string path = write_bytes(test::scratch_dir() + "/hostile.gguf", original);
     const size_t info = tensor_info_offset(original, "token_embd.weight");   // n_dims, ne[2], type, offset
     auto patched = [&](size_t at, const void* value, size_t n) {

@@ -18,19 +18,6 @@ namespace fs = std::filesystem;
 namespace mimir {
 namespace {
 
-TinyModelSpec small_spec(const std::string& arch, const std::string& type, int n_embd = 64) {
-    TinyModelSpec spec;
-    spec.arch = arch;
-    spec.n_layer = 2;
-    spec.n_embd = n_embd;
-    spec.n_head = 4;
-    spec.n_head_kv = arch == "llama" ? 2 : 4;
-    spec.n_ff = 256;
-    spec.n_ctx = 512;
-    spec.type = type;
-    return spec;
-}
-
 ModelHandle load_model(const std::string& path) {
     ensure_llama_backend();
     llama_model_params params = llama_model_default_params();
@@ -123,7 +110,7 @@ TEST(TinyModel, LlamaCppsOwnToolGeneratesFromIt) {
     const std::string tool = test::llama_tool("llama-completion");
     if (tool.empty()) GTEST_SKIP() << "llama-completion not built";
     const std::string log = test::scratch_dir() + "/completion.log";
-    const std::string command = tool + " -m " + test::tiny_model_path(small_spec("phi3", "q4_k_m", 256)) +
+    const std::string command = tool + " -m " + test::tiny_model_path(test::small_spec("phi3", "q4_k_m", 256)) +
                                 " -p 'Hello' -n 8 -no-cnv -t 2 --no-repack --temp 0 > " + log + " 2>&1";
     EXPECT_EQ(std::system(command.c_str()), 0);
     std::ifstream in(log);
@@ -135,7 +122,7 @@ class EveryStorage : public ::testing::TestWithParam<std::tuple<std::string, std
 
 TEST_P(EveryStorage, LoadsAndGenerates) {
     const auto& [arch, type] = GetParam();
-    ModelHandle model = load_model(test::tiny_model_path(small_spec(arch, type, 256)));
+    ModelHandle model = load_model(test::tiny_model_path(test::small_spec(arch, type, 256)));
     ASSERT_TRUE(model) << arch << " " << type;
     EXPECT_EQ(llama_model_n_embd(model.get()), 256);
     EXPECT_EQ(generate(model.get(), 4).size(), 4u);
@@ -146,7 +133,7 @@ INSTANTIATE_TEST_SUITE_P(TinyModel, EveryStorage,
                                             ::testing::Values("f32", "f16", "q8_0", "q4_k_m")));
 
 TEST(TinyModel, Q4KMUsesLlamaQuantizeMix) {
-    const auto types = tensor_types(test::tiny_model_path(small_spec("llama", "q4_k_m", 256)));
+    const auto types = tensor_types(test::tiny_model_path(test::small_spec("llama", "q4_k_m", 256)));
     ASSERT_FALSE(types.empty());
     EXPECT_EQ(types.at("token_embd.weight"), GGML_TYPE_Q4_K);
     EXPECT_EQ(types.at("output.weight"), GGML_TYPE_Q6_K);
@@ -159,7 +146,7 @@ TEST(TinyModel, Q4KMUsesLlamaQuantizeMix) {
 }
 
 TEST(TinyModel, Q4KMFallsBackWhenRowsAreNotMultiplesOf256) {
-    const auto types = tensor_types(test::tiny_model_path(small_spec("phi3", "q4_k_m", 64)));
+    const auto types = tensor_types(test::tiny_model_path(test::small_spec("phi3", "q4_k_m", 64)));
     ASSERT_FALSE(types.empty());
     EXPECT_EQ(types.at("token_embd.weight"), GGML_TYPE_Q5_0);
     EXPECT_EQ(types.at("output.weight"), GGML_TYPE_Q8_0);
@@ -168,7 +155,7 @@ TEST(TinyModel, Q4KMFallsBackWhenRowsAreNotMultiplesOf256) {
 
 TEST(TinyModel, SameSeedSameBytesOtherSeedOtherBytes) {
     const std::string dir = test::scratch_dir();
-    TinyModelSpec spec = small_spec("phi3", "f16");
+    TinyModelSpec spec = test::small_spec("phi3", "f16");
     spec.vocab_path = default_phi3_vocab_path();
     ASSERT_TRUE(write_tiny_model(spec, dir + "/a.gguf").ok());
     ASSERT_TRUE(write_tiny_model(spec, dir + "/b.gguf").ok());
@@ -181,7 +168,7 @@ TEST(TinyModel, SameSeedSameBytesOtherSeedOtherBytes) {
 
 TEST(TinyModel, InvalidSpecsAreRefusedWithoutLeavingFiles) {
     const std::string dir = test::scratch_dir();
-    TinyModelSpec good = small_spec("phi3", "f32");
+    TinyModelSpec good = test::small_spec("phi3", "f32");
     good.vocab_path = default_phi3_vocab_path();
     std::vector<TinyModelSpec> bad(6, good);
     bad[0].arch = "gpt2";
@@ -200,12 +187,12 @@ TEST(TinyModel, InvalidSpecsAreRefusedWithoutLeavingFiles) {
 
 TEST(TinyModel, AlteredTokenChangesOnlyThatToken) {
     const std::string dir = test::scratch_dir();
-    TinyModelSpec spec = small_spec("phi3", "f32");
+    TinyModelSpec spec = test::small_spec("phi3", "f32");
     spec.vocab_path = default_phi3_vocab_path();
     spec.altered_token = 1000;
     ASSERT_TRUE(write_tiny_model(spec, dir + "/altered.gguf").ok());
     ModelHandle altered = load_model(dir + "/altered.gguf");
-    ModelHandle plain = load_model(test::tiny_model_path(small_spec("phi3", "f32")));
+    ModelHandle plain = load_model(test::tiny_model_path(test::small_spec("phi3", "f32")));
     ASSERT_TRUE(altered && plain);
     const llama_vocab* a = llama_model_get_vocab(altered.get());
     const llama_vocab* p = llama_model_get_vocab(plain.get());
@@ -215,7 +202,7 @@ TEST(TinyModel, AlteredTokenChangesOnlyThatToken) {
 }
 
 TEST(TinyModel, RandomAdapterLoadsAndChangesTheOutput) {
-    const std::string base_path = test::tiny_model_path(small_spec("phi3", "f32"));
+    const std::string base_path = test::tiny_model_path(test::small_spec("phi3", "f32"));
     const std::string adapter_path = test::scratch_dir() + "/adapter.gguf";
     ASSERT_TRUE(write_random_lora_adapter(base_path, 4, 8.0f, 1, adapter_path).ok());
     ModelHandle model = load_model(base_path);

@@ -48,4 +48,17 @@ std::string llama_tool(const std::string& name) {
     return fs::exists(path) ? path.string() : std::string();
 }
 
+TinyModelSpec small_spec(const std::string& arch, const std::string& type, int n_embd) {
+    TinyModelSpec spec;
+    spec.arch = arch;
+    spec.n_layer = 2;
+    spec.n_embd = n_embd;
+    spec.n_head = 4;
+    spec.n_head_kv = arch == "llama" ? 2 : 4;
+    spec.n_ff = 256;
+    spec.n_ctx = 512;
+    spec.type = type;
+    return spec;
+}
+
 }  // namespace mimir::test

@@ -12,6 +12,10 @@ namespace mimir::test {
 // <build>/test-models/ and reused afterwards. Fails the calling test (ASSERT) when it cannot be written.
 std::string tiny_model_path(const TinyModelSpec& spec = {});
 
+// A smaller spec than the default (2 layers, ctx 512) for tests that write many models: quick to generate.
+// Q4_K needs widths divisible by 256; pass n_embd = 256 where a test wants every tensor in Q4_K.
+TinyModelSpec small_spec(const std::string& arch = "phi3", const std::string& type = "f32", int n_embd = 64);
+
 // A fresh empty directory under <build>/test-tmp/<test name>/ for files a test writes.
 std::string scratch_dir();
 
