@@ -2,8 +2,8 @@
 // documented codes, never a crash, an abort inside llama.cpp's GGUF reader, or a hang. Build as
 // fuzz/chat_request_fuzzer.cpp describes, then run:
 //   build-fuzz/fuzz/gguf_inspect_fuzzer -max_total_time=60 -max_len=4096 -dict=fuzz/gguf.dict WORK_DIR \
-//     fuzz/corpus/gguf_inspect
-// The seed is a hand-made 1.5 KB GGUF (6-token vocabulary, two tensors) that inspect_gguf accepts.
+//     build-fuzz/fuzz/corpus/gguf_inspect
+// The seed there is written by the build (write_gguf_seed.cpp): an 800-byte GGUF that inspect_gguf accepts.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
