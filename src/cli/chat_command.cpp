@@ -1,4 +1,5 @@
 // mimir chat: a terminal chat with the model that the fallback chain loads, streaming each reply.
+#include <future>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -60,6 +61,14 @@ int run_chat(const ChatOptions& options) {
     if (!engine) {
         std::cerr << "mimir chat: " << engine.error().code << ": " << engine.error().message << "\n";
         return 1;
+    }
+    // The tutor prompt is computed while the student types the first question. The future waits for it
+    // when it goes out of scope, before the engine does.
+    std::future<Result<int>> prefill;
+    if (!options.system_prompt.empty()) {
+        Engine& running = **engine;
+        prefill = std::async(std::launch::async,
+                             [&running, prompt = options.system_prompt] { return running.prefill_system_prompt(prompt); });
     }
     std::cerr << "model: " << info.model_type << " (" << info.architecture << ", " << format_count(info.n_params)
               << " parameters), context " << (*engine)->context_size()
