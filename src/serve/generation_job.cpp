@@ -1,5 +1,7 @@
 #include "serve/generation_job.h"
 
+#include <utility>
+
 namespace mimir::serve {
 
 GenerationJob::GenerationJob(std::shared_ptr<Engine> engine, GenerationRequest request)
@@ -19,11 +21,13 @@ void GenerationJob::cancel() {
 void GenerationJob::run(GenerationRequest request) {
     request.cancelled = cancelled_;
     request.on_text = [this](std::string_view text) {
+        bool wake = false;
         {
             std::lock_guard lock(mutex_);
             pending_text_.append(text);
+            wake = !std::exchange(wake_sent_, true);
         }
-        changed_.notify_one();
+        if (wake) changed_.notify_one();
         return !cancelled_->load();
     };
     Result<GenerationResult> outcome = engine_->generate(std::move(request));
@@ -38,11 +42,17 @@ GenerationJob::Event GenerationJob::next(std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex_);
     changed_.wait_for(lock, timeout,
                       [&] { return !pending_text_.empty() || (outcome_ && !outcome_delivered_); });
+    if (!pending_text_.empty() && !outcome_) {
+        // More text arriving meanwhile joins this piece; the end of the generation releases it at once.
+        changed_.wait_until(lock, last_text_ + kTextInterval, [&] { return outcome_.has_value(); });
+    }
     Event event;
     if (!pending_text_.empty()) {
         event.kind = Event::Kind::Text;
         event.text = std::move(pending_text_);
         pending_text_.clear();
+        wake_sent_ = false;
+        last_text_ = std::chrono::steady_clock::now();
     } else if (outcome_ && !outcome_delivered_) {
         outcome_delivered_ = true;
         if (outcome_->ok()) {

@@ -2,6 +2,10 @@
 // client never blocks the engine's decode loop: the engine's callback only appends text to a buffer,
 // and the HTTP side drains it at its own pace. Destroying the job cancels it and waits for the engine
 // to let go, so a disconnected client frees its slot at once.
+// Text goes out at once when it is the first in a while, and otherwise at most every kTextInterval: a fast
+// model's tokens leave in fewer, larger pieces, so the HTTP thread does not wake (and take a core from the
+// engine's compute threads) for every token. A reader still sees 50 updates a second; a Phi-3-mini token
+// (~170 ms on a CPU) is never held back.
 #pragma once
 
 #include <chrono>
@@ -19,6 +23,8 @@ namespace mimir::serve {
 
 class GenerationJob {
   public:
+    static constexpr std::chrono::milliseconds kTextInterval{20};
+
     struct Event {
         enum class Kind { Text, Finished, Failed, Idle };
         Kind kind = Kind::Idle;
@@ -45,6 +51,8 @@ class GenerationJob {
     std::mutex mutex_;
     std::condition_variable changed_;
     std::string pending_text_;
+    bool wake_sent_ = false;  // the reader was woken for pending_text_ already
+    std::chrono::steady_clock::time_point last_text_{};
     std::optional<Result<GenerationResult>> outcome_;
     bool outcome_delivered_ = false;
     std::thread thread_;
