@@ -111,6 +111,8 @@ void bench_decode(const std::shared_ptr<const LoadedModel>& model, const BenchOp
 
 void bench_prompt(const std::shared_ptr<const LoadedModel>& model, const BenchOptions& options) {
     auto engine = make_engine(model, options, 1);
+    // Warm-up, as llama-bench runs one: the first 512-token batch sizes llama.cpp's compute buffers.
+    run(*engine, fixed_length({{"user", text_of_tokens(*model, 512, "user", 99)}}, 1));
     std::vector<double> rates;
     for (int r = 0; r < options.repetitions; ++r) {
         GenerationResult result = run(*engine, fixed_length({{"user", text_of_tokens(*model, 512, "user", r)}}, 1));
