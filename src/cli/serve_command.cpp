@@ -109,6 +109,9 @@ void register_serve_command(CLI::App& app, int& exit_code) {
     cmd->add_option("--system-prompt-file", flags->system_prompt_file,
                     "Replace the default tutor system prompt")
         ->check(CLI::ExistingFile);
+    cmd->add_flag("--mmap", o.map_model_files,
+                  "Map model files instead of reading them (faster load; overwriting a served file in place "
+                  "then crashes the server: replace files with mv)");
     cmd->callback([flags, &exit_code] { exit_code = run_serve(*flags); });
 }
 

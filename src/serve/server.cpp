@@ -83,8 +83,7 @@ class HttpServer : public httplib::Server {
 
 class Server::Impl {
   public:
-    Impl(ModelPaths paths, ServeOptions options, LoadOptions load_options)
-        : state(std::move(paths), std::move(options), load_options) {}
+    Impl(ModelPaths paths, ServeOptions options) : state(std::move(paths), std::move(options)) {}
 
     Status start();
     void register_routes();
@@ -259,8 +258,8 @@ Status Server::Impl::start() {
     return ok_status();
 }
 
-Server::Server(ModelPaths paths, ServeOptions options, LoadOptions load_options)
-    : impl_(std::make_unique<Impl>(std::move(paths), std::move(options), load_options)) {}
+Server::Server(ModelPaths paths, ServeOptions options)
+    : impl_(std::make_unique<Impl>(std::move(paths), std::move(options))) {}
 
 Server::~Server() {
     stop();

@@ -23,11 +23,15 @@ struct ServeOptions {
     bool trust_forwarded_for = false;  // behind a reverse proxy: rate-limit by its X-Forwarded-For
     int read_timeout_seconds = 10;     // a client slower than this sending its request is dropped
     std::string system_prompt;         // the tutor prompt put before each conversation
+    // Map model files (faster load) instead of reading them into memory. Off by default: a served file
+    // overwritten in place (cp onto it, a training run writing there) would change or vanish under the
+    // running model and kill the process with SIGBUS. Once loaded, resident memory is the same.
+    bool map_model_files = false;
 };
 
 class Server {
   public:
-    Server(ModelPaths paths, ServeOptions options, LoadOptions load_options = {});
+    Server(ModelPaths paths, ServeOptions options);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;

@@ -12,9 +12,19 @@ Admission::~Admission() {
     in_flight_.fetch_sub(1);
 }
 
-ServingState::ServingState(ModelPaths paths, ServeOptions options, LoadOptions load_options)
+namespace {
+
+LoadOptions load_options_for(const ServeOptions& options) {
+    LoadOptions load;
+    load.use_mmap = options.map_model_files;
+    return load;
+}
+
+}  // namespace
+
+ServingState::ServingState(ModelPaths paths, ServeOptions options)
     : options_(std::move(options)),
-      models_(std::move(paths), load_options),
+      models_(std::move(paths), load_options_for(options_)),
       rate_limiter_(options_.rate_limit_per_minute, options_.rate_limit_burst) {
     info_.status = "loading";
     info_.fine_tuned_path = models_.paths().fine_tuned;

@@ -32,7 +32,7 @@ class Admission {
 
 class ServingState {
   public:
-    ServingState(ModelPaths paths, ServeOptions options, LoadOptions load_options);
+    ServingState(ModelPaths paths, ServeOptions options);
 
     ModelInfo reload();
     std::shared_ptr<Engine> engine() const;

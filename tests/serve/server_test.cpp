@@ -377,8 +377,8 @@ TEST_F(ServerTest, ReloadNeedsTheKeyAndSwapsModelsWhileAStreamFinishesOnTheOldOn
     while (metric_value(client->Get("/metrics")->body, "mimir_active_generations") < 1 &&
            std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(5ms);
-    // Replace by rename, as deployments must: the serving model maps the old file, and overwriting it in
-    // place would pull the pages out from under it (SIGBUS).
+    // Replaced by rename, which deployments started with --mmap must do (overwriting in place is tested
+    // below for the default, models read into memory).
     std::filesystem::copy_file(files.corrupt, files.fine_tuned + ".new");
     std::filesystem::rename(files.fine_tuned + ".new", files.fine_tuned);
     httplib::Headers key = {{"Authorization", "Bearer test-key"}};
@@ -405,6 +405,18 @@ TEST_F(ServerTest, ReloadNeedsTheKeyAndSwapsModelsWhileAStreamFinishesOnTheOldOn
     EXPECT_EQ(json::parse(client->Get("/v1/models")->body)["data"][0]["id"], "mimir-base");
     EXPECT_EQ(metric_value(client->Get("/metrics")->body, "mimir_status_changes_total"), 3)
         << "loading -> fine-tuned -> adapter -> base";
+}
+
+TEST_F(ServerTest, OverwritingAServedFileInPlaceLeavesTheServerServing) {
+    TestServer server({"", "", files.base});
+    auto client = server.client();
+    ASSERT_EQ(client->Post("/v1/chat/completions", chat_body("Hi", 4, false), "application/json")->status, 200);
+    // What `cp new.gguf base.gguf` does to the served file first: truncates it. A mapped model would lose
+    // its pages under it (SIGBUS: the whole process gone); a model read into memory does not notice.
+    std::ofstream(files.base, std::ios::binary | std::ios::trunc) << "GGUF";
+    auto again = client->Post("/v1/chat/completions", chat_body("Hello again", 8, false), "application/json");
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->status, 200) << again->body;
 }
 
 }  // namespace
