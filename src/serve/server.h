@@ -25,7 +25,8 @@ struct ServeOptions {
     std::string system_prompt;         // the tutor prompt put before each conversation
     // Map model files (faster load) instead of reading them into memory. Off by default: a served file
     // overwritten in place (cp onto it, a training run writing there) would change or vanish under the
-    // running model and kill the process with SIGBUS. Once loaded, resident memory is the same.
+    // running model and kill the process with SIGBUS. Reading also takes less memory where llama.cpp
+    // repacks weights (mapped pages stay resident beside their repacked copies), but loads slower.
     bool map_model_files = false;
 };
 
