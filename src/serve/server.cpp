@@ -28,6 +28,7 @@ const char* error_type_for_status(int status) {
         case 408:
         case 413:
         case 414:
+        case 422:
             return "invalid_request_error";
         case 401:
             return "authentication_error";
@@ -188,8 +189,12 @@ void Server::Impl::handle_reload(const httplib::Request& req, httplib::Response&
     }
     spdlog::info("event=reload_requested client={}",
                  client_address(req, state.options().trust_forwarded_for));
-    ModelInfo info = state.reload();
-    send_json(res, 200, status_json(info, state.button()));
+    ReloadResult reload = state.reload();
+    if (reload.kept_previous) {
+        return send_error(res, state, 422, "reload_failed",
+                          "no tier loaded (" + reload.info.error + "); the previous model keeps serving");
+    }
+    send_json(res, 200, status_json(reload.info, state.button()));
 }
 
 Status Server::Impl::start() {
@@ -273,7 +278,7 @@ int Server::port() const {
     return impl_->port;
 }
 ModelInfo Server::reload_models() {
-    return impl_->state.reload();
+    return impl_->state.reload().info;
 }
 void Server::stop() {
     impl_->http.stop();

@@ -44,7 +44,8 @@ class Server {
     int port() const;
 
     // Runs the fallback chain and swaps in a new engine; requests already streaming finish on the old
-    // one. Safe to call while serving; concurrent calls run one after another. Returns the new info.
+    // one. Safe to call while serving; concurrent calls run one after another. Returns what the chain found;
+    // when every tier failed while a model was serving, that model keeps serving (and /api/status says so).
     ModelInfo reload_models();
 
     // Blocks until stop() is called (from another thread or a signal handler's thread).

@@ -33,9 +33,11 @@ ServingState::ServingState(ModelPaths paths, ServeOptions options)
     button_ = status_button(info_);
 }
 
-ModelInfo ServingState::reload() {
+ReloadResult ServingState::reload() {
     std::lock_guard reload_lock(reload_mutex_);
-    ModelInfo info = models_.load_with_fallback();
+    ReloadResult result;
+    ModelInfo& info = result.info;
+    info = models_.load_with_fallback();
     std::shared_ptr<Engine> engine;
     if (std::shared_ptr<const LoadedModel> model = models_.current(); model && info.status == "loaded") {
         Result<std::unique_ptr<Engine>> created = Engine::create(model, options_.engine);
@@ -49,8 +51,13 @@ ModelInfo ServingState::reload() {
             info.error = "engine: " + created.error().message;
         }
     }
+    if (!engine && this->engine()) {
+        spdlog::error("event=reload_failed kept_previous=true error=\"{}\"", info.error);
+        result.kept_previous = true;
+        return result;
+    }
     publish(std::move(engine), info);
-    return info;
+    return result;
 }
 
 void ServingState::prefill_tutor_prompt(Engine& engine) const {

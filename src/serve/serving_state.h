@@ -30,11 +30,18 @@ class Admission {
     bool admitted_;
 };
 
+// What a reload did: `info` is what the fallback chain found. When every tier failed while a model was
+// serving, that model serves on (`kept_previous`) rather than leaving every student with 503s.
+struct ReloadResult {
+    ModelInfo info;
+    bool kept_previous = false;
+};
+
 class ServingState {
   public:
     ServingState(ModelPaths paths, ServeOptions options);
 
-    ModelInfo reload();
+    ReloadResult reload();
     std::shared_ptr<Engine> engine() const;
     ModelInfo info() const;
     StatusButton button() const;

@@ -218,8 +218,8 @@ async function main() {
   copyFileSync(corrupt, switching);
   await runState({ name: "fallback", state: "warning", port: port + 2, env: { MIMIR_FINE_TUNED: switching, MIMIR_BASE: base },
     extra: async (page, server) => {
-      // Swap a good model in (by rename: the server maps the old file) and reload: the button turns
-      // green without a page refresh.
+      // Swap a good model in (by rename, as a server started with --mmap needs) and reload: the button
+      // turns green without a page refresh.
       copyFileSync(fineTuned, switching + ".new");
       renameSync(switching + ".new", switching);
       const reload = await fetch(server.url + "/api/models/reload", { method: "POST", headers: { Authorization: "Bearer " + API_KEY } });

@@ -419,5 +419,19 @@ TEST_F(ServerTest, OverwritingAServedFileInPlaceLeavesTheServerServing) {
     EXPECT_EQ(again->status, 200) << again->body;
 }
 
+TEST_F(ServerTest, AReloadWhereEveryTierFailsKeepsThePreviousModelServing) {
+    TestServer server(fine_tuned());
+    auto client = server.client();
+    for (const std::string& path : {files.fine_tuned, files.adapter, files.base}) std::filesystem::remove(path);
+    httplib::Headers key = {{"Authorization", "Bearer test-key"}};
+    expect_error(client->Post("/api/models/reload", key, "", "application/json"), 422, "invalid_request_error",
+                 "the previous model keeps serving");
+    json status = json::parse(client->Get("/api/status")->body);
+    EXPECT_EQ(status["state"], "success");
+    EXPECT_EQ(status["model_type"], "fine-tuned");
+    EXPECT_EQ(client->Get("/health")->status, 200);
+    EXPECT_EQ(client->Post("/v1/chat/completions", chat_body("Hi", 4, false), "application/json")->status, 200);
+}
+
 }  // namespace
 }  // namespace mimir::serve::test
