@@ -5,6 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -62,10 +66,14 @@ TrainOptions memorize_options(const std::string& dir, const std::string& base) {
 class TrainedAdapter : public ::testing::Test {
   protected:
     // ctest runs every TEST in its own process: training happens once per build of this executable, and
-    // later processes reuse its outputs (never outputs older than the executable itself).
+    // later processes reuse its outputs (never outputs older than the executable itself). Processes that
+    // ctest -j starts together take turns on a lock file, so one trains while the others wait for it.
     static void SetUpTestSuite() {
         dir_ = new std::string(fs::path(MIMIR_TEST_BINARY_DIR) / "test-tmp" / "TrainedAdapter");
         base_ = new std::string(test::tiny_model_path(test::small_training_spec("phi3")));
+        fs::create_directories(fs::path(*dir_).parent_path());
+        const int lock = ::open((*dir_ + ".lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+        if (lock >= 0) ::flock(lock, LOCK_EX);  // held until this process exits
         const std::string record = *dir_ + "/summary.txt";
         std::error_code ec;
         const auto built = fs::last_write_time("/proc/self/exe", ec);
