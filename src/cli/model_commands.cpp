@@ -1,4 +1,5 @@
-// mimir model tiny|info|load: write a random-weight model, describe a GGUF file, dry-run the fallback chain.
+// mimir model tiny|tiny-adapter|info|load: write a random-weight model or LoRA adapter, describe a GGUF file,
+// dry-run the fallback chain.
 #include <chrono>
 #include <iostream>
 #include <memory>
@@ -8,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
+#include "model/adapter_check.h"
 #include "model/gguf_inspect.h"
 #include "model/model_manager.h"
 #include "model/tiny_model.h"
@@ -162,6 +164,41 @@ void register_tiny(CLI::App& model, int& exit_code) {
     tiny->callback([options, tiny, &exit_code] { exit_code = run_tiny(*options, *tiny); });
 }
 
+struct TinyAdapterOptions {
+    std::string base, out;
+    int rank = 4;
+    float alpha = 8.0f;
+    uint32_t seed = 7;
+};
+
+// Writes the adapter, then checks it the way the fallback chain will: a file that would not load as
+// `--adapter` for this base is an error here, not a surprise at serve time.
+int run_tiny_adapter(const TinyAdapterOptions& options) {
+    Status written = write_random_lora_adapter(options.base, options.rank, options.alpha, options.seed, options.out);
+    if (written.ok()) written = check_adapter_fits_base(options.out, options.base);
+    if (!written.ok()) {
+        std::cerr << "mimir model tiny-adapter: " << written.error().code << ": " << written.error().message << "\n";
+        return 1;
+    }
+    std::cout << "wrote " << options.out << ": LoRA adapter (rank " << options.rank << ") for " << options.base
+              << "\n";
+    return 0;
+}
+
+void register_tiny_adapter(CLI::App& model, int& exit_code) {
+    auto options = std::make_shared<TinyAdapterOptions>();
+    CLI::App* command = model.add_subcommand(
+        "tiny-adapter", "Write a random LoRA adapter for a base GGUF: tries the \"base + adapter\" tier without "
+                        "training");
+    command->add_option("--base", options->base, "The base model the adapter is for")->required()
+        ->check(CLI::ExistingFile);
+    command->add_option("--out", options->out, "Where to write the adapter .gguf")->required();
+    command->add_option("--rank", options->rank, "LoRA rank")->capture_default_str()->check(CLI::Range(1, 256));
+    command->add_option("--alpha", options->alpha, "LoRA alpha (scale = alpha / rank)")->capture_default_str();
+    command->add_option("--seed", options->seed, "Seed of the random weights")->capture_default_str();
+    command->callback([options, &exit_code] { exit_code = run_tiny_adapter(*options); });
+}
+
 void register_info(CLI::App& model, int& exit_code) {
     auto path = std::make_shared<std::string>();
     auto as_json = std::make_shared<bool>(false);
@@ -191,6 +228,7 @@ void register_model_commands(CLI::App& app, int& exit_code) {
     CLI::App* model = app.add_subcommand("model", "Generate, inspect and dry-run-load GGUF models");
     model->require_subcommand(1);
     register_tiny(*model, exit_code);
+    register_tiny_adapter(*model, exit_code);
     register_info(*model, exit_code);
     register_load(*model, exit_code);
 }

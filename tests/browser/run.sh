@@ -23,12 +23,7 @@ models="$build_dir/browser-test-models"
 mkdir -p "$models"
 [[ -f "$models/base.gguf" ]] || "$mimir" model tiny --out "$models/base.gguf" >/dev/null
 cp "$models/base.gguf" "$models/fine-tuned.gguf"
-adapter_tool="$build_dir/tests/serve/write_lora_adapter"
-if [[ ! -x "$adapter_tool" ]]; then
-  echo "browser tests: $adapter_tool is missing (build the write_lora_adapter target)" >&2
-  exit 1
-fi
-[[ -f "$models/adapter.gguf" ]] || "$adapter_tool" "$models/base.gguf" "$models/adapter.gguf"
+[[ -f "$models/adapter.gguf" ]] || "$mimir" model tiny-adapter --base "$models/base.gguf" --out "$models/adapter.gguf" >/dev/null
 head -c 4096 /dev/urandom | { printf 'GGUF'; cat; } > "$models/corrupt.gguf"
 
 exec timeout 300 node "$here/status_page.mjs" --mimir "$mimir" --models "$models" --artifacts "$root/artifacts/browser"
