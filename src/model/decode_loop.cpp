@@ -228,7 +228,7 @@ void Engine::Impl::after_decode() {
             publish_shared_prefix(slot);
             if (job.n_prompt_decoded < job.prompt.tokens.size()) continue;
             if (job.prefill_only) {
-                finish(slot, "stop");
+                finish_prefill(slot);
                 continue;
             }
             job.generating = true;
@@ -292,23 +292,32 @@ void Engine::Impl::finish(Slot& slot, const char* finish_reason) {
     result.prompt_tokens = static_cast<int>(job.prompt.tokens.size());
     result.dropped_messages = job.prompt.dropped_messages;
     result.total_ms = ms_since(job.start);
-    if (!job.prefill_only) {
-        spdlog::info("event=generation finish={} seq={} prompt_tokens={} cached_tokens={} completion_tokens={} "
-                     "ttft_ms={:.1f} total_ms={:.1f}",
-                     finish_reason, slot.seq_id, result.prompt_tokens, result.cached_prompt_tokens,
-                     result.completion_tokens, result.time_to_first_token_ms, result.total_ms);
-    }
+    spdlog::info("event=generation finish={} seq={} prompt_tokens={} cached_tokens={} completion_tokens={} "
+                 "ttft_ms={:.1f} total_ms={:.1f}",
+                 finish_reason, slot.seq_id, result.prompt_tokens, result.cached_prompt_tokens,
+                 result.completion_tokens, result.time_to_first_token_ms, result.total_ms);
     {
         std::lock_guard<std::mutex> lock(mutex_);
         --stats_.active;
-        if (!job.prefill_only) {
-            ++(cancelled ? stats_.cancelled : stats_.completed);
-            stats_.prompt_tokens += static_cast<uint64_t>(result.prompt_tokens);
-            stats_.cached_prompt_tokens += static_cast<uint64_t>(result.cached_prompt_tokens);
-            stats_.generated_tokens += static_cast<uint64_t>(result.completion_tokens);
-        }
+        ++(cancelled ? stats_.cancelled : stats_.completed);
+        stats_.prompt_tokens += static_cast<uint64_t>(result.prompt_tokens);
+        stats_.cached_prompt_tokens += static_cast<uint64_t>(result.cached_prompt_tokens);
+        stats_.generated_tokens += static_cast<uint64_t>(result.completion_tokens);
     }
-    job.done.set_value(std::move(result));
+    release(slot, std::move(result));
+}
+
+void Engine::Impl::finish_prefill(Slot& slot) {
+    // Not a student's request: no reply, no log line of its own, no request statistics.
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        --stats_.active;
+    }
+    release(slot, GenerationResult{});
+}
+
+void Engine::Impl::release(Slot& slot, Result<GenerationResult> outcome) {
+    slot.job->done.set_value(std::move(outcome));
     slot.job.reset();
     slot.last_used = ++use_counter_;
 }
@@ -324,9 +333,7 @@ void Engine::Impl::fail(Slot& slot, Error error, bool clear_sequence) {
         --stats_.active;
         ++stats_.failed;
     }
-    slot.job->done.set_value(std::move(error));
-    slot.job.reset();
-    slot.last_used = ++use_counter_;
+    release(slot, std::move(error));
 }
 
 void Engine::Impl::fail_everything(const Error& error) {

@@ -27,6 +27,9 @@ Status validate_options(const EngineOptions& options) {
     return ok_status();
 }
 
+// Whether the engine keeps the system prompt in a sequence of its own (see Engine::create).
+bool has_shared_sequence(const EngineOptions& options) { return options.n_parallel > 1; }
+
 int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 }  // namespace
@@ -48,7 +51,7 @@ Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const LoadedModel
     // neither: its own cache already keeps the system prompt for the next conversation. That matters for
     // speed: a unified cache makes llama.cpp check all 256 possible sequences on every decode call, ~60 us,
     // which is ~6% of a token on a 20 M-parameter model (nothing on Phi-3-mini, where a token takes ~170 ms).
-    const bool shares_prefix = options.n_parallel > 1;
+    const bool shares_prefix = has_shared_sequence(options);
     params.n_seq_max = static_cast<uint32_t>(options.n_parallel + (shares_prefix ? 1 : 0));
     params.n_threads = options.n_threads;
     params.n_threads_batch = options.n_threads;
@@ -92,7 +95,7 @@ Engine::Impl::Impl(std::shared_ptr<const LoadedModel> model, EngineOptions optio
       n_batch_(static_cast<int>(llama_n_batch(ctx_.get()))),
       batch_(n_batch_, 1),
       slots_(static_cast<size_t>(options.n_parallel)),
-      shared_seq_(options.n_parallel > 1 ? options.n_parallel : -1) {
+      shared_seq_(has_shared_sequence(options) ? options.n_parallel : -1) {
     for (size_t i = 0; i < slots_.size(); ++i) slots_[i].seq_id = static_cast<llama_seq_id>(i);
     thread_ = std::thread([this] { decode_loop(); });
 }

@@ -48,7 +48,7 @@ struct Job {
     int logits_index = -1;         // its output row in that batch, -1 when none
     bool shared_prefix_published = false;
     bool cancel_requested = false; // on_text returned false
-    bool prefill_only = false;     // computes the prompt's KV for later conversations; no reply, no stats
+    bool prefill_only = false;     // computes the prompt's KV for later conversations; no reply
 
     bool is_cancelled() const { return cancel_requested || (request.cancelled && request.cancelled->load()); }
 };
@@ -92,6 +92,8 @@ private:
     void sample_next(Slot& slot);
     void deliver(Job& job, const std::string& text);
     void finish(Slot& slot, const char* finish_reason);
+    void finish_prefill(Slot& slot);
+    void release(Slot& slot, Result<GenerationResult> outcome);  // hands the outcome over, frees the slot
     void fail(Slot& slot, Error error, bool clear_sequence);
     void fail_everything(const Error& error);
     int idle_slots() const;
