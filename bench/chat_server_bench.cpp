@@ -7,6 +7,9 @@
 //  - with --first-student, only the time to first token of the first conversation after the server started
 //    with its deployment's tutor prompt (--write-system-prompt writes that prompt for the server's flags).
 // Prints one `key=value` line per figure.
+#include <httplib.h>
+
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -14,13 +17,10 @@
 #include <functional>
 #include <future>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <httplib.h>
-#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -56,9 +56,9 @@ struct Message {
 
 // What one streamed completion took.
 struct StreamResult {
-    double ttft_ms = 0;            // request sent -> first chunk carrying text
+    double ttft_ms = 0;  // request sent -> first chunk carrying text
     double total_ms = 0;
-    int completion_tokens = 0;     // from the final chunk's usage
+    int completion_tokens = 0;  // from the final chunk's usage
     int prompt_tokens = 0;
     std::string finish_reason;
 };
@@ -74,7 +74,7 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
 
 // Splits the server-sent events of a response body as they arrive and hands each JSON payload on.
 class SseParser {
-public:
+  public:
     template <typename OnEvent>
     void feed(const char* data, size_t size, OnEvent&& on_event) {
         pending_.append(data, size);
@@ -89,7 +89,7 @@ public:
         }
     }
 
-private:
+  private:
     std::string pending_;
 };
 
@@ -104,12 +104,9 @@ std::string phi3_chat_text(const std::vector<Message>& messages) {
 // `on_first_text` runs once, when the first text arrives.
 StreamResult stream_chat(const Options& options, const std::vector<Message>& messages, int max_tokens,
                          const std::function<void()>& on_first_text = {}) {
-    json body = {{"model", "bench"},
-                 {"stream", true},
-                 {"stream_options", {{"include_usage", true}}},
-                 {"max_tokens", max_tokens},
-                 {"temperature", 0},
-                 {"ignore_eos", true}};
+    json body = {
+        {"model", "bench"},         {"stream", true},   {"stream_options", {{"include_usage", true}}},
+        {"max_tokens", max_tokens}, {"temperature", 0}, {"ignore_eos", true}};
     if (options.ban_byte_tokens) {
         json bias = json::array();
         for (int token = 3; token <= 258; ++token) bias.push_back({token, false});
@@ -119,7 +116,8 @@ StreamResult stream_chat(const Options& options, const std::vector<Message>& mes
         body["prompt"] = phi3_chat_text(messages);
     } else {
         body["messages"] = json::array();
-        for (const Message& m : messages) body["messages"].push_back({{"role", m.role}, {"content", m.content}});
+        for (const Message& m : messages)
+            body["messages"].push_back({{"role", m.role}, {"content", m.content}});
     }
 
     httplib::Client client(options.host, options.port);
@@ -170,8 +168,9 @@ StreamResult stream_chat(const Options& options, const std::vector<Message>& mes
 }
 
 std::string words(int n_words, int tag) {
-    static const char* vocabulary[] = {"fraction", "denominator", "equation", "triangle", "molecule", "verb",
-                                       "history",  "energy",      "variable", "proof",    "planet",   "syllable"};
+    static const char* vocabulary[] = {"fraction", "denominator", "equation", "triangle",
+                                       "molecule", "verb",        "history",  "energy",
+                                       "variable", "proof",       "planet",   "syllable"};
     std::string text = "You are tutor number " + std::to_string(tag) + ". Keep in mind:";
     for (int i = 0; i < n_words; ++i) {
         text += ' ';
@@ -195,7 +194,8 @@ double streams_rate(const Options& options, int n) {
             clients.emplace_back([&, i] {
                 const std::string question = "Stream " + std::to_string(i) + " of run " + std::to_string(r) +
                                              " with " + std::to_string(n) + ": tell me about fractions.";
-                results[static_cast<size_t>(i)] = stream_chat(options, {kShortSystem, {"user", question}}, options.max_tokens);
+                results[static_cast<size_t>(i)] =
+                    stream_chat(options, {kShortSystem, {"user", question}}, options.max_tokens);
             });
         }
         for (std::thread& client : clients) client.join();
@@ -207,7 +207,9 @@ double streams_rate(const Options& options, int n) {
     return best;
 }
 
-void print(const char* key, double value) { std::printf("%s=%.2f\n", key, value); }
+void print(const char* key, double value) {
+    std::printf("%s=%.2f\n", key, value);
+}
 
 // TTFT of a new conversation whose system prompt another conversation already used. Each repetition uses
 // a system prompt the server has not seen before, so caches from earlier repetitions do not help.
@@ -216,7 +218,8 @@ void time_to_first_token(const Options& options) {
     int prompt_tokens = 0;
     for (int r = 0; r < options.repetitions; ++r) {
         const std::string system = words(options.system_words, 1000 + r);
-        auto chat = [&](const std::string& question, int max_tokens, const std::function<void()>& on_first = {}) {
+        auto chat = [&](const std::string& question, int max_tokens,
+                        const std::function<void()>& on_first = {}) {
             return stream_chat(options, {{"system", system}, {"user", question}}, max_tokens, on_first);
         };
         // The first conversation with this system prompt: nothing to reuse.
@@ -241,11 +244,14 @@ void time_to_first_token(const Options& options) {
 }
 
 // The deployment's tutor prompt of the --first-student test: the same text for both servers.
-std::string deployment_system_prompt(const Options& options) { return words(options.system_words, 7); }
+std::string deployment_system_prompt(const Options& options) {
+    return words(options.system_words, 7);
+}
 
 void first_student(const Options& options) {
     std::vector<Message> conversation{{"user", "How do I add fractions?"}};
-    if (!options.system_from_server) conversation.insert(conversation.begin(), {"system", deployment_system_prompt(options)});
+    if (!options.system_from_server)
+        conversation.insert(conversation.begin(), {"system", deployment_system_prompt(options)});
     const StreamResult first = stream_chat(options, conversation, 4);
     print("first_student_prompt_tokens", first.prompt_tokens);
     print("ttft_first_student_ms", first.ttft_ms);
@@ -258,7 +264,8 @@ int main(int argc, char** argv) {
     CLI::App app{"Benchmarks an OpenAI-compatible chat server over HTTP (see bench/run_engine_bench.sh)"};
     app.add_option("--host", options.host, "Server address")->capture_default_str();
     app.add_option("--port", options.port, "Server port (required unless --write-system-prompt)");
-    app.add_option("--streams", options.streams, "Concurrent streams for the aggregate rate")->capture_default_str();
+    app.add_option("--streams", options.streams, "Concurrent streams for the aggregate rate")
+        ->capture_default_str();
     app.add_option("--max-tokens", options.max_tokens, "Tokens each stream generates")->capture_default_str();
     app.add_option("--system-words", options.system_words, "Words in the system prompt of the TTFT test")
         ->capture_default_str();
@@ -292,7 +299,8 @@ int main(int argc, char** argv) {
         return 2;
     }
 
-    stream_chat(options, {kShortSystem, {"user", "Warm-up"}}, 4);  // the first tokens page the mapped weights in
+    stream_chat(options, {kShortSystem, {"user", "Warm-up"}},
+                4);  // the first tokens page the mapped weights in
     if (options.first_student) {
         first_student(options);
         return 0;

@@ -5,6 +5,9 @@
 // Only one engine at a time runs in this process, and nothing else decodes: each thread that runs llama.cpp
 // owns an OpenMP team, and with more team threads than cores libgomp stops spinning between graph ops and
 // sleeps instead, which halves small-batch decode speed (the references run as separate processes).
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -13,9 +16,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <spdlog/spdlog.h>
 
 #include "model/chat_prompt.h"
 #include "model/engine.h"
@@ -45,8 +45,8 @@ double best_time(const std::vector<double>& times) {
     return times.empty() ? 0 : *std::min_element(times.begin(), times.end());
 }
 
-std::unique_ptr<Engine> make_engine(const std::shared_ptr<const LoadedModel>& model, const BenchOptions& options,
-                                    int n_parallel) {
+std::unique_ptr<Engine> make_engine(const std::shared_ptr<const LoadedModel>& model,
+                                    const BenchOptions& options, int n_parallel) {
     EngineOptions engine_options;
     engine_options.n_ctx = options.n_ctx;
     engine_options.n_parallel = n_parallel;
@@ -83,7 +83,7 @@ GenerationResult run(Engine& engine, GenerationRequest request) {
 // A user message whose chat prompt is `n_tokens` long (within a token or two), different for each `tag`.
 std::string text_of_tokens(const LoadedModel& model, int n_tokens, const std::string& role, int tag) {
     static const char* words[] = {"fraction", "denominator", "equation", "triangle", "molecule", "verb",
-                                  "history", "energy", "variable", "proof", "planet", "syllable"};
+                                  "history",  "energy",      "variable", "proof",    "planet",   "syllable"};
     std::string text = "Note " + std::to_string(tag) + ":";
     for (int i = 0;; ++i) {
         std::vector<ChatMessage> messages{{role, text}};
@@ -94,7 +94,9 @@ std::string text_of_tokens(const LoadedModel& model, int n_tokens, const std::st
     }
 }
 
-void print(const char* key, double value) { std::printf("%s=%.2f\n", key, value); }
+void print(const char* key, double value) {
+    std::printf("%s=%.2f\n", key, value);
+}
 
 void bench_decode(const std::shared_ptr<const LoadedModel>& model, const BenchOptions& options) {
     auto engine = make_engine(model, options, 1);
@@ -104,7 +106,8 @@ void bench_decode(const std::shared_ptr<const LoadedModel>& model, const BenchOp
     for (int r = 0; r < options.repetitions; ++r) {
         GenerationResult result =
             run(*engine, fixed_length({{"user", "Decode run " + std::to_string(r)}}, 129));
-        rates.push_back((result.completion_tokens - 1) / ((result.total_ms - result.time_to_first_token_ms) / 1000));
+        rates.push_back((result.completion_tokens - 1) /
+                        ((result.total_ms - result.time_to_first_token_ms) / 1000));
     }
     print("decode_tokens_per_s", best_rate(rates));
 }
@@ -115,7 +118,8 @@ void bench_prompt(const std::shared_ptr<const LoadedModel>& model, const BenchOp
     run(*engine, fixed_length({{"user", text_of_tokens(*model, 512, "user", 99)}}, 1));
     std::vector<double> rates;
     for (int r = 0; r < options.repetitions; ++r) {
-        GenerationResult result = run(*engine, fixed_length({{"user", text_of_tokens(*model, 512, "user", r)}}, 1));
+        GenerationResult result =
+            run(*engine, fixed_length({{"user", text_of_tokens(*model, 512, "user", r)}}, 1));
         const int computed = result.prompt_tokens - result.cached_prompt_tokens;
         rates.push_back(computed / (result.time_to_first_token_ms / 1000));
     }
@@ -123,7 +127,8 @@ void bench_prompt(const std::shared_ptr<const LoadedModel>& model, const BenchOp
 }
 
 // Wall-clock rate of `n_streams` clients generating 128 tokens each at the same time.
-double streams_rate(const std::shared_ptr<const LoadedModel>& model, const BenchOptions& options, int n_streams) {
+double streams_rate(const std::shared_ptr<const LoadedModel>& model, const BenchOptions& options,
+                    int n_streams) {
     auto engine = make_engine(model, options, n_streams);
     std::vector<double> rates;
     for (int r = 0; r < options.repetitions; ++r) {
@@ -133,11 +138,13 @@ double streams_rate(const std::shared_ptr<const LoadedModel>& model, const Bench
         for (int i = 0; i < n_streams; ++i) {
             clients.emplace_back([&, i] {
                 const std::string question = "Stream " + std::to_string(i) + " run " + std::to_string(r);
-                tokens[static_cast<size_t>(i)] = run(*engine, fixed_length({{"user", question}}, 128)).completion_tokens;
+                tokens[static_cast<size_t>(i)] =
+                    run(*engine, fixed_length({{"user", question}}, 128)).completion_tokens;
             });
         }
         for (std::thread& client : clients) client.join();
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         int total = 0;
         for (int n : tokens) total += n;
         rates.push_back(total / seconds);

@@ -117,7 +117,8 @@ int run(const BenchOptions& o) {
         }
     }
     std::printf(
-        "mode=%s\nrecompute_layers=%d\nseq=%d\nthreads=%d\nsequences=%zu\ntrain_tokens_per_s_best=%.1f\ntrain_tokens_per_s_mean=%."
+        "mode=%s\nrecompute_layers=%d\nseq=%d\nthreads=%d\nsequences=%zu\ntrain_tokens_per_s_best=%."
+        "1f\ntrain_tokens_per_s_mean=%."
         "1f\ncompute_buffer_mb=%.1f\n",
         o.mode.c_str(), *recompute, o.seq, threads, sequences.size(), best, total_tokens / total_seconds,
         static_cast<double>(graph.compute_buffer_bytes()) / (1024.0 * 1024.0));
@@ -138,7 +139,8 @@ int main(int argc, char** argv) {
     app.add_option("--threads", o.n_threads, "CPU threads (0 = all cores)")->capture_default_str();
     app.add_option("--repetitions", o.repetitions, "Passes over the sequences")->capture_default_str();
     app.add_option("--rank", o.rank, "LoRA rank")->capture_default_str();
-    app.add_option("--recompute", o.recompute, "all, none or N lowest layers recomputed (as mimir train --recompute)")
+    app.add_option("--recompute", o.recompute,
+                   "all, none or N lowest layers recomputed (as mimir train --recompute)")
         ->capture_default_str();
     app.add_option("--max-sequences", o.max_sequences, "Train on at most this many sequences (0 = all)")
         ->capture_default_str();

@@ -6,9 +6,9 @@
 
 namespace mimir::cli {
 
-void register_model_commands(CLI::App& app, int& exit_code);   // mimir model tiny|info|load
-void register_chat_command(CLI::App& app, int& exit_code);     // mimir chat
-void register_serve_command(CLI::App& app, int& exit_code);    // mimir serve
-void register_train_commands(CLI::App& app, int& exit_code);   // mimir train, mimir merge
+void register_model_commands(CLI::App& app, int& exit_code);  // mimir model tiny|info|load
+void register_chat_command(CLI::App& app, int& exit_code);    // mimir chat
+void register_serve_command(CLI::App& app, int& exit_code);   // mimir serve
+void register_train_commands(CLI::App& app, int& exit_code);  // mimir train, mimir merge
 
 }  // namespace mimir::cli

@@ -1,12 +1,12 @@
 // mimir model tiny|tiny-adapter|info|load: write a random-weight model or LoRA adapter, describe a GGUF file,
 // dry-run the fallback chain.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <iostream>
 #include <memory>
 #include <string>
-
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
 #include "model/adapter_check.h"
@@ -47,7 +47,7 @@ int run_tiny(const TinyOptions& options, const CLI::App& command) {
     TinyModelSpec spec = spec_from_flags(options, command);
     if (spec.vocab_path.empty()) spec.vocab_path = default_phi3_vocab_path();
     if (command.get_option("--heads")->count() > 0 && command.get_option("--heads-kv")->count() == 0) {
-        spec.n_head_kv = spec.n_head;   // heads-kv follows heads unless given
+        spec.n_head_kv = spec.n_head;  // heads-kv follows heads unless given
     }
     const auto start = std::chrono::steady_clock::now();
     Status written = write_tiny_model(spec, options.out);
@@ -58,13 +58,13 @@ int run_tiny(const TinyOptions& options, const CLI::App& command) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     Result<GgufSummary> summary = inspect_gguf(options.out);
     if (!summary.ok()) {
-        std::cerr << "mimir model tiny: wrote " << options.out << " but it does not read back: "
-                  << summary.error().message << "\n";
+        std::cerr << "mimir model tiny: wrote " << options.out
+                  << " but it does not read back: " << summary.error().message << "\n";
         return 1;
     }
-    std::cout << "wrote " << options.out << ": " << summary->architecture << ", " << format_count(summary->n_params)
-              << " parameters, " << summary->quantization << ", " << format_bytes(summary->file_size) << " in "
-              << static_cast<int>(seconds * 1000) << " ms\n";
+    std::cout << "wrote " << options.out << ": " << summary->architecture << ", "
+              << format_count(summary->n_params) << " parameters, " << summary->quantization << ", "
+              << format_bytes(summary->file_size) << " in " << static_cast<int>(seconds * 1000) << " ms\n";
     return 0;
 }
 
@@ -106,8 +106,9 @@ void print_summary(const GgufSummary& s) {
         return;
     }
     std::cout << "vocab:         " << s.n_vocab << " tokens, hash " << s.vocab_hash << "\n"
-              << "shape:         " << s.n_layer << " layers, " << s.n_embd << " wide, " << s.n_head << " heads ("
-              << s.n_head_kv << " kv), ff " << s.n_ff << ", trained context " << s.n_ctx_train << "\n";
+              << "shape:         " << s.n_layer << " layers, " << s.n_embd << " wide, " << s.n_head
+              << " heads (" << s.n_head_kv << " kv), ff " << s.n_ff << ", trained context " << s.n_ctx_train
+              << "\n";
 }
 
 int run_info(const std::string& path, bool as_json) {
@@ -117,7 +118,8 @@ int run_info(const std::string& path, bool as_json) {
         return 1;
     }
     if (as_json) {
-        std::cout << summary_json(*summary).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+        std::cout << summary_json(*summary).dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+                  << "\n";
     } else {
         print_summary(*summary);
     }
@@ -141,8 +143,9 @@ void register_tiny(CLI::App& model, int& exit_code) {
     CLI::App* tiny = model.add_subcommand(
         "tiny", "Write a GGUF model with random weights and the real Phi-3 tokenizer and chat template");
     tiny->add_option("--out", options->out, "Where to write the .gguf file")->required();
-    tiny->add_option("--shape", options->shape, "tiny (the flags below) or phi3-mini (Phi-3-mini-4k's exact shape, "
-                                                "Q4_K_M unless --type; flags given override it)")
+    tiny->add_option("--shape", options->shape,
+                     "tiny (the flags below) or phi3-mini (Phi-3-mini-4k's exact shape, "
+                     "Q4_K_M unless --type; flags given override it)")
         ->check(CLI::IsMember({"tiny", "phi3-mini"}))
         ->capture_default_str();
     tiny->add_option("--arch", spec.arch, "phi3 (fused qkv and gate/up) or llama (split tensors)")
@@ -151,16 +154,19 @@ void register_tiny(CLI::App& model, int& exit_code) {
     tiny->add_option("--layers", spec.n_layer, "Transformer blocks")->capture_default_str();
     tiny->add_option("--embd", spec.n_embd, "Embedding width")->capture_default_str();
     tiny->add_option("--heads", spec.n_head, "Attention heads")->capture_default_str();
-    tiny->add_option("--heads-kv", spec.n_head_kv, "Key/value heads (default: same as --heads)")->capture_default_str();
+    tiny->add_option("--heads-kv", spec.n_head_kv, "Key/value heads (default: same as --heads)")
+        ->capture_default_str();
     tiny->add_option("--ff", spec.n_ff, "Feed-forward width")->capture_default_str();
     tiny->add_option("--ctx", spec.n_ctx, "Trained context length")->capture_default_str();
     tiny->add_option("--seed", spec.seed, "Seed of the random weights")->capture_default_str();
-    tiny->add_option("--type", spec.type, "Weight storage; q4_k_m needs widths divisible by 256, else those "
-                                          "tensors fall back to Q5_0/Q8_0")
+    tiny->add_option("--type", spec.type,
+                     "Weight storage; q4_k_m needs widths divisible by 256, else those "
+                     "tensors fall back to Q5_0/Q8_0")
         ->check(CLI::IsMember({"f32", "f16", "q8_0", "q4_k_m"}))
         ->capture_default_str();
-    tiny->add_option("--vocab", spec.vocab_path, "Phi-3 vocab GGUF (default: MIMIR_PHI3_VOCAB or the pinned "
-                                                 "llama.cpp's models/ggml-vocab-phi-3.gguf)");
+    tiny->add_option("--vocab", spec.vocab_path,
+                     "Phi-3 vocab GGUF (default: MIMIR_PHI3_VOCAB or the pinned "
+                     "llama.cpp's models/ggml-vocab-phi-3.gguf)");
     tiny->callback([options, tiny, &exit_code] { exit_code = run_tiny(*options, *tiny); });
 }
 
@@ -174,27 +180,34 @@ struct TinyAdapterOptions {
 // Writes the adapter, then checks it the way the fallback chain will: a file that would not load as
 // `--adapter` for this base is an error here, not a surprise at serve time.
 int run_tiny_adapter(const TinyAdapterOptions& options) {
-    Status written = write_random_lora_adapter(options.base, options.rank, options.alpha, options.seed, options.out);
+    Status written =
+        write_random_lora_adapter(options.base, options.rank, options.alpha, options.seed, options.out);
     if (written.ok()) written = check_adapter_fits_base(options.out, options.base);
     if (!written.ok()) {
-        std::cerr << "mimir model tiny-adapter: " << written.error().code << ": " << written.error().message << "\n";
+        std::cerr << "mimir model tiny-adapter: " << written.error().code << ": " << written.error().message
+                  << "\n";
         return 1;
     }
-    std::cout << "wrote " << options.out << ": LoRA adapter (rank " << options.rank << ") for " << options.base
-              << "\n";
+    std::cout << "wrote " << options.out << ": LoRA adapter (rank " << options.rank << ") for "
+              << options.base << "\n";
     return 0;
 }
 
 void register_tiny_adapter(CLI::App& model, int& exit_code) {
     auto options = std::make_shared<TinyAdapterOptions>();
     CLI::App* command = model.add_subcommand(
-        "tiny-adapter", "Write a random LoRA adapter for a base GGUF: tries the \"base + adapter\" tier without "
-                        "training");
-    command->add_option("--base", options->base, "The base model the adapter is for")->required()
+        "tiny-adapter",
+        "Write a random LoRA adapter for a base GGUF: tries the \"base + adapter\" tier without "
+        "training");
+    command->add_option("--base", options->base, "The base model the adapter is for")
+        ->required()
         ->check(CLI::ExistingFile);
     command->add_option("--out", options->out, "Where to write the adapter .gguf")->required();
-    command->add_option("--rank", options->rank, "LoRA rank")->capture_default_str()->check(CLI::Range(1, 256));
-    command->add_option("--alpha", options->alpha, "LoRA alpha (scale = alpha / rank)")->capture_default_str();
+    command->add_option("--rank", options->rank, "LoRA rank")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 256));
+    command->add_option("--alpha", options->alpha, "LoRA alpha (scale = alpha / rank)")
+        ->capture_default_str();
     command->add_option("--seed", options->seed, "Seed of the random weights")->capture_default_str();
     command->callback([options, &exit_code] { exit_code = run_tiny_adapter(*options); });
 }
@@ -203,7 +216,8 @@ void register_info(CLI::App& model, int& exit_code) {
     auto path = std::make_shared<std::string>();
     auto as_json = std::make_shared<bool>(false);
     CLI::App* info = model.add_subcommand(
-        "info", "Describe a GGUF file: architecture, parameters, quantization, size, vocab hash, model or adapter");
+        "info",
+        "Describe a GGUF file: architecture, parameters, quantization, size, vocab hash, model or adapter");
     info->add_option("file", *path, "The .gguf file")->required();
     info->add_flag("--json", *as_json, "Print JSON instead of text");
     info->callback([path, as_json, &exit_code] { exit_code = run_info(*path, *as_json); });
@@ -213,10 +227,12 @@ void register_load(CLI::App& model, int& exit_code) {
     auto paths = std::make_shared<ModelPaths>();
     auto verbose = std::make_shared<bool>(false);
     CLI::App* load = model.add_subcommand(
-        "load", "Run the fallback chain once (fine-tuned -> base + adapter -> base) and print get_model_info() "
-                "as JSON; exit status 1 when no tier loads");
+        "load",
+        "Run the fallback chain once (fine-tuned -> base + adapter -> base) and print get_model_info() "
+        "as JSON; exit status 1 when no tier loads");
     load->add_option("--fine-tuned", paths->fine_tuned, "Fine-tuned GGUF, tier 1 (env MIMIR_FINE_TUNED)");
-    load->add_option("--adapter", paths->adapter, "LoRA adapter GGUF for the base, tier 2 (env MIMIR_ADAPTER)");
+    load->add_option("--adapter", paths->adapter,
+                     "LoRA adapter GGUF for the base, tier 2 (env MIMIR_ADAPTER)");
     load->add_option("--base", paths->base, "Base model GGUF, tier 3 (env MIMIR_BASE)");
     load->add_flag("--verbose", *verbose, "Log every tier's attempt to stderr");
     load->callback([paths, verbose, &exit_code] { exit_code = run_load(*paths, *verbose); });

@@ -2,5 +2,4 @@
 // replaces its entry here.
 #include "cli/commands.h"
 
-namespace mimir::cli {
-}  // namespace mimir::cli
+namespace mimir::cli {}  // namespace mimir::cli

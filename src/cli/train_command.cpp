@@ -74,10 +74,11 @@ void register_train(CLI::App& app, int& exit_code) {
         ->capture_default_str();
     train->add_option("--threads", o->n_threads, "CPU threads (0 = all cores)")->capture_default_str();
     train
-        ->add_option("--recompute", o->recompute,
-                     "Gradient checkpointing: all, none, or N = recompute the lowest N layers in the backward "
-                     "pass. Each recomputed layer keeps only its input (Phi-3-mini, 512 tokens: ~137 MiB less) "
-                     "for one more layer forward; all: ~1/2 more work, none: fastest, most memory")
+        ->add_option(
+            "--recompute", o->recompute,
+            "Gradient checkpointing: all, none, or N = recompute the lowest N layers in the backward "
+            "pass. Each recomputed layer keeps only its input (Phi-3-mini, 512 tokens: ~137 MiB less) "
+            "for one more layer forward; all: ~1/2 more work, none: fastest, most memory")
         ->capture_default_str();
     train
         ->add_option("--checkpoint-every", o->checkpoint_every,

@@ -11,7 +11,9 @@ namespace {
 
 constexpr std::array<std::string_view, 3> kRoles = {"system", "user", "assistant"};
 
-bool is_system(const ChatMessage& message) { return message.role == "system"; }
+bool is_system(const ChatMessage& message) {
+    return message.role == "system";
+}
 
 // The conversation with the first `n_drop` droppable messages (non-system, not the last) removed.
 std::vector<ChatMessage> without_oldest(const std::vector<ChatMessage>& messages, int n_drop) {
@@ -40,8 +42,10 @@ size_t common_prefix(const std::vector<llama_token>& a, const std::vector<llama_
     return static_cast<size_t>(mismatch.first - a.begin());
 }
 
-Result<std::vector<llama_token>> format_and_tokenize(const llama_model* model, const std::string& chat_template,
-                                                     const std::vector<ChatMessage>& messages, bool add_assistant) {
+Result<std::vector<llama_token>> format_and_tokenize(const llama_model* model,
+                                                     const std::string& chat_template,
+                                                     const std::vector<ChatMessage>& messages,
+                                                     bool add_assistant) {
     Result<std::string> text = apply_chat_template(chat_template, messages, add_assistant);
     if (!text) return text.error();
     return tokenize(llama_model_get_vocab(model), *text);
@@ -86,8 +90,8 @@ std::string chat_template_of(const llama_model* model) {
     return chat_template ? chat_template : "chatml";
 }
 
-Result<std::string> apply_chat_template(const std::string& chat_template, const std::vector<ChatMessage>& messages,
-                                        bool add_assistant) {
+Result<std::string> apply_chat_template(const std::string& chat_template,
+                                        const std::vector<ChatMessage>& messages, bool add_assistant) {
     std::vector<llama_chat_message> chat;
     size_t content_bytes = 0;
     for (const ChatMessage& message : messages) {
@@ -96,8 +100,9 @@ Result<std::string> apply_chat_template(const std::string& chat_template, const 
     }
     std::string buffer(2 * content_bytes + 256, '\0');
     for (int attempt = 0; attempt < 2; ++attempt) {
-        const int32_t n = llama_chat_apply_template(chat_template.c_str(), chat.data(), chat.size(), add_assistant,
-                                                    buffer.data(), static_cast<int32_t>(buffer.size()));
+        const int32_t n =
+            llama_chat_apply_template(chat_template.c_str(), chat.data(), chat.size(), add_assistant,
+                                      buffer.data(), static_cast<int32_t>(buffer.size()));
         if (n < 0) {
             return Result<std::string>::failure("template_failed",
                                                 "the model's chat template is not one llama.cpp supports");
@@ -113,8 +118,9 @@ Result<std::string> apply_chat_template(const std::string& chat_template, const 
 
 std::vector<llama_token> tokenize(const llama_vocab* vocab, const std::string& text) {
     std::vector<llama_token> tokens(text.size() + 8);
-    int32_t n = llama_tokenize(vocab, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
-                               static_cast<int32_t>(tokens.size()), /*add_special=*/true, /*parse_special=*/true);
+    int32_t n =
+        llama_tokenize(vocab, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
+                       static_cast<int32_t>(tokens.size()), /*add_special=*/true, /*parse_special=*/true);
     if (n < 0) {
         tokens.resize(static_cast<size_t>(-n));
         n = llama_tokenize(vocab, text.data(), static_cast<int32_t>(text.size()), tokens.data(),

@@ -20,11 +20,12 @@ std::string chat_template_of(const llama_model* model);
 
 // Applies `chat_template` to `messages` (llama.cpp's built-in templates; Phi-3's among them), ending with
 // the assistant's turn opener when `add_assistant`. Error "template_failed" when llama.cpp does not know it.
-Result<std::string> apply_chat_template(const std::string& chat_template, const std::vector<ChatMessage>& messages,
-                                        bool add_assistant);
+Result<std::string> apply_chat_template(const std::string& chat_template,
+                                        const std::vector<ChatMessage>& messages, bool add_assistant);
 
 // Text -> tokens, parsing special tokens such as <|user|> (they come from the template, and message
-// content is validated text, so a student typing "<|end|>" is the only way in: accepted, as llama-server does).
+// content is validated text, so a student typing "<|end|>" is the only way in: accepted, as llama-server
+// does).
 std::vector<llama_token> tokenize(const llama_vocab* vocab, const std::string& text);
 
 // A conversation ready for the engine.

@@ -1,10 +1,10 @@
 // The engine's decode thread: admits queued requests into slots (reusing cached prefixes), decodes one
 // batch per step holding every running sequence's next token plus as much pending prompt as fits, samples
 // each sequence with its own chain and streams the text out.
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <utility>
-
-#include <spdlog/spdlog.h>
 
 #include "model/engine_impl.h"
 
@@ -34,7 +34,8 @@ void add_to_batch(llama_batch& batch, llama_token token, llama_pos pos, llama_se
 
 std::string token_piece(const llama_vocab* vocab, llama_token token) {
     std::string piece(64, '\0');
-    int32_t n = llama_token_to_piece(vocab, token, piece.data(), static_cast<int32_t>(piece.size()), 0, false);
+    int32_t n =
+        llama_token_to_piece(vocab, token, piece.data(), static_cast<int32_t>(piece.size()), 0, false);
     if (n < 0) {
         piece.resize(static_cast<size_t>(-n));
         n = llama_token_to_piece(vocab, token, piece.data(), static_cast<int32_t>(piece.size()), 0, false);
@@ -45,7 +46,9 @@ std::string token_piece(const llama_vocab* vocab, llama_token token) {
 
 }  // namespace
 
-int Engine::Impl::idle_slots() const { return options_.n_parallel - stats_.active; }
+int Engine::Impl::idle_slots() const {
+    return options_.n_parallel - stats_.active;
+}
 
 void Engine::Impl::decode_loop() {
     for (;;) {
@@ -74,7 +77,8 @@ Slot& Engine::Impl::choose_slot(const std::vector<llama_token>& prompt, size_t& 
     // sequence. Score = 2 x tokens reused - cached tokens of another conversation thrown away, so a student's
     // next turn returns to its own slot, while a new student takes the shared prefix into an empty or old
     // slot instead of evicting a conversation that merely starts with the same system prompt.
-    const bool shared_fits = !shared_cached_.empty() && common_prefix(shared_cached_, prompt) == shared_cached_.size();
+    const bool shared_fits =
+        !shared_cached_.empty() && common_prefix(shared_cached_, prompt) == shared_cached_.size();
     Slot* best = nullptr;
     bool best_uses_shared = false;
     long best_score = 0;
@@ -108,7 +112,8 @@ void Engine::Impl::start_job(std::unique_ptr<Job> job) {
     Slot& slot = choose_slot(prompt, reusable);
     // At least the last prompt token must be decoded again: its logits give the first reply token.
     size_t keep = std::min(reusable, prompt.size() - 1);
-    if (keep < slot.cached.size() && !llama_memory_seq_rm(memory_, slot.seq_id, static_cast<llama_pos>(keep), -1)) {
+    if (keep < slot.cached.size() &&
+        !llama_memory_seq_rm(memory_, slot.seq_id, static_cast<llama_pos>(keep), -1)) {
         // Some memories (recurrent, sliding-window) cannot drop a tail: start this sequence afresh.
         llama_memory_seq_rm(memory_, slot.seq_id, -1, -1);
         keep = 0;
@@ -154,7 +159,8 @@ bool Engine::Impl::fill_batch() {
     // Then pending prompts. While others are streaming, a step takes only a quarter batch of prompt, so a
     // long new conversation delays their next token by a short chunk instead of a whole batch.
     const int n_streaming = batch.n_tokens;
-    const int limit = n_streaming > 0 ? std::min(n_batch_, n_streaming + std::max(n_batch_ / 4, 32)) : n_batch_;
+    const int limit =
+        n_streaming > 0 ? std::min(n_batch_, n_streaming + std::max(n_batch_ / 4, 32)) : n_batch_;
     for (Slot& slot : slots_) {
         Job* job = slot.job.get();
         if (!job || job->generating) continue;
@@ -188,7 +194,9 @@ void Engine::Impl::decode_step() {
     }
     spdlog::error("event=decode_failed status={} batch_tokens={}", status, batch_.get().n_tokens);
     for (Slot& slot : slots_) {
-        if (slot.job) fail(slot, Error{"decode_failed", "llama_decode failed with status " + std::to_string(status)}, true);
+        if (slot.job)
+            fail(slot, Error{"decode_failed", "llama_decode failed with status " + std::to_string(status)},
+                 true);
     }
 }
 
@@ -211,7 +219,8 @@ void Engine::Impl::on_context_full() {
     if (biggest->job->generating) {
         finish(*biggest, "length");
     } else {
-        fail(*biggest, Error{"context_exceeded", "the context is full with other conversations; retry later"}, true);
+        fail(*biggest, Error{"context_exceeded", "the context is full with other conversations; retry later"},
+             true);
     }
 }
 
@@ -240,10 +249,12 @@ void Engine::Impl::after_decode() {
 void Engine::Impl::publish_shared_prefix(Slot& slot) {
     Job& job = *slot.job;
     const size_t n_system = static_cast<size_t>(job.prompt.system_prefix_tokens);
-    if (shared_seq_ < 0 || job.shared_prefix_published || n_system == 0 || job.n_prompt_decoded < n_system) return;
+    if (shared_seq_ < 0 || job.shared_prefix_published || n_system == 0 || job.n_prompt_decoded < n_system)
+        return;
     job.shared_prefix_published = true;
     const std::vector<llama_token>& prompt = job.prompt.tokens;
-    if (shared_cached_.size() == n_system && std::equal(shared_cached_.begin(), shared_cached_.end(), prompt.begin())) {
+    if (shared_cached_.size() == n_system &&
+        std::equal(shared_cached_.begin(), shared_cached_.end(), prompt.begin())) {
         return;
     }
     // In a unified KV cache the copy only tags the same cells with another sequence id.
@@ -266,7 +277,8 @@ void Engine::Impl::sample_next(Slot& slot) {
         finish(slot, "stop");
     } else if (job.cancel_requested) {
         finish(slot, "cancelled");
-    } else if (job.result.completion_tokens >= job.max_tokens || static_cast<int>(slot.cached.size()) >= n_ctx_) {
+    } else if (job.result.completion_tokens >= job.max_tokens ||
+               static_cast<int>(slot.cached.size()) >= n_ctx_) {
         finish(slot, "length");
     } else {
         job.next_token = token;
@@ -276,7 +288,8 @@ void Engine::Impl::sample_next(Slot& slot) {
 void Engine::Impl::deliver(Job& job, const std::string& text) {
     if (text.empty()) return;
     job.result.text += text;
-    if (job.request.on_text && !job.cancel_requested && !job.request.on_text(text)) job.cancel_requested = true;
+    if (job.request.on_text && !job.cancel_requested && !job.request.on_text(text))
+        job.cancel_requested = true;
 }
 
 void Engine::Impl::finish(Slot& slot, const char* finish_reason) {
@@ -292,10 +305,11 @@ void Engine::Impl::finish(Slot& slot, const char* finish_reason) {
     result.prompt_tokens = static_cast<int>(job.prompt.tokens.size());
     result.dropped_messages = job.prompt.dropped_messages;
     result.total_ms = ms_since(job.start);
-    spdlog::info("event=generation finish={} seq={} prompt_tokens={} cached_tokens={} completion_tokens={} "
-                 "ttft_ms={:.1f} total_ms={:.1f}",
-                 finish_reason, slot.seq_id, result.prompt_tokens, result.cached_prompt_tokens,
-                 result.completion_tokens, result.time_to_first_token_ms, result.total_ms);
+    spdlog::info(
+        "event=generation finish={} seq={} prompt_tokens={} cached_tokens={} completion_tokens={} "
+        "ttft_ms={:.1f} total_ms={:.1f}",
+        finish_reason, slot.seq_id, result.prompt_tokens, result.cached_prompt_tokens,
+        result.completion_tokens, result.time_to_first_token_ms, result.total_ms);
     {
         std::lock_guard<std::mutex> lock(mutex_);
         --stats_.active;
@@ -323,7 +337,8 @@ void Engine::Impl::release(Slot& slot, Result<GenerationResult> outcome) {
 }
 
 void Engine::Impl::fail(Slot& slot, Error error, bool clear_sequence) {
-    spdlog::warn("event=generation_failed seq={} code={} message=\"{}\"", slot.seq_id, error.code, error.message);
+    spdlog::warn("event=generation_failed seq={} code={} message=\"{}\"", slot.seq_id, error.code,
+                 error.message);
     if (clear_sequence) {
         llama_memory_seq_rm(memory_, slot.seq_id, -1, -1);
         slot.cached.clear();

@@ -1,9 +1,9 @@
 #include "model/engine.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <thread>
-
-#include <spdlog/spdlog.h>
 
 #include "model/engine_impl.h"
 #include "model/sampler.h"
@@ -28,15 +28,21 @@ Status validate_options(const EngineOptions& options) {
 }
 
 // Whether the engine keeps the system prompt in a sequence of its own (see Engine::create).
-bool has_shared_sequence(const EngineOptions& options) { return options.n_parallel > 1; }
+bool has_shared_sequence(const EngineOptions& options) {
+    return options.n_parallel > 1;
+}
 
-int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+int default_threads() {
+    return std::max(1u, std::thread::hardware_concurrency());
+}
 
 }  // namespace
 
-Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const LoadedModel> model, EngineOptions options) {
+Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const LoadedModel> model,
+                                               EngineOptions options) {
     using R = Result<std::unique_ptr<Engine>>;
-    if (!model || !model->model) return R::failure("no_model", "no model is loaded; generation is unavailable");
+    if (!model || !model->model)
+        return R::failure("no_model", "no model is loaded; generation is unavailable");
     if (Status valid = validate_options(options); !valid) return valid.error();
     ensure_llama_backend();
     if (options.n_threads == 0) options.n_threads = default_threads();
@@ -69,21 +75,29 @@ Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const LoadedModel
             return R::failure("adapter_failed", "llama.cpp refused to apply the LoRA adapter to the context");
         }
     }
-    spdlog::info("event=engine_start n_ctx={} n_parallel={} n_batch={} n_threads={}",
-                 llama_n_ctx(ctx.get()), options.n_parallel, options.n_batch, options.n_threads);
+    spdlog::info("event=engine_start n_ctx={} n_parallel={} n_batch={} n_threads={}", llama_n_ctx(ctx.get()),
+                 options.n_parallel, options.n_batch, options.n_threads);
     auto impl = std::make_unique<Impl>(std::move(model), options, std::move(ctx));
     return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Engine::~Engine() = default;
-Result<GenerationResult> Engine::generate(GenerationRequest request) { return impl_->generate(std::move(request)); }
+Result<GenerationResult> Engine::generate(GenerationRequest request) {
+    return impl_->generate(std::move(request));
+}
 Result<int> Engine::prefill_system_prompt(const std::string& system_prompt) {
     return impl_->prefill_system_prompt(system_prompt);
 }
-EngineStats Engine::stats() const { return impl_->stats(); }
-int Engine::context_size() const { return impl_->context_size(); }
-const LoadedModel& Engine::model() const { return impl_->model(); }
+EngineStats Engine::stats() const {
+    return impl_->stats();
+}
+int Engine::context_size() const {
+    return impl_->context_size();
+}
+const LoadedModel& Engine::model() const {
+    return impl_->model();
+}
 
 Engine::Impl::Impl(std::shared_ptr<const LoadedModel> model, EngineOptions options, ContextHandle ctx)
     : model_(std::move(model)),
@@ -118,7 +132,8 @@ Result<std::unique_ptr<Job>> Engine::Impl::prepare(GenerationRequest request) co
     // Shorten the conversation so a reply of max_tokens fits, but never reserve more than a quarter of the
     // context for it: a long conversation keeps more history and gets a shorter reply ("length").
     const int reserve = std::min(request.sampling.max_tokens, n_ctx_ / 4);
-    Result<ChatPrompt> prompt = build_chat_prompt(model_->model.get(), request.messages, n_ctx_ - reserve, n_ctx_ - 1);
+    Result<ChatPrompt> prompt =
+        build_chat_prompt(model_->model.get(), request.messages, n_ctx_ - reserve, n_ctx_ - 1);
     if (!prompt) return prompt.error();
     const int room = n_ctx_ - static_cast<int>(prompt->tokens.size());
     const int max_tokens = std::min(request.sampling.max_tokens, room);
@@ -135,7 +150,8 @@ Result<GenerationResult> Engine::Impl::generate(GenerationRequest request) {
     Result<std::unique_ptr<Job>> job = prepare(std::move(request));
     if (!job) {
         count_failure();
-        spdlog::info("event=generation_rejected code={} message=\"{}\"", job.error().code, job.error().message);
+        spdlog::info("event=generation_rejected code={} message=\"{}\"", job.error().code,
+                     job.error().message);
         return job.error();
     }
     {
@@ -155,9 +171,10 @@ Result<int> Engine::Impl::prefill_system_prompt(const std::string& system_prompt
     if (!job) return job.error();
     const int n_prefix = (*job)->prompt.system_prefix_tokens;
     if (n_prefix <= 0) {
-        return Result<int>::failure("no_shared_prefix",
-                                    "the chat template puts no tokens before the first user turn that depend only "
-                                    "on the system prompt");
+        return Result<int>::failure(
+            "no_shared_prefix",
+            "the chat template puts no tokens before the first user turn that depend only "
+            "on the system prompt");
     }
     (*job)->prompt.tokens.resize(static_cast<size_t>(n_prefix));
     (*job)->prefill_only = true;

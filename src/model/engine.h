@@ -24,15 +24,15 @@ struct ChatMessage {
 
 // Per-request sampling. Validated by Engine::generate (ranges in the comments).
 struct SamplingParams {
-    float temperature = 0.7f;        // 0 = greedy; [0, 5]
-    float top_p = 0.95f;             // (0, 1]
-    int top_k = 40;                  // 0 = off
-    float repeat_penalty = 1.1f;     // 1 = off
+    float temperature = 0.7f;     // 0 = greedy; [0, 5]
+    float top_p = 0.95f;          // (0, 1]
+    int top_k = 40;               // 0 = off
+    float repeat_penalty = 1.1f;  // 1 = off
     int repeat_last_n = 64;
-    uint32_t seed = 0xFFFFFFFF;      // LLAMA_DEFAULT_SEED = random
-    int max_tokens = 512;            // [1, context size]
-    std::vector<std::string> stop;   // extra stop strings; the model's end-of-turn always stops
-    bool ignore_end_of_turn = false; // for benchmarks: never sample end-of-generation tokens
+    uint32_t seed = 0xFFFFFFFF;       // LLAMA_DEFAULT_SEED = random
+    int max_tokens = 512;             // [1, context size]
+    std::vector<std::string> stop;    // extra stop strings; the model's end-of-turn always stops
+    bool ignore_end_of_turn = false;  // for benchmarks: never sample end-of-generation tokens
 };
 
 struct GenerationRequest {
@@ -48,22 +48,22 @@ struct GenerationRequest {
 
 struct GenerationResult {
     std::string text;
-    std::string finish_reason;      // "stop" (end of turn or stop string), "length" (max_tokens or the
-                                    // context ran out), "cancelled" (mid-stream; `text` is what was sent)
+    std::string finish_reason;  // "stop" (end of turn or stop string), "length" (max_tokens or the
+                                // context ran out), "cancelled" (mid-stream; `text` is what was sent)
     int prompt_tokens = 0;
     int completion_tokens = 0;
-    int cached_prompt_tokens = 0;   // prompt tokens whose KV was reused rather than computed
-    int dropped_messages = 0;       // oldest turns removed to fit the context
+    int cached_prompt_tokens = 0;  // prompt tokens whose KV was reused rather than computed
+    int dropped_messages = 0;      // oldest turns removed to fit the context
     double time_to_first_token_ms = 0;
     double total_ms = 0;
 };
 
 struct EngineOptions {
-    int n_ctx = 4096;         // total context, shared by all sequences (unified KV cache)
-    int n_parallel = 4;       // sequences decoded together
+    int n_ctx = 4096;    // total context, shared by all sequences (unified KV cache)
+    int n_parallel = 4;  // sequences decoded together
     int n_batch = 512;
-    int n_threads = 0;        // 0 = hardware concurrency
-    int max_queue = 64;       // requests waiting beyond the running ones; more get "busy"
+    int n_threads = 0;   // 0 = hardware concurrency
+    int max_queue = 64;  // requests waiting beyond the running ones; more get "busy"
 };
 
 struct EngineStats {
@@ -73,7 +73,7 @@ struct EngineStats {
 };
 
 class Engine {
-public:
+  public:
     // Creates a context on `model` (applying its adapter) and starts the decode thread.
     // Errors: "no_model" (null model), "invalid_options", "context_failed" (llama.cpp could not allocate),
     // "adapter_failed".
@@ -103,7 +103,7 @@ public:
 
     class Impl;
 
-private:
+  private:
     explicit Engine(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };

@@ -26,8 +26,11 @@ using EngineClock = std::chrono::steady_clock;
 // One accepted request, from the queue until its promise is fulfilled.
 struct Job {
     Job(GenerationRequest req, ChatPrompt chat_prompt, int token_limit, const llama_vocab* vocab)
-        : request(std::move(req)), prompt(std::move(chat_prompt)), max_tokens(token_limit),
-          sampler(request.sampling, vocab), stop_filter(request.sampling.stop) {}
+        : request(std::move(req)),
+          prompt(std::move(chat_prompt)),
+          max_tokens(token_limit),
+          sampler(request.sampling, vocab),
+          stop_filter(request.sampling.stop) {}
 
     GenerationRequest request;
     ChatPrompt prompt;
@@ -40,15 +43,15 @@ struct Job {
     GenerationResult result;
 
     // Decode state.
-    size_t n_prompt_decoded = 0;   // prompt tokens whose KV the slot holds
-    bool generating = false;       // prompt fully decoded; `next_token` waits to be decoded
+    size_t n_prompt_decoded = 0;  // prompt tokens whose KV the slot holds
+    bool generating = false;      // prompt fully decoded; `next_token` waits to be decoded
     llama_token next_token = -1;
-    int batch_start = 0;           // where this job's tokens begin in the batch being decoded
-    int n_in_batch = 0;            // how many tokens it put there
-    int logits_index = -1;         // its output row in that batch, -1 when none
+    int batch_start = 0;    // where this job's tokens begin in the batch being decoded
+    int n_in_batch = 0;     // how many tokens it put there
+    int logits_index = -1;  // its output row in that batch, -1 when none
     bool shared_prefix_published = false;
-    bool cancel_requested = false; // on_text returned false
-    bool prefill_only = false;     // computes the prompt's KV for later conversations; no reply
+    bool cancel_requested = false;  // on_text returned false
+    bool prefill_only = false;      // computes the prompt's KV for later conversations; no reply
 
     bool is_cancelled() const { return cancel_requested || (request.cancelled && request.cancelled->load()); }
 };
@@ -58,12 +61,12 @@ struct Job {
 struct Slot {
     llama_seq_id seq_id = 0;
     std::vector<llama_token> cached;
-    std::unique_ptr<Job> job;      // null when idle
+    std::unique_ptr<Job> job;  // null when idle
     uint64_t last_used = 0;
 };
 
 class Engine::Impl {
-public:
+  public:
     Impl(std::shared_ptr<const LoadedModel> model, EngineOptions options, ContextHandle ctx);
     ~Impl();
 
@@ -73,7 +76,7 @@ public:
     int context_size() const { return n_ctx_; }
     const LoadedModel& model() const { return *model_; }
 
-private:
+  private:
     Result<std::unique_ptr<Job>> prepare(GenerationRequest request) const;
     void count_failure();
     Result<GenerationResult> submit(std::unique_ptr<Job> job);
@@ -109,8 +112,8 @@ private:
 
     // Owned by the decode thread.
     std::vector<Slot> slots_;
-    llama_seq_id shared_seq_;                  // the system prompt's KV, copied into new conversations;
-                                               // -1 with one slot (its own cache keeps the prompt)
+    llama_seq_id shared_seq_;  // the system prompt's KV, copied into new conversations;
+                               // -1 with one slot (its own cache keeps the prompt)
     std::vector<llama_token> shared_cached_;
     uint64_t use_counter_ = 0;
 

@@ -13,14 +13,14 @@ namespace mimir {
 // What a GGUF file is, as far as Mimir cares. Produced by inspect_gguf().
 struct GgufSummary {
     std::string path;
-    std::string architecture;      // general.architecture, e.g. "phi3", "llama"
-    bool is_adapter = false;       // general.type == "adapter"
-    std::string adapter_type;      // adapter.type, e.g. "lora"
-    float lora_alpha = 0.0f;       // adapter.lora.alpha when present
-    std::string file_type;         // dominant tensor type (most elements): "f32", "f16", "q8_0", "q4_K", ...
-    std::string quantization;      // from general.file_type: "F32", "F16", "Q8_0", "Q4_K_M", ...
-    uint64_t n_params = 0;         // sum of tensor element counts
-    uint64_t file_size = 0;        // bytes on disk
+    std::string architecture;  // general.architecture, e.g. "phi3", "llama"
+    bool is_adapter = false;   // general.type == "adapter"
+    std::string adapter_type;  // adapter.type, e.g. "lora"
+    float lora_alpha = 0.0f;   // adapter.lora.alpha when present
+    std::string file_type;     // dominant tensor type (most elements): "f32", "f16", "q8_0", "q4_K", ...
+    std::string quantization;  // from general.file_type: "F32", "F16", "Q8_0", "Q4_K_M", ...
+    uint64_t n_params = 0;     // sum of tensor element counts
+    uint64_t file_size = 0;    // bytes on disk
     int64_t n_tensors = 0;
     // Hash (hex) of the token list, token types and special token ids; empty when the file has no
     // vocabulary (adapters). Two models can share a tokenizer exactly when their hashes match.

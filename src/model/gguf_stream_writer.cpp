@@ -1,12 +1,13 @@
 #include "model/gguf_stream_writer.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <system_error>
 #include <thread>
-#include <unistd.h>
 
 #include "model/llama_handles.h"
 
@@ -18,7 +19,7 @@ namespace {
 
 // splitmix64: tiny, fast and good enough for weights nobody trains from.
 class NoiseSource {
-public:
+  public:
     explicit NoiseSource(uint64_t seed) : state_(seed) {}
     // Sum of three uniforms on [-1, 1): variance 1; scaled to `stddev`. Bell-shaped, bounded, fast.
     float next(float stddev) {
@@ -26,7 +27,7 @@ public:
         return sum * stddev;
     }
 
-private:
+  private:
     float uniform() {
         uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -53,7 +54,8 @@ void convert_rows(ggml_type type, const float* rows, int64_t n_rows, int64_t row
         ggml_fp32_to_fp16_row(rows, static_cast<ggml_fp16_t*>(out), n_rows * row_length);
         return;
     }
-    const int64_t n_threads = std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, std::min<int64_t>(n_rows, 16));
+    const int64_t n_threads =
+        std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, std::min<int64_t>(n_rows, 16));
     const int64_t rows_per_thread = (n_rows + n_threads - 1) / n_threads;
     std::vector<std::thread> workers;
     for (int64_t first = 0; first < n_rows; first += rows_per_thread) {
@@ -72,7 +74,8 @@ Status write_tensor(std::ofstream& out, const GeneratedTensor& tensor, size_t al
     for (size_t i = 1; i < tensor.shape.size(); ++i) n_rows *= tensor.shape[i];
     const size_t row_bytes = ggml_row_size(tensor.type, row_length);
     // About 4 M values per chunk: big enough to be fast, small enough for a 3072 x 32064 embedding.
-    const int64_t rows_per_chunk = std::max<int64_t>(1, (int64_t{1} << 22) / std::max<int64_t>(1, row_length));
+    const int64_t rows_per_chunk =
+        std::max<int64_t>(1, (int64_t{1} << 22) / std::max<int64_t>(1, row_length));
 
     NoiseSource noise(tensor.seed);
     std::vector<float> values;
@@ -83,7 +86,8 @@ Status write_tensor(std::ofstream& out, const GeneratedTensor& tensor, size_t al
         for (float& v : values) v = tensor.stddev == 0.0f ? tensor.constant : noise.next(tensor.stddev);
         encoded.resize(static_cast<size_t>(count) * row_bytes);
         convert_rows(tensor.type, values.data(), count, row_length, encoded.data());
-        out.write(reinterpret_cast<const char*>(encoded.data()), static_cast<std::streamsize>(encoded.size()));
+        out.write(reinterpret_cast<const char*>(encoded.data()),
+                  static_cast<std::streamsize>(encoded.size()));
     }
     const size_t total = static_cast<size_t>(n_rows) * row_bytes;
     const size_t padding = GGML_PAD(total, alignment) - total;
@@ -111,8 +115,8 @@ Status write_generated_gguf(gguf_context* kvs, const std::vector<GeneratedTensor
     if (!shapes) return Status::failure("out_of_memory", "cannot allocate tensor descriptions");
     for (const GeneratedTensor& t : tensors) {
         if (t.shape.empty() || t.shape.size() > GGML_MAX_DIMS || t.shape[0] % ggml_blck_size(t.type) != 0) {
-            return Status::failure("invalid_shape", "tensor " + t.name + " cannot be stored as " +
-                                                        ggml_type_name(t.type));
+            return Status::failure("invalid_shape",
+                                   "tensor " + t.name + " cannot be stored as " + ggml_type_name(t.type));
         }
         ggml_tensor* described =
             ggml_new_tensor(shapes.get(), t.type, static_cast<int>(t.shape.size()), t.shape.data());
@@ -140,7 +144,8 @@ Status write_generated_gguf(gguf_context* kvs, const std::vector<GeneratedTensor
             if (!written.ok()) break;
         }
         out.flush();
-        if (written.ok() && !out) written = Status::failure("write_failed", "failed writing " + temp_path.string());
+        if (written.ok() && !out)
+            written = Status::failure("write_failed", "failed writing " + temp_path.string());
     }
     std::error_code ec;
     if (written.ok()) fs::rename(temp_path, final_path, ec);

@@ -1,9 +1,9 @@
 #include "model/llama_handles.h"
 
+#include <spdlog/spdlog.h>
+
 #include <mutex>
 #include <string>
-
-#include <spdlog/spdlog.h>
 
 namespace mimir {
 

@@ -1,13 +1,13 @@
 #include "model/model_manager.h"
 
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+#include <utf8cpp/utf8.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
-
-#include <spdlog/spdlog.h>
-#include <utf8cpp/utf8.h>
 
 #include "model/adapter_check.h"
 
@@ -41,7 +41,9 @@ bool supported_architecture(const std::string& arch) {
     return false;
 }
 
-Error error_of(const std::string& code, const std::string& message) { return Error{code, message}; }
+Error error_of(const std::string& code, const std::string& message) {
+    return Error{code, message};
+}
 
 // inspect_gguf's codes as the chain reports them (a directory is as good as missing).
 Error file_error(const Error& inspected) {
@@ -54,14 +56,14 @@ std::optional<Error> check_model_file(const GgufSummary& summary, uint64_t memor
         return error_of("wrong_architecture", summary.path + " is a LoRA adapter, not a model");
     }
     if (!supported_architecture(summary.architecture)) {
-        return error_of("wrong_architecture",
-                        summary.path + " has architecture '" + summary.architecture + "' (Mimir runs phi3, llama)");
+        return error_of("wrong_architecture", summary.path + " has architecture '" + summary.architecture +
+                                                  "' (Mimir runs phi3, llama)");
     }
     if (summary.vocab_hash.empty()) return error_of("corrupt", summary.path + " has no tokenizer");
     const uint64_t limit = memory_limit ? memory_limit : available_memory_bytes();
     if (limit != 0 && summary.file_size > limit) {
-        return error_of("out_of_memory", summary.path + " needs " + format_bytes(summary.file_size) + ", only " +
-                                             format_bytes(limit) + " available");
+        return error_of("out_of_memory", summary.path + " needs " + format_bytes(summary.file_size) +
+                                             ", only " + format_bytes(limit) + " available");
     }
     return std::nullopt;
 }
@@ -70,9 +72,12 @@ std::optional<Error> check_model_file(const GgufSummary& summary, uint64_t memor
 
 const char* tier_name(Tier tier) {
     switch (tier) {
-        case Tier::FineTuned: return "fine-tuned";
-        case Tier::Adapter: return "adapter";
-        case Tier::Base: return "base";
+        case Tier::FineTuned:
+            return "fine-tuned";
+        case Tier::Adapter:
+            return "adapter";
+        case Tier::Base:
+            return "base";
     }
     return "unknown";
 }
@@ -99,8 +104,8 @@ nlohmann::json ModelInfo::to_json() const {
     nlohmann::json load_ms = nlohmann::json::object();
     nlohmann::json errors = nlohmann::json::object();
     for (const TierAttempt& a : attempts) {
-        nlohmann::json entry = {{"tier", tier_name(a.tier)}, {"path", valid_utf8(a.path)}, {"ok", a.ok},
-                                {"load_ms", a.load_ms}};
+        nlohmann::json entry = {
+            {"tier", tier_name(a.tier)}, {"path", valid_utf8(a.path)}, {"ok", a.ok}, {"load_ms", a.load_ms}};
         if (!a.ok) {
             entry["error"] = {{"code", a.error.code}, {"message", valid_utf8(a.error.message)}};
             if (a.error.code != "not_configured") errors[tier_name(a.tier)] = entry["error"];
@@ -138,7 +143,7 @@ namespace {
 // One run of the chain. Kept apart from ModelManager so the members stay few: it only reads the paths and
 // options and produces the attempts and the winning model.
 class FallbackChain {
-public:
+  public:
     FallbackChain(const ModelPaths& paths, const LoadOptions& options) : paths_(paths), options_(options) {}
 
     std::vector<TierAttempt> attempts;
@@ -147,12 +152,13 @@ public:
     void run() {
         ensure_llama_backend();
         base_ = paths_.base.empty() ? std::nullopt : std::optional(inspect_gguf(paths_.base));
-        if (try_tier(Tier::FineTuned, paths_.fine_tuned, [&](TierAttempt& a) { return load_fine_tuned(a); })) return;
+        if (try_tier(Tier::FineTuned, paths_.fine_tuned, [&](TierAttempt& a) { return load_fine_tuned(a); }))
+            return;
         if (try_tier(Tier::Adapter, paths_.adapter, [&](TierAttempt& a) { return load_adapter(a); })) return;
         try_tier(Tier::Base, paths_.base, [&](TierAttempt& a) { return load_base(a); });
     }
 
-private:
+  private:
     template <typename Load>
     bool try_tier(Tier tier, const std::string& path, Load load) {
         TierAttempt attempt{tier, path};
@@ -164,13 +170,14 @@ private:
             attempt.ok = !failed;
             if (failed) attempt.error = *failed;
         }
-        attempt.load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+        attempt.load_ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
         if (attempt.ok || attempt.error.code == "not_configured") {
-            spdlog::info("event=model_load tier={} path=\"{}\" ok={} ms={:.1f}", tier_name(tier), path, attempt.ok,
-                         attempt.load_ms);
+            spdlog::info("event=model_load tier={} path=\"{}\" ok={} ms={:.1f}", tier_name(tier), path,
+                         attempt.ok, attempt.load_ms);
         } else {
-            spdlog::warn("event=model_load tier={} path=\"{}\" ok=false code={} ms={:.1f} error=\"{}\"", tier_name(tier),
-                         path, attempt.error.code, attempt.load_ms, attempt.error.message);
+            spdlog::warn("event=model_load tier={} path=\"{}\" ok=false code={} ms={:.1f} error=\"{}\"",
+                         tier_name(tier), path, attempt.error.code, attempt.load_ms, attempt.error.message);
         }
         attempts.push_back(attempt);
         return attempt.ok;
@@ -180,7 +187,8 @@ private:
     Result<GgufSummary> base_summary() const {
         if (!base_) return Result<GgufSummary>::failure("not_configured", "no base model path given");
         if (!base_->ok()) return Result<GgufSummary>(file_error(base_->error()));
-        if (auto bad = check_model_file(base_->value(), options_.memory_limit_bytes)) return Result<GgufSummary>(*bad);
+        if (auto bad = check_model_file(base_->value(), options_.memory_limit_bytes))
+            return Result<GgufSummary>(*bad);
         return base_->value();
     }
 
@@ -192,7 +200,8 @@ private:
         ModelHandle model(llama_model_load_from_file(path.c_str(), params));
         if (!model) {
             const std::string reason = take_llama_errors();
-            const bool memory = reason.find("alloc") != std::string::npos || reason.find("memory") != std::string::npos;
+            const bool memory =
+                reason.find("alloc") != std::string::npos || reason.find("memory") != std::string::npos;
             return Result<ModelHandle>::failure(memory ? "out_of_memory" : "load_failed",
                                                 "llama.cpp could not load " + path + ": " + reason);
         }
@@ -218,7 +227,8 @@ private:
         // The tokenizer is always the base's: a fine-tune with another vocabulary would mis-tokenise.
         if (base_ && base_->ok() && (*base_)->vocab_hash != summary->vocab_hash) {
             return error_of("vocab_mismatch", attempt.path + " has vocabulary " + summary->vocab_hash +
-                                                  ", the base " + paths_.base + " has " + (*base_)->vocab_hash);
+                                                  ", the base " + paths_.base + " has " +
+                                                  (*base_)->vocab_hash);
         }
         return finish(Tier::FineTuned, *summary, load_weights(attempt.path));
     }
@@ -238,7 +248,9 @@ private:
         if (!model.ok()) return model.error();
         take_llama_errors();
         AdapterHandle lora(llama_adapter_lora_init(model->get(), attempt.path.c_str()));
-        if (!lora) return error_of("load_failed", "llama.cpp could not apply " + attempt.path + ": " + take_llama_errors());
+        if (!lora)
+            return error_of("load_failed",
+                            "llama.cpp could not apply " + attempt.path + ": " + take_llama_errors());
         return finish(Tier::Adapter, *base, std::move(model), std::move(lora));
     }
 
@@ -286,7 +298,8 @@ ModelInfo ModelManager::load_with_fallback() {
         std::ostringstream summary;
         for (auto it = chain.attempts.rbegin(); it != chain.attempts.rend(); ++it) {
             const TierAttempt& a = *it;
-            if (a.error.code != "not_configured") summary << " " << tier_name(a.tier) << ": " << a.error.message << ";";
+            if (a.error.code != "not_configured")
+                summary << " " << tier_name(a.tier) << ": " << a.error.message << ";";
         }
         info.error = summary.str().empty() ? std::string("no model configured: set --base or MIMIR_BASE")
                                            : "no model could be loaded:" + summary.str();

@@ -8,11 +8,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "model/gguf_inspect.h"
 #include "model/llama_handles.h"
@@ -49,11 +48,11 @@ const char* tier_name(Tier tier);  // "fine-tuned", "adapter", "base"
 // One attempt at one tier: how long it took and, when it failed, why.
 struct TierAttempt {
     Tier tier;
-    std::string path;     // the file this tier tried (the adapter file for Tier::Adapter)
+    std::string path;  // the file this tier tried (the adapter file for Tier::Adapter)
     bool ok = false;
-    Error error;          // code: "not_configured", "not_found", "not_gguf", "truncated", "corrupt",
-                          // "wrong_architecture", "vocab_mismatch", "adapter_mismatch", "out_of_memory",
-                          // "load_failed"
+    Error error;  // code: "not_configured", "not_found", "not_gguf", "truncated", "corrupt",
+                  // "wrong_architecture", "vocab_mismatch", "adapter_mismatch", "out_of_memory",
+                  // "load_failed"
     double load_ms = 0;
 };
 
@@ -61,10 +60,10 @@ struct TierAttempt {
 // new model while streams on the old one finish; the last owner frees it.
 struct LoadedModel {
     ModelHandle model;
-    AdapterHandle adapter;      // set only for Tier::Adapter
+    AdapterHandle adapter;  // set only for Tier::Adapter
     float adapter_scale = 1.0f;
     Tier tier = Tier::Base;
-    GgufSummary summary;        // of the file whose weights are in use (fine-tuned or base)
+    GgufSummary summary;  // of the file whose weights are in use (fine-tuned or base)
     // The tokenizer. Equal to the base's in every tier: the chain refuses a fine-tune whose vocab hash
     // differs from the base's, and the adapter tier runs on the base itself.
     const llama_vocab* vocab() const { return llama_model_get_vocab(model.get()); }
@@ -74,13 +73,13 @@ struct LoadedModel {
 // fields below plus "load_ms" {tier: ms} and "errors" {tier: {code, message}} for the tiers that were
 // configured and failed; strings that are not UTF-8 (odd paths) are repaired so dump() never throws.
 struct ModelInfo {
-    std::string status = "loading";   // "loaded", "loading", "error"
-    std::string model_type;           // "fine-tuned", "adapter", "base", "" when nothing loaded
+    std::string status = "loading";  // "loaded", "loading", "error"
+    std::string model_type;          // "fine-tuned", "adapter", "base", "" when nothing loaded
     bool is_adapter = false;
-    bool using_fallback = false;      // true when the base model alone serves
+    bool using_fallback = false;  // true when the base model alone serves
     std::string fine_tuned_path, adapter_path, base_model_path;
     std::vector<TierAttempt> attempts;  // in the order tried
-    std::string error;                // summary when status == "error"
+    std::string error;                  // summary when status == "error"
     uint64_t model_size_bytes = 0;
     uint64_t n_params = 0;
     std::string architecture, quantization;
@@ -91,18 +90,18 @@ struct ModelInfo {
 
 // Counters for the performance log; the server exposes them as Prometheus metrics.
 struct LoadCounters {
-    std::map<std::string, uint64_t> attempts_by_tier;   // keyed by tier_name
+    std::map<std::string, uint64_t> attempts_by_tier;  // keyed by tier_name
     std::map<std::string, uint64_t> failures_by_tier;
     std::map<std::string, uint64_t> wins_by_tier;
     std::map<std::string, double> last_load_ms_by_tier;
-    uint64_t fallback_activations = 0;   // loads that ended on the base tier
-    uint64_t total_errors = 0;           // loads that ended with nothing
+    uint64_t fallback_activations = 0;  // loads that ended on the base tier
+    uint64_t total_errors = 0;          // loads that ended with nothing
 };
 
 // Loads models through the fallback chain. Thread-safe: load_with_fallback may run while other threads
 // call current() and info(); they see the old model until the new one is ready.
 class ModelManager {
-public:
+  public:
     explicit ModelManager(ModelPaths paths, LoadOptions options = {});
 
     // Runs the chain once, replaces the current model, logs one line per attempt and returns the info.
@@ -117,11 +116,11 @@ public:
     LoadCounters counters() const;
     const ModelPaths& paths() const { return paths_; }
 
-private:
+  private:
     ModelPaths paths_;
     LoadOptions options_;
-    std::mutex load_mutex_;           // one chain run at a time
-    mutable std::mutex mutex_;        // guards the three below
+    std::mutex load_mutex_;     // one chain run at a time
+    mutable std::mutex mutex_;  // guards the three below
     std::shared_ptr<const LoadedModel> current_;
     ModelInfo info_;
     LoadCounters counters_;

@@ -38,7 +38,8 @@ Status validate_sampling(const SamplingParams& params) {
         const std::string& stop = params.stop[i];
         const std::string field = "stop[" + std::to_string(i) + "]";
         if (stop.empty()) return invalid(field, "empty");
-        if (stop.size() > kMaxStopBytes) return invalid(field, "longer than " + std::to_string(kMaxStopBytes) + " bytes");
+        if (stop.size() > kMaxStopBytes)
+            return invalid(field, "longer than " + std::to_string(kMaxStopBytes) + " bytes");
         if (!is_valid_utf8(stop)) return invalid(field, "not valid UTF-8");
     }
     return ok_status();
@@ -56,8 +57,8 @@ SamplerHandle make_chain(const SamplingParams& params, const llama_vocab* vocab)
         for (llama_token token = 0; token < n_vocab; ++token) {
             if (llama_vocab_is_eog(vocab, token)) never.push_back({token, -INFINITY});
         }
-        llama_sampler_chain_add(chain.get(), llama_sampler_init_logit_bias(n_vocab, static_cast<int32_t>(never.size()),
-                                                                           never.data()));
+        llama_sampler_chain_add(chain.get(), llama_sampler_init_logit_bias(
+                                                 n_vocab, static_cast<int32_t>(never.size()), never.data()));
     }
     // top-k first: the penalty then looks at k candidates instead of the whole vocabulary.
     if (params.top_k > 0) llama_sampler_chain_add(chain.get(), llama_sampler_init_top_k(params.top_k));

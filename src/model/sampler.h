@@ -24,15 +24,15 @@ int32_t arg_max(const float* logits, int32_t n);
 // the chain and takes the arg-max of the logits directly: the same token, without building a candidate
 // array the size of the vocabulary for every token.
 class RequestSampler {
-public:
+  public:
     RequestSampler(const SamplingParams& params, const llama_vocab* vocab);
 
     // The next token from output row `output_index` of the last decoded batch.
     llama_token sample(llama_context* ctx, int32_t output_index);
 
-private:
-    SamplerHandle chain_;                 // null for plain greedy
-    std::vector<llama_token> banned_;     // end-of-generation tokens when ignore_end_of_turn (plain greedy)
+  private:
+    SamplerHandle chain_;              // null for plain greedy
+    std::vector<llama_token> banned_;  // end-of-generation tokens when ignore_end_of_turn (plain greedy)
     int32_t n_vocab_;
 };
 

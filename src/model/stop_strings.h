@@ -9,8 +9,9 @@
 namespace mimir {
 
 class StopStringFilter {
-public:
-    explicit StopStringFilter(std::vector<std::string> stop_strings) : stop_strings_(std::move(stop_strings)) {}
+  public:
+    explicit StopStringFilter(std::vector<std::string> stop_strings)
+        : stop_strings_(std::move(stop_strings)) {}
 
     // Text that is safe to show now. After a stop string was found, `stopped()` is true and the text
     // returned ends just before it; later pushes return nothing.
@@ -19,7 +20,7 @@ public:
     std::string flush();
     bool stopped() const { return stopped_; }
 
-private:
+  private:
     std::vector<std::string> stop_strings_;
     std::string held_;
     bool stopped_ = false;

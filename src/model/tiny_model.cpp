@@ -18,8 +18,8 @@ namespace {
 constexpr float kWeightStddev = 0.02f;
 
 struct StorageChoice {
-    ggml_type matrix;     // the type most 2-D weights get
-    int file_type;        // llama_ftype written to general.file_type
+    ggml_type matrix;  // the type most 2-D weights get
+    int file_type;     // llama_ftype written to general.file_type
 };
 
 Result<StorageChoice> storage_for(const std::string& type) {
@@ -67,9 +67,14 @@ std::vector<GeneratedTensor> model_tensors(const TinyModelSpec& spec, ggml_type 
     auto norm = [&](const std::string& name) {
         tensors.push_back({name, GGML_TYPE_F32, {n_embd}, 0.0f, 1.0f, 0});
     };
-    auto weight = [&](const std::string& name, const std::string& role, int layer, int64_t n_in, int64_t n_out) {
+    auto weight = [&](const std::string& name, const std::string& role, int layer, int64_t n_in,
+                      int64_t n_out) {
         const ggml_type wanted = matrix_type(spec.type, matrix, role, layer, spec.n_layer);
-        tensors.push_back({name, storable_type(wanted, n_in), {n_in, n_out}, kWeightStddev, 0.0f,
+        tensors.push_back({name,
+                           storable_type(wanted, n_in),
+                           {n_in, n_out},
+                           kWeightStddev,
+                           0.0f,
                            tensor_seed(spec.seed, name)});
     };
     weight("token_embd.weight", "token_embd", -1, n_embd, n_vocab);
@@ -100,7 +105,8 @@ std::vector<GeneratedTensor> model_tensors(const TinyModelSpec& spec, ggml_type 
 
 Status check_spec(const TinyModelSpec& spec) {
     auto invalid = [](const std::string& what) { return Status::failure("invalid_argument", what); };
-    if (spec.arch != "phi3" && spec.arch != "llama") return invalid("arch must be phi3 or llama, not " + spec.arch);
+    if (spec.arch != "phi3" && spec.arch != "llama")
+        return invalid("arch must be phi3 or llama, not " + spec.arch);
     if (spec.n_layer < 1 || spec.n_layer > 512) return invalid("layers must be in [1, 512]");
     if (spec.n_head < 1 || spec.n_head_kv < 1 || spec.n_head % spec.n_head_kv != 0) {
         return invalid("heads must be positive and a multiple of heads-kv");
@@ -210,26 +216,30 @@ Status write_random_lora_adapter(const std::string& base_path, int rank, float a
     gguf_set_val_str(kvs.get(), "adapter.type", "lora");
     gguf_set_val_f32(kvs.get(), "adapter.lora.alpha", alpha);
 
-    static const char* adapted[] = {"attn_qkv", "attn_q", "attn_k", "attn_v", "attn_output",
-                                    "ffn_gate", "ffn_up", "ffn_down"};
+    static const char* adapted[] = {"attn_qkv",    "attn_q",   "attn_k", "attn_v",
+                                    "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
     std::vector<GeneratedTensor> tensors;
     for (int64_t i = 0; i < gguf_get_n_tensors(base.get()); ++i) {
         const std::string name = gguf_get_tensor_name(base.get(), i);
         bool wanted = name.rfind("blk.", 0) == 0;
         bool matched = false;
-        for (const char* role : adapted) matched |= name.find(std::string(".") + role + ".weight") != std::string::npos;
+        for (const char* role : adapted)
+            matched |= name.find(std::string(".") + role + ".weight") != std::string::npos;
         if (!wanted || !matched) continue;
         const int64_t* ne = gguf_get_tensor_ne(base.get(), i);
         // A and B both get noise: B = 0 (the usual initialisation) would make the adapter a no-op.
-        tensors.push_back({name + ".lora_a", GGML_TYPE_F32, {ne[0], rank}, 0.1f, 0.0f, tensor_seed(seed, name + "a")});
-        tensors.push_back({name + ".lora_b", GGML_TYPE_F32, {rank, ne[1]}, 0.1f, 0.0f, tensor_seed(seed, name + "b")});
+        tensors.push_back(
+            {name + ".lora_a", GGML_TYPE_F32, {ne[0], rank}, 0.1f, 0.0f, tensor_seed(seed, name + "a")});
+        tensors.push_back(
+            {name + ".lora_b", GGML_TYPE_F32, {rank, ne[1]}, 0.1f, 0.0f, tensor_seed(seed, name + "b")});
     }
     if (tensors.empty()) return Status::failure("corrupt", base_path + " has no attention or MLP weights");
     return write_generated_gguf(kvs.get(), tensors, out_path);
 }
 
 std::string default_phi3_vocab_path() {
-    if (const char* env = std::getenv("MIMIR_PHI3_VOCAB"); env && *env && fs::is_regular_file(env)) return env;
+    if (const char* env = std::getenv("MIMIR_PHI3_VOCAB"); env && *env && fs::is_regular_file(env))
+        return env;
 #ifdef MIMIR_DEFAULT_PHI3_VOCAB
     if (fs::is_regular_file(MIMIR_DEFAULT_PHI3_VOCAB)) return MIMIR_DEFAULT_PHI3_VOCAB;
 #endif

@@ -11,7 +11,7 @@ namespace mimir {
 
 // Shape and storage of a generated model. Defaults give the 9.3 M-parameter test model.
 struct TinyModelSpec {
-    std::string arch = "phi3";     // "phi3" (fused qkv, fused gate/up) or "llama" (split tensors)
+    std::string arch = "phi3";  // "phi3" (fused qkv, fused gate/up) or "llama" (split tensors)
     int n_layer = 4;
     int n_embd = 128;
     int n_head = 4;
@@ -19,8 +19,8 @@ struct TinyModelSpec {
     int n_ff = 512;
     int n_ctx = 4096;
     uint32_t seed = 42;
-    std::string type = "f32";      // "f32", "f16", "q8_0", "q4_k_m"
-    std::string vocab_path;        // models/ggml-vocab-phi-3.gguf of the llama.cpp source
+    std::string type = "f32";  // "f32", "f16", "q8_0", "q4_k_m"
+    std::string vocab_path;    // models/ggml-vocab-phi-3.gguf of the llama.cpp source
     // When >= 0, the text of this token id is changed, so the model's vocab hash differs from every
     // unaltered model's: how tests make a fine-tuned model whose tokenizer does not match its base.
     int altered_token = -1;

@@ -13,12 +13,12 @@ namespace mimir {
 // character (invalid lead or continuation, overlong forms, surrogates, code points above U+10FFFF) become
 // U+FFFD. finish() flushes what is still waiting (as U+FFFD) when the stream ends.
 class Utf8Stream {
-public:
+  public:
     std::string push(std::string_view bytes);
     std::string finish();
     bool has_pending() const { return !pending_.empty(); }
 
-private:
+  private:
     std::string pending_;  // at most 3 bytes: the start of a character that may still complete
 };
 

@@ -24,7 +24,7 @@ struct Unit {};
 
 template <typename T>
 class [[nodiscard]] Result {
-public:
+  public:
     Result(T value) : state_(std::move(value)) {}
     Result(Error error) : state_(std::move(error)) {}
     static Result failure(std::string code, std::string message) {
@@ -34,22 +34,36 @@ public:
     bool ok() const { return std::holds_alternative<T>(state_); }
     explicit operator bool() const { return ok(); }
 
-    T& value() & { assert(ok()); return std::get<T>(state_); }
-    const T& value() const& { assert(ok()); return std::get<T>(state_); }
-    T&& value() && { assert(ok()); return std::get<T>(std::move(state_)); }
+    T& value() & {
+        assert(ok());
+        return std::get<T>(state_);
+    }
+    const T& value() const& {
+        assert(ok());
+        return std::get<T>(state_);
+    }
+    T&& value() && {
+        assert(ok());
+        return std::get<T>(std::move(state_));
+    }
     T* operator->() { return &value(); }
     const T* operator->() const { return &value(); }
     T& operator*() & { return value(); }
     const T& operator*() const& { return value(); }
 
-    const Error& error() const { assert(!ok()); return std::get<Error>(state_); }
+    const Error& error() const {
+        assert(!ok());
+        return std::get<Error>(state_);
+    }
 
-private:
+  private:
     std::variant<T, Error> state_;
 };
 
 using Status = Result<Unit>;
 
-inline Status ok_status() { return Status(Unit{}); }
+inline Status ok_status() {
+    return Status(Unit{});
+}
 
 }  // namespace mimir

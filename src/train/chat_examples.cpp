@@ -1,8 +1,8 @@
 #include "train/chat_examples.h"
 
-#include "model/chat_prompt.h"
-
 #include <algorithm>
+
+#include "model/chat_prompt.h"
 
 namespace mimir {
 
@@ -35,7 +35,9 @@ Result<std::string> ChatTokenizer::render(const std::string& system_prompt, cons
     return apply_chat_template(template_, messages, /*add_assistant=*/reply == nullptr);
 }
 
-std::vector<int32_t> ChatTokenizer::tokenize(const std::string& text) const { return mimir::tokenize(vocab_, text); }
+std::vector<int32_t> ChatTokenizer::tokenize(const std::string& text) const {
+    return mimir::tokenize(vocab_, text);
+}
 
 Result<std::vector<int32_t>> ChatTokenizer::prompt_tokens(const std::string& system_prompt,
                                                           const std::string& prompt) const {

@@ -4,7 +4,9 @@
 
 namespace mimir {
 
-ggml_tensor* ForwardBuilder::embed(ggml_tensor* tokens) { return ggml_get_rows(ctx_, model_.token_embd, tokens); }
+ggml_tensor* ForwardBuilder::embed(ggml_tensor* tokens) {
+    return ggml_get_rows(ctx_, model_.token_embd, tokens);
+}
 
 ggml_tensor* ForwardBuilder::layer(const BlockWeights& block, ggml_tensor* x, ggml_tensor* positions) {
     x = ggml_add(ctx_, x, attention(block, norm(x, block.attn_norm), positions));
@@ -40,15 +42,15 @@ ggml_tensor* ForwardBuilder::project(ggml_tensor* weight, ggml_tensor* x) {
 ggml_tensor* ForwardBuilder::heads(ggml_tensor* fused, int64_t first_row, int64_t n_heads) {
     const int64_t hd = shape_.head_dim();
     const int64_t n_tokens = fused->ne[1];
-    ggml_tensor* rows = ggml_view_2d(ctx_, fused, hd * n_heads, n_tokens, fused->nb[1],
-                                     first_row * ggml_element_size(fused));
+    ggml_tensor* rows =
+        ggml_view_2d(ctx_, fused, hd * n_heads, n_tokens, fused->nb[1], first_row * ggml_element_size(fused));
     return ggml_reshape_3d(ctx_, ggml_cont(ctx_, rows), hd, n_heads, n_tokens);
 }
 
 ggml_tensor* ForwardBuilder::rope(ggml_tensor* x, ggml_tensor* positions) {
     return ggml_rope_ext(ctx_, x, positions, nullptr, static_cast<int>(shape_.n_rot), shape_.rope_mode,
-                         static_cast<int>(shape_.n_ctx_train), shape_.rope_freq_base, 1.0f, 0.0f, 1.0f,
-                         32.0f, 1.0f);
+                         static_cast<int>(shape_.n_ctx_train), shape_.rope_freq_base, 1.0f, 0.0f, 1.0f, 32.0f,
+                         1.0f);
 }
 
 ggml_tensor* ForwardBuilder::attention(const BlockWeights& block, ggml_tensor* x, ggml_tensor* positions) {
@@ -61,10 +63,8 @@ ggml_tensor* ForwardBuilder::attention(const BlockWeights& block, ggml_tensor* x
         v = heads(qkv, shape_.n_embd + shape_.n_embd_kv(), shape_.n_head_kv);
     } else {
         q = ggml_reshape_3d(ctx_, project(block.attn_q, x), shape_.head_dim(), shape_.n_head, n_tokens);
-        k = ggml_reshape_3d(ctx_, project(block.attn_k, x), shape_.head_dim(), shape_.n_head_kv,
-                            n_tokens);
-        v = ggml_reshape_3d(ctx_, project(block.attn_v, x), shape_.head_dim(), shape_.n_head_kv,
-                            n_tokens);
+        k = ggml_reshape_3d(ctx_, project(block.attn_k, x), shape_.head_dim(), shape_.n_head_kv, n_tokens);
+        v = ggml_reshape_3d(ctx_, project(block.attn_v, x), shape_.head_dim(), shape_.n_head_kv, n_tokens);
     }
     q = ggml_cont(ctx_, ggml_permute(ctx_, rope(q, positions), 0, 2, 1, 3));      // [hd, T, H]
     k = ggml_cont(ctx_, ggml_permute(ctx_, rope(k, positions), 0, 2, 1, 3));      // [hd, T, Hkv]

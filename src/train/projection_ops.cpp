@@ -16,23 +16,26 @@ constexpr int kLanes = 16;
 constexpr int kLanes = 8;
 #endif
 using Vector = float __attribute__((vector_size(kLanes * sizeof(float))));
-constexpr int kVectorsPerBlock = 4;                     // columns held in registers per token: 4 vectors
+constexpr int kVectorsPerBlock = 4;  // columns held in registers per token: 4 vectors
 constexpr int64_t kBlockWidth = kLanes * kVectorsPerBlock;
-constexpr int kTokensPerBlock = 6;                      // tokens sharing each W vector loaded
-constexpr int64_t kTileRows = 64;                       // rows of W dequantized together
-constexpr int64_t kTileColumns = 512;                   // a multiple of every ggml block size (32, 256)
+constexpr int kTokensPerBlock = 6;     // tokens sharing each W vector loaded
+constexpr int64_t kTileRows = 64;      // rows of W dequantized together
+constexpr int64_t kTileColumns = 512;  // a multiple of every ggml block size (32, 256)
 
 Vector load(const float* p) {
     Vector v;
     std::memcpy(&v, p, sizeof v);
     return v;
 }
-void store(float* p, Vector v) { std::memcpy(p, &v, sizeof v); }
+void store(float* p, Vector v) {
+    std::memcpy(p, &v, sizeof v);
+}
 
 // out[t][c] += sum over r of tile[r][c] * g[t][r], for NT tokens. W vectors come from L1/L2 once per NT
 // tokens; the accumulators stay in registers across all rows of the tile.
 template <int NT>
-void multiply_tile(const float* tile, int64_t n_rows, int64_t width, const float* const* g, float* const* out) {
+void multiply_tile(const float* tile, int64_t n_rows, int64_t width, const float* const* g,
+                   float* const* out) {
     int64_t c = 0;
     for (; c + kBlockWidth <= width; c += kBlockWidth) {
         Vector acc[NT][kVectorsPerBlock];
@@ -64,12 +67,24 @@ void multiply_tile(const float* tile, int64_t n_rows, int64_t width, const float
 void multiply_tokens(int n_tokens, const float* tile, int64_t n_rows, int64_t width, const float* const* g,
                      float* const* out) {
     switch (n_tokens) {
-        case 6: multiply_tile<6>(tile, n_rows, width, g, out); break;
-        case 5: multiply_tile<5>(tile, n_rows, width, g, out); break;
-        case 4: multiply_tile<4>(tile, n_rows, width, g, out); break;
-        case 3: multiply_tile<3>(tile, n_rows, width, g, out); break;
-        case 2: multiply_tile<2>(tile, n_rows, width, g, out); break;
-        default: multiply_tile<1>(tile, n_rows, width, g, out); break;
+        case 6:
+            multiply_tile<6>(tile, n_rows, width, g, out);
+            break;
+        case 5:
+            multiply_tile<5>(tile, n_rows, width, g, out);
+            break;
+        case 4:
+            multiply_tile<4>(tile, n_rows, width, g, out);
+            break;
+        case 3:
+            multiply_tile<3>(tile, n_rows, width, g, out);
+            break;
+        case 2:
+            multiply_tile<2>(tile, n_rows, width, g, out);
+            break;
+        default:
+            multiply_tile<1>(tile, n_rows, width, g, out);
+            break;
     }
 }
 
@@ -111,7 +126,8 @@ void multiply_token_range(int64_t t_begin, int64_t t_end, const float* tile, int
 struct WorkSplit {
     int64_t n_tiles, n_token_parts, n_tokens;
     WorkSplit(int64_t tiles, int64_t tokens, int nth)
-        : n_tiles(tiles), n_token_parts(std::max<int64_t>(1, std::min<int64_t>(tokens, (nth + tiles - 1) / tiles))),
+        : n_tiles(tiles),
+          n_token_parts(std::max<int64_t>(1, std::min<int64_t>(tokens, (nth + tiles - 1) / tiles))),
           n_tokens(tokens) {}
     int64_t n_items() const { return n_tiles * n_token_parts; }
     int64_t tile(int64_t item) const { return item % n_tiles; }
@@ -135,7 +151,8 @@ void input_gradient_op(ggml_tensor* dst, int ith, int nth, void*) {
         const int64_t col0 = split.tile(item) * kTileColumns;
         const int64_t width = std::min(kTileColumns, n_in - col0);
         const int64_t t_begin = split.token_begin(item), t_end = split.token_end(item);
-        for (int64_t t = t_begin; t < t_end; ++t) std::memset(result + t * n_in + col0, 0, width * sizeof(float));
+        for (int64_t t = t_begin; t < t_end; ++t)
+            std::memset(result + t * n_in + col0, 0, width * sizeof(float));
         for (int64_t row0 = 0; row0 < n_out; row0 += kTileRows) {
             const int64_t n_rows = std::min(kTileRows, n_out - row0);
             dequantize_rows(w, row0, n_rows, col0, width, tile.data());
@@ -163,7 +180,8 @@ void projection_op(ggml_tensor* dst, int ith, int nth, void*) {
         const int64_t row0 = split.tile(item) * kTileRows;
         const int64_t n_rows = std::min(kTileRows, n_out - row0);
         const int64_t t_begin = split.token_begin(item), t_end = split.token_end(item);
-        for (int64_t t = t_begin; t < t_end; ++t) std::memset(result + t * n_out + row0, 0, n_rows * sizeof(float));
+        for (int64_t t = t_begin; t < t_end; ++t)
+            std::memset(result + t * n_out + row0, 0, n_rows * sizeof(float));
         for (int64_t col0 = 0; col0 < n_in; col0 += kTileColumns) {
             const int64_t width = std::min(kTileColumns, n_in - col0);
             dequantize_rows(w, row0, n_rows, col0, width, tile.data());
@@ -186,11 +204,12 @@ ggml_tensor* projection(ggml_context* ctx, ggml_tensor* weight, ggml_tensor* inp
 
 ggml_tensor* projection_input_gradient(ggml_context* ctx, ggml_tensor* weight, ggml_tensor* gradient) {
     ggml_tensor* args[] = {weight, gradient};
-    return ggml_custom_4d(ctx, GGML_TYPE_F32, weight->ne[0], gradient->ne[1], 1, 1, args, 2, input_gradient_op,
-                          GGML_N_TASKS_MAX, nullptr);
+    return ggml_custom_4d(ctx, GGML_TYPE_F32, weight->ne[0], gradient->ne[1], 1, 1, args, 2,
+                          input_gradient_op, GGML_N_TASKS_MAX, nullptr);
 }
 
-int use_projection_ops(ggml_context* ctx, ggml_cgraph* graph, const std::vector<const ggml_tensor*>& weights) {
+int use_projection_ops(ggml_context* ctx, ggml_cgraph* graph,
+                       const std::vector<const ggml_tensor*>& weights) {
     auto plain_matrix = [](const ggml_tensor* t) {
         return t->type == GGML_TYPE_F32 && ggml_is_contiguous(t) && t->ne[2] == 1 && t->ne[3] == 1;
     };

@@ -1,10 +1,9 @@
 #include "train/trainer.h"
 
-#include <charconv>
-
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -51,7 +50,8 @@ Status validate(const TrainOptions& o) {
         return bad_option("--schedule must be cosine, linear or constant");
     }
     if (o.n_ctx < 16) return bad_option("--ctx must be at least 16");
-    if (Result<int> recompute = recompute_layer_count(o.recompute, 1); !recompute) return Status(recompute.error());
+    if (Result<int> recompute = recompute_layer_count(o.recompute, 1); !recompute)
+        return Status(recompute.error());
     if (o.n_threads < 0 || o.checkpoint_every < 0 || o.patience < 0) {
         return bad_option("--threads, --checkpoint-every and --patience must be >= 0");
     }
@@ -368,8 +368,8 @@ Result<int> recompute_layer_count(const std::string& recompute, int64_t n_layer)
     int count = 0;
     const auto [end, error] = std::from_chars(recompute.data(), recompute.data() + recompute.size(), count);
     if (error != std::errc() || end != recompute.data() + recompute.size() || count < 0) {
-        return Result<int>::failure("bad_option",
-                                    "--recompute must be all, none or a number of layers (got \"" + recompute + "\")");
+        return Result<int>::failure(
+            "bad_option", "--recompute must be all, none or a number of layers (got \"" + recompute + "\")");
     }
     return std::min<int>(count, static_cast<int>(n_layer));
 }

@@ -32,7 +32,7 @@ struct TrainOptions {
     double eval_fraction = 0.25;
     uint64_t seed = 42;
     int n_ctx = 512;
-    int n_threads = 0;         // 0 = all cores
+    int n_threads = 0;  // 0 = all cores
     // Gradient checkpointing (TrainingGraph::set_recompute_layers): "all" layers, "none", or how many of
     // the lowest layers to recompute (a trade between memory and speed).
     std::string recompute = "all";

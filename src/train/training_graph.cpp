@@ -58,7 +58,9 @@ TrainingGraph::TrainingGraph(const BaseModel& model, const LoraAdapter* lora,
                          ggml_graph_overhead_custom(graph_size_for(model) * 4, true));
 }
 
-size_t TrainingGraph::compute_buffer_bytes() const { return ggml_gallocr_get_buffer_size(allocator_.get(), 0); }
+size_t TrainingGraph::compute_buffer_bytes() const {
+    return ggml_gallocr_get_buffer_size(allocator_.get(), 0);
+}
 
 void TrainingGraph::zero_gradients() {
     for (ggml_tensor* g : gradients_) std::memset(g->data, 0, ggml_nbytes(g));
@@ -77,7 +79,8 @@ TrainingGraph::Built TrainingGraph::begin(const TokenSequence& sequence, bool wi
     return b;
 }
 
-ggml_tensor* TrainingGraph::add_head(Built& b, const TokenSequence& sequence, ggml_tensor* hidden, bool all_logits) {
+ggml_tensor* TrainingGraph::add_head(Built& b, const TokenSequence& sequence, ggml_tensor* hidden,
+                                     bool all_logits) {
     ggml_context* ctx = b.ctx.get();
     const int64_t n_rows = all_logits ? static_cast<int64_t>(sequence.tokens.size()) : sequence.n_targets();
     b.target_rows = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, n_rows);
@@ -124,7 +127,8 @@ void TrainingGraph::compute(Built& b, const TokenSequence& sequence) {
         throw std::runtime_error("ggml_gallocr_alloc_graph failed");
     const int64_t n_tokens = static_cast<int64_t>(sequence.tokens.size());
     // An input the graph never reads (positions in the head's graph) has no memory.
-    if (b.tokens && b.tokens->data) std::memcpy(b.tokens->data, sequence.tokens.data(), n_tokens * sizeof(int32_t));
+    if (b.tokens && b.tokens->data)
+        std::memcpy(b.tokens->data, sequence.tokens.data(), n_tokens * sizeof(int32_t));
     if (b.positions->data) {
         auto* positions = static_cast<int32_t*>(b.positions->data);
         for (int64_t i = 0; i < n_tokens; ++i) positions[i] = static_cast<int32_t>(i);
@@ -203,7 +207,8 @@ float TrainingGraph::accumulate_recomputing(const TokenSequence& sequence) {
     const size_t state_bytes = static_cast<size_t>(n_embd * n_tokens) * sizeof(float) + GGML_MEM_ALIGN;
     GgmlContextHandle states(ggml_init({(k + 3) * (ggml_tensor_overhead() + state_bytes), nullptr, false}));
     std::vector<ggml_tensor*> layer_inputs(static_cast<size_t>(k + 1), nullptr);  // [0] is recomputed
-    for (int64_t l = 1; l <= k; ++l) layer_inputs[l] = ggml_new_tensor_2d(states.get(), GGML_TYPE_F32, n_embd, n_tokens);
+    for (int64_t l = 1; l <= k; ++l)
+        layer_inputs[l] = ggml_new_tensor_2d(states.get(), GGML_TYPE_F32, n_embd, n_tokens);
     ggml_tensor* gradient_out = ggml_new_tensor_2d(states.get(), GGML_TYPE_F32, n_embd, n_tokens);
     ggml_tensor* gradient_in = ggml_new_tensor_2d(states.get(), GGML_TYPE_F32, n_embd, n_tokens);
 

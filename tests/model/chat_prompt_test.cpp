@@ -38,20 +38,23 @@ TEST(ValidateMessages, RejectsEachKindOfBadMessageNamingIt) {
         Status status = validate_messages(c.messages);
         ASSERT_FALSE(status.ok()) << c.expected_fragment;
         EXPECT_EQ(status.error().code, "invalid_request");
-        EXPECT_NE(status.error().message.find(c.expected_fragment), std::string::npos) << status.error().message;
+        EXPECT_NE(status.error().message.find(c.expected_fragment), std::string::npos)
+            << status.error().message;
     }
 }
 
 TEST(ChatTemplate, ModelTemplateIsPhi3) {
     auto model = test::loaded_tiny_model();
     const std::string chat_template = chat_template_of(model->model.get());
-    Result<std::string> text = apply_chat_template(chat_template, {{"system", "Be brief."}, {"user", "Hi"}}, true);
+    Result<std::string> text =
+        apply_chat_template(chat_template, {{"system", "Be brief."}, {"user", "Hi"}}, true);
     ASSERT_TRUE(text.ok()) << text.error().message;
     EXPECT_EQ(*text, "<|system|>\nBe brief.<|end|>\n<|user|>\nHi<|end|>\n<|assistant|>\n");
 }
 
 TEST(ChatTemplate, UnknownTemplateIsAnError) {
-    Result<std::string> text = apply_chat_template("{{ not a template llama.cpp knows }}", {{"user", "Hi"}}, true);
+    Result<std::string> text =
+        apply_chat_template("{{ not a template llama.cpp knows }}", {{"user", "Hi"}}, true);
     ASSERT_FALSE(text.ok());
     EXPECT_EQ(text.error().code, "template_failed");
 }
@@ -73,8 +76,8 @@ TEST(BuildChatPrompt, FitsWithoutDroppingWhenShort) {
 TEST(BuildChatPrompt, SystemPrefixIsTheSameForDifferentConversations) {
     auto model = test::loaded_tiny_model();
     Result<ChatPrompt> a = build_chat_prompt(model->model.get(), conversation(1), 4096, 4096);
-    Result<ChatPrompt> b = build_chat_prompt(model->model.get(), {{"system", "You are a patient tutor."}, {"user", "x"}},
-                                             4096, 4096);
+    Result<ChatPrompt> b = build_chat_prompt(
+        model->model.get(), {{"system", "You are a patient tutor."}, {"user", "x"}}, 4096, 4096);
     ASSERT_TRUE(a.ok() && b.ok());
     ASSERT_EQ(a->system_prefix_tokens, b->system_prefix_tokens);
     const auto n = static_cast<std::ptrdiff_t>(a->system_prefix_tokens);
@@ -109,8 +112,8 @@ TEST(BuildChatPrompt, LastMessageTooLongIsContextExceeded) {
     auto model = test::loaded_tiny_model();
     std::string huge;
     for (int i = 0; i < 400; ++i) huge += "word" + std::to_string(i) + " ";
-    Result<ChatPrompt> prompt =
-        build_chat_prompt(model->model.get(), {{"system", "Tutor."}, {"user", "hi"}, {"user", huge}}, 200, 256);
+    Result<ChatPrompt> prompt = build_chat_prompt(
+        model->model.get(), {{"system", "Tutor."}, {"user", "hi"}, {"user", huge}}, 200, 256);
     ASSERT_FALSE(prompt.ok());
     EXPECT_EQ(prompt.error().code, "context_exceeded");
 }

@@ -2,11 +2,11 @@
 // batching, KV prefix reuse. Random weights emit byte tokens freely, which exercises the UTF-8 path.
 #include "model/engine.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <future>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "loaded_tiny_model.h"
 #include "model/chat_prompt.h"
@@ -84,7 +84,8 @@ TEST(Engine, StreamsValidUtf8ThatAddsUpToTheResult) {
         EXPECT_TRUE(is_valid_utf8(result.text));
         EXPECT_GT(result.prompt_tokens, 0);
         EXPECT_LE(result.completion_tokens, 64);
-        EXPECT_TRUE(result.finish_reason == "length" || result.finish_reason == "stop") << result.finish_reason;
+        EXPECT_TRUE(result.finish_reason == "length" || result.finish_reason == "stop")
+            << result.finish_reason;
         if (result.finish_reason == "length") {
             EXPECT_EQ(result.completion_tokens, 64);
         }
@@ -128,7 +129,8 @@ TEST(Engine, BadRequestsGetClearErrorsAndTheEngineKeepsServing) {
     cases.push_back({"empty stop string", std::move(empty_stop), "invalid_request"});
     std::string long_text;
     for (int i = 0; i < 300; ++i) long_text += "item" + std::to_string(i) + " ";
-    cases.push_back({"prompt longer than context", greedy({{"system", kSystem}, {"user", long_text}}), "context_exceeded"});
+    cases.push_back({"prompt longer than context", greedy({{"system", kSystem}, {"user", long_text}}),
+                     "context_exceeded"});
     GenerationRequest cancelled = greedy({{"user", "hi"}});
     cancelled.cancelled = std::make_shared<std::atomic<bool>>(true);
     cases.push_back({"cancelled before start", std::move(cancelled), "cancelled"});
@@ -174,8 +176,10 @@ TEST(Engine, LongConversationDropsOldestTurns) {
     auto engine = make_engine(1, 512);
     std::vector<ChatMessage> messages{{"system", kSystem}};
     for (int i = 0; i < 30; ++i) {
-        messages.push_back({"user", "Question number " + std::to_string(i) + " about long division and remainders."});
-        messages.push_back({"assistant", "Answer number " + std::to_string(i) + ": divide, multiply, subtract, bring down."});
+        messages.push_back(
+            {"user", "Question number " + std::to_string(i) + " about long division and remainders."});
+        messages.push_back({"assistant", "Answer number " + std::to_string(i) +
+                                             ": divide, multiply, subtract, bring down."});
     }
     messages.push_back({"user", "And the last one?"});
     GenerationResult result = generate_ok(*engine, greedy(messages, 16));
@@ -271,7 +275,8 @@ TEST(Engine, ConcurrentGreedyRepliesMatchSequentialOnes) {
     std::vector<std::string> sequential;
     {
         auto single = make_engine(1);
-        for (size_t i = 0; i < questions.size(); ++i) sequential.push_back(generate_ok(*single, request(i)).text);
+        for (size_t i = 0; i < questions.size(); ++i)
+            sequential.push_back(generate_ok(*single, request(i)).text);
     }
     auto engine = make_engine(4);
     std::vector<std::string> concurrent(questions.size());
@@ -352,13 +357,15 @@ TEST(Engine, CancelledRequestLeavesTheQueueWhileTheSlotIsStillBusy) {
         EXPECT_TRUE(engine->generate(std::move(first)).ok());
         first_finished = true;
     });
-    for (int i = 0; i < 5000 && !streaming.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    for (int i = 0; i < 5000 && !streaming.load(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     auto leaving = std::make_shared<std::atomic<bool>>(false);
     GenerationRequest second = greedy({{"user", "Me too."}}, 4);
     second.cancelled = leaving;
     std::future<Result<GenerationResult>> answer =
         std::async(std::launch::async, [&] { return engine->generate(std::move(second)); });
-    for (int i = 0; i < 2000 && engine->stats().queued == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    for (int i = 0; i < 2000 && engine->stats().queued == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     EXPECT_EQ(engine->stats().queued, 1);
     leaving->store(true);
     const bool answered_in_time = answer.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
@@ -382,7 +389,8 @@ TEST(Engine, SequencesOutgrowingTheSharedContextEndCleanly) {
     std::vector<std::thread> clients;
     for (size_t i = 0; i < 2; ++i) {
         clients.emplace_back([&, i] {
-            GenerationRequest request = greedy({{"user", "Conversation " + std::to_string(i) + " goes on and on."}}, 200);
+            GenerationRequest request =
+                greedy({{"user", "Conversation " + std::to_string(i) + " goes on and on."}}, 200);
             request.sampling.ignore_end_of_turn = true;
             results[i] = engine->generate(std::move(request));
         });

@@ -2,6 +2,8 @@
 // file gets an Error code and nothing aborts (the test process surviving is part of the assertion).
 #include "model/gguf_inspect.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
@@ -9,8 +11,6 @@
 #include <iterator>
 #include <random>
 #include <set>
-
-#include <gtest/gtest.h>
 
 #include "support/test_models.h"
 
@@ -25,7 +25,8 @@ std::string read_bytes(const std::string& path) {
 }
 
 std::string write_bytes(const std::string& path, const std::string& bytes) {
-    std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    std::ofstream(path, std::ios::binary | std::ios::trunc)
+        .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     return path;
 }
 
@@ -72,7 +73,8 @@ TEST(GgufInspect, SummarisesATinyModel) {
 }
 
 TEST(GgufInspect, QuantizedModelNamesItsMix) {
-    Result<GgufSummary> summary = inspect_gguf(test::tiny_model_path(test::small_spec("llama", "q4_k_m", 256)));
+    Result<GgufSummary> summary =
+        inspect_gguf(test::tiny_model_path(test::small_spec("llama", "q4_k_m", 256)));
     ASSERT_TRUE(summary.ok()) << summary.error().message;
     EXPECT_EQ(summary->quantization, "Q4_K_M");
     EXPECT_EQ(summary->file_type, "q4_K");
@@ -114,7 +116,8 @@ TEST(GgufInspect, MissingDirectoryEmptyAndForeignFiles) {
     EXPECT_EQ(inspect_gguf(dir + "/nothing.gguf").error().code, "not_found");
     EXPECT_EQ(inspect_gguf(dir).error().code, "not_a_file");
     EXPECT_EQ(inspect_gguf(write_bytes(dir + "/empty.gguf", "")).error().code, "truncated");
-    EXPECT_EQ(inspect_gguf(write_bytes(dir + "/text.gguf", "hello, this is not a model\n")).error().code, "not_gguf");
+    EXPECT_EQ(inspect_gguf(write_bytes(dir + "/text.gguf", "hello, this is not a model\n")).error().code,
+              "not_gguf");
     EXPECT_EQ(inspect_gguf(write_bytes(dir + "/gg.gguf", "GG")).error().code, "truncated");
     EXPECT_EQ(inspect_gguf(write_bytes(dir + "/header.gguf", "GGUF\3\0\0\0")).error().code, "truncated");
     const Error error = inspect_gguf(dir + "/nothing.gguf").error();
@@ -130,7 +133,7 @@ TEST(GgufInspect, EveryTruncationIsReportedAsTruncated) {
     // The metadata (tokenizer and tensor table) is about the first megabyte: cut it densely.
     for (int i = 0; i < 150; ++i) cuts.push_back(random() % 1200000);
     for (int i = 0; i < 20; ++i) cuts.push_back(random() % original.size());
-    std::sort(cuts.rbegin(), cuts.rend());   // shrink one file step by step
+    std::sort(cuts.rbegin(), cuts.rend());  // shrink one file step by step
     for (size_t cut : cuts) {
         fs::resize_file(path, cut);
         Result<GgufSummary> summary = inspect_gguf(path);
@@ -173,14 +176,14 @@ TEST(GgufInspect, BitFlipsNeverAbortAndAreMostlyCaught) {
 TEST(GgufInspect, HostileTensorTablesAreCorrupt) {
     const std::string original = read_bytes(test::tiny_model_path(test::small_spec()));
     const std::string path = write_bytes(test::scratch_dir() + "/hostile.gguf", original);
-    const size_t info = tensor_info_offset(original, "token_embd.weight");   // n_dims, ne[2], type, offset
+    const size_t info = tensor_info_offset(original, "token_embd.weight");  // n_dims, ne[2], type, offset
     auto patched = [&](size_t at, const void* value, size_t n) {
         patch(path, at, value, n);
         Result<GgufSummary> summary = inspect_gguf(path);
         patch(path, at, &original[at], n);
         return summary;
     };
-    const uint32_t five_dims = 5, unknown_type = 200, removed_type = 4;   // 4 was Q4_2
+    const uint32_t five_dims = 5, unknown_type = 200, removed_type = 4;  // 4 was Q4_2
     const int64_t huge = int64_t{1} << 50, negative = -64;
     const uint64_t wrong_offset = 4096;
     const int64_t huge_count = int64_t{1} << 40;
@@ -190,12 +193,12 @@ TEST(GgufInspect, HostileTensorTablesAreCorrupt) {
     EXPECT_EQ(patched(info + 20, &unknown_type, 4).error().code, "corrupt");
     EXPECT_EQ(patched(info + 20, &removed_type, 4).error().code, "corrupt");
     EXPECT_EQ(patched(info + 24, &wrong_offset, 8).error().code, "corrupt");
-    EXPECT_EQ(patched(8, &huge_count, 8).error().code, "corrupt");    // tensor count
-    EXPECT_EQ(patched(16, &huge_count, 8).error().code, "corrupt");   // key/value count
+    EXPECT_EQ(patched(8, &huge_count, 8).error().code, "corrupt");   // tensor count
+    EXPECT_EQ(patched(16, &huge_count, 8).error().code, "corrupt");  // key/value count
     // A larger row count makes the tensor's data run past the end of the file.
     const int64_t more_rows = 32064 * 100;
     EXPECT_EQ(patched(info + 12, &more_rows, 8).error().code, "truncated");
-    EXPECT_TRUE(inspect_gguf(path).ok());   // every patch was undone
+    EXPECT_TRUE(inspect_gguf(path).ok());  // every patch was undone
 }
 
 TEST(GgufInspect, RandomBytesNeverAbort) {
@@ -204,7 +207,8 @@ TEST(GgufInspect, RandomBytesNeverAbort) {
     for (int i = 0; i < 60; ++i) {
         std::string bytes(1 + random() % 5000, '\0');
         for (char& c : bytes) c = static_cast<char>(random());
-        if (i % 2) bytes.replace(0, std::min<size_t>(4, bytes.size()), "GGUF", 0, std::min<size_t>(4, bytes.size()));
+        if (i % 2)
+            bytes.replace(0, std::min<size_t>(4, bytes.size()), "GGUF", 0, std::min<size_t>(4, bytes.size()));
         if (i % 4 == 1 && bytes.size() >= 8) bytes.replace(4, 4, std::string("\3\0\0\0", 4));
         Result<GgufSummary> summary = inspect_gguf(write_bytes(dir + "/random.gguf", bytes));
         ASSERT_FALSE(summary.ok());

@@ -2,9 +2,9 @@
 // tests (they need a model without going through ModelManager's fallback chain).
 #pragma once
 
-#include <memory>
-
 #include <gtest/gtest.h>
+
+#include <memory>
 
 #include "model/model_manager.h"
 #include "support/test_models.h"

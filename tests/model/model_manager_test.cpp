@@ -2,17 +2,17 @@
 // in every tier, the tokenizer is the base's everywhere, and no file can abort the process.
 #include "model/model_manager.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <random>
 #include <set>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "support/test_models.h"
 
@@ -36,8 +36,12 @@ TinyModelSpec spec_of(int n_embd, const std::string& type = "f32", uint32_t seed
     return spec;
 }
 
-std::string base_model() { return test::tiny_model_path(spec_of(64)); }
-std::string fine_tuned_model() { return test::tiny_model_path(spec_of(64, "f32", 7)); }
+std::string base_model() {
+    return test::tiny_model_path(spec_of(64));
+}
+std::string fine_tuned_model() {
+    return test::tiny_model_path(spec_of(64, "f32", 7));
+}
 
 std::string adapter_for(const std::string& base, const std::string& dir) {
     const std::string path = dir + "/adapter-" + fs::path(base).stem().string() + ".gguf";
@@ -147,7 +151,8 @@ TEST(ModelManager, AdapterForAnotherBaseFallsToTheBase) {
     EXPECT_EQ(info.model_type, "base");
     EXPECT_TRUE(info.using_fallback);
     EXPECT_EQ(codes(info), (std::vector<std::string>{"not_configured", "adapter_mismatch", "ok"}));
-    EXPECT_NE(info.attempts[1].error.message.find("blk.0."), std::string::npos) << info.attempts[1].error.message;
+    EXPECT_NE(info.attempts[1].error.message.find("blk.0."), std::string::npos)
+        << info.attempts[1].error.message;
 }
 
 TEST(ModelManager, AdapterOfAnotherArchitectureIsAMismatch) {
@@ -166,7 +171,8 @@ TEST(ModelManager, NothingLoadsIsAnErrorWithEveryReason) {
     EXPECT_EQ(info.model_type, "");
     EXPECT_FALSE(info.using_fallback);
     EXPECT_EQ(codes(info), (std::vector<std::string>{"not_found", "not_found", "not_found"}));
-    EXPECT_EQ(info.error.rfind("no model could be loaded: base: ", 0), 0u) << info.error;  // base's reason first
+    EXPECT_EQ(info.error.rfind("no model could be loaded: base: ", 0), 0u)
+        << info.error;  // base's reason first
     EXPECT_NE(info.error.find(info.attempts.back().error.message), std::string::npos) << info.error;
     EXPECT_FALSE(manager.current());
     EXPECT_EQ(manager.get_model_info().status, "error");
@@ -197,7 +203,8 @@ TEST(ModelManager, WrongArchitectureAndAdapterInTheWrongPlace) {
     ASSERT_TRUE(gguf_write_to_file(foreign.get(), (dir + "/bert.gguf").c_str(), false));
     ModelManager manager({adapter, base_model(), dir + "/bert.gguf"});
     ModelInfo info = manager.load_with_fallback();
-    EXPECT_EQ(codes(info), (std::vector<std::string>{"wrong_architecture", "wrong_architecture", "wrong_architecture"}));
+    EXPECT_EQ(codes(info),
+              (std::vector<std::string>{"wrong_architecture", "wrong_architecture", "wrong_architecture"}));
     EXPECT_EQ(info.status, "error");
 }
 
@@ -215,7 +222,9 @@ TEST(ModelManager, Q4KMModelsLoadAndRunInEveryTier) {
     const std::string fine_tuned = test::tiny_model_path(spec_of(256, "q4_k_m", 9));
     const std::string adapter = adapter_for(base, dir);
     const std::vector<std::pair<ModelPaths, std::string>> setups = {
-        {{fine_tuned, adapter, base}, "fine-tuned"}, {{"", adapter, base}, "adapter"}, {{"", "", base}, "base"}};
+        {{fine_tuned, adapter, base}, "fine-tuned"},
+        {{"", adapter, base}, "adapter"},
+        {{"", "", base}, "base"}};
     for (const auto& [paths, tier] : setups) {
         ModelManager manager(paths);
         ModelInfo info = manager.load_with_fallback();
@@ -229,8 +238,8 @@ TEST(ModelManager, Q4KMModelsLoadAndRunInEveryTier) {
 TEST(ModelManager, EndAndPadTokensAreTheSameInEveryTier) {
     const std::string dir = test::scratch_dir();
     const std::string adapter = adapter_for(base_model(), dir);
-    const std::vector<ModelPaths> setups = {{fine_tuned_model(), "", base_model()}, {"", adapter, base_model()},
-                                            {"", "", base_model()}};
+    const std::vector<ModelPaths> setups = {
+        {fine_tuned_model(), "", base_model()}, {"", adapter, base_model()}, {"", "", base_model()}};
     std::set<std::vector<llama_token>> seen;
     for (const ModelPaths& paths : setups) {
         ModelManager manager(paths);
@@ -270,7 +279,7 @@ TEST(ModelManager, InfoJsonHasTheSeedFieldsAndDiagnostics) {
     EXPECT_EQ(manager.get_model_info().to_json(), json);
 
     ModelManager odd_path({dir + "/caf\xe9-not-utf8.gguf", "", base_model()});
-    const std::string dumped = odd_path.load_with_fallback().to_json().dump();   // would throw on bad UTF-8
+    const std::string dumped = odd_path.load_with_fallback().to_json().dump();  // would throw on bad UTF-8
     EXPECT_NE(dumped.find("not-utf8"), std::string::npos);
 }
 
@@ -281,10 +290,11 @@ TEST(ModelManager, LoadFailuresCarryLlamaCppsReason) {
     std::ifstream in(fine_tuned_model(), std::ios::binary);
     std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
     const std::string name = "blk.0.attn_qkv.weight";
-    const size_t at = bytes.find(name) + name.size() + 4;   // ne[0], ne[1] after n_dims
-    const int64_t swapped[2] = {192, 64};                   // [64, 192] transposed: same size, wrong shape
+    const size_t at = bytes.find(name) + name.size() + 4;  // ne[0], ne[1] after n_dims
+    const int64_t swapped[2] = {192, 64};                  // [64, 192] transposed: same size, wrong shape
     std::memcpy(bytes.data() + at, swapped, sizeof(swapped));
-    std::ofstream(dir + "/shape.gguf", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    std::ofstream(dir + "/shape.gguf", std::ios::binary)
+        .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     ModelManager manager({dir + "/shape.gguf", "", ""});
     ModelInfo info = manager.load_with_fallback();
     ASSERT_FALSE(info.attempts.empty());
@@ -309,7 +319,8 @@ TEST(ModelManager, CountersTrackAttemptsFailuresWinsAndFallbacks) {
     ModelManager fallback({"", "", base_model()});
     fallback.load_with_fallback();
     EXPECT_EQ(fallback.counters().fallback_activations, 1u);
-    EXPECT_EQ(fallback.counters().attempts_by_tier.count("fine-tuned"), 0u);  // not configured: not an attempt
+    EXPECT_EQ(fallback.counters().attempts_by_tier.count("fine-tuned"),
+              0u);  // not configured: not an attempt
 
     ModelManager broken({"", "", dir + "/none.gguf"});
     broken.load_with_fallback();
@@ -340,14 +351,14 @@ TEST(ModelManager, PathsFromEnvironmentAndFlags) {
     setenv("MIMIR_FINE_TUNED", "/env/ft.gguf", 1);
     setenv("MIMIR_ADAPTER", "/env/adapter.gguf", 1);
     unsetenv("MIMIR_BASE");
-    ModelPaths paths = ModelPaths::from_environment().overridden_by({"", "/flag/adapter.gguf", "/flag/base.gguf"});
+    ModelPaths paths =
+        ModelPaths::from_environment().overridden_by({"", "/flag/adapter.gguf", "/flag/base.gguf"});
     EXPECT_EQ(paths.fine_tuned, "/env/ft.gguf");
     EXPECT_EQ(paths.adapter, "/flag/adapter.gguf");
     EXPECT_EQ(paths.base, "/flag/base.gguf");
     unsetenv("MIMIR_FINE_TUNED");
     unsetenv("MIMIR_ADAPTER");
 }
-
 
 std::string read_file_bytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -372,7 +383,8 @@ void write_damaged(const std::string& original, int round, std::mt19937_64& rand
         const size_t at = flip_offset();
         bytes[at] = static_cast<char>(bytes[at] ^ (1 << (random() % 8)));
     }
-    std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    std::ofstream(path, std::ios::binary | std::ios::trunc)
+        .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 // Damaged fine-tuned files go through the whole chain, llama.cpp included: the chain never aborts, and it
@@ -386,14 +398,16 @@ TEST(ModelManager, DamagedFilesNeverAbortTheChain) {
     const size_t table_end = original.find("blk.1.ffn_down.weight") + 64;
     ASSERT_NE(hparams, std::string::npos);
     const std::string path = dir + "/damaged.gguf";
-    const std::set<std::string> expected = {"ok", "truncated", "corrupt", "not_gguf", "vocab_mismatch",
-                                            "wrong_architecture", "load_failed", "out_of_memory"};
+    const std::set<std::string> expected = {"ok",          "truncated",      "corrupt",
+                                            "not_gguf",    "vocab_mismatch", "wrong_architecture",
+                                            "load_failed", "out_of_memory"};
     std::mt19937_64 random(77);
     std::map<std::string, int> seen;
     for (int i = 0, rounds = damage_rounds(); i < rounds; ++i) {
-        write_damaged(original, i, random, [&] {
-            return i % 3 == 1 ? random() % table_end : hparams + random() % (table_end - hparams);
-        }, path);
+        write_damaged(
+            original, i, random,
+            [&] { return i % 3 == 1 ? random() % table_end : hparams + random() % (table_end - hparams); },
+            path);
         const bool with_base = i % 2 == 0;
         ModelManager manager({path, "", with_base ? base_model() : ""});
         ModelInfo info = manager.load_with_fallback();
@@ -405,7 +419,8 @@ TEST(ModelManager, DamagedFilesNeverAbortTheChain) {
     }
     EXPECT_GT(seen["truncated"], 0);
     EXPECT_GT(seen["corrupt"] + seen["load_failed"], 0);
-    for (const auto& [code, count] : seen) std::printf("damaged fine-tuned files: %s x%d\n", code.c_str(), count);
+    for (const auto& [code, count] : seen)
+        std::printf("damaged fine-tuned files: %s x%d\n", code.c_str(), count);
 }
 
 // Damaged adapters as well: the adapter tier refuses them (or applies a harmless flip) and the base serves.
@@ -419,7 +434,8 @@ TEST(ModelManager, DamagedAdaptersNeverAbortTheChain) {
     std::mt19937_64 random(5);
     std::map<std::string, int> seen;
     for (int i = 0, rounds = damage_rounds(); i < rounds; ++i) {
-        write_damaged(original, i, random, [&] { return random() % table_end; }, path);
+        write_damaged(
+            original, i, random, [&] { return random() % table_end; }, path);
         ModelManager manager({"", path, base_model()});
         ModelInfo info = manager.load_with_fallback();
         ASSERT_EQ(info.status, "loaded");

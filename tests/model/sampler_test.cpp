@@ -16,7 +16,8 @@ TEST(ArgMax, AgreesWithMaxElementOnVocabularySizedLogits) {
     for (int32_t n : {1, 15, 16, 17, 511, 512, 513, 32064}) {
         std::vector<float> logits(static_cast<size_t>(n));
         for (float& logit : logits) logit = normal(random);
-        const auto expected = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+        const auto expected =
+            static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
         EXPECT_EQ(arg_max(logits.data(), n), expected) << "n=" << n;
     }
 }

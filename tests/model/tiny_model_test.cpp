@@ -1,14 +1,14 @@
 // The generated models load in llama.cpp and generate; storage types, determinism and the adapter writer.
 #include "model/tiny_model.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "model/llama_handles.h"
 #include "support/test_models.h"
@@ -45,8 +45,8 @@ std::vector<llama_token> generate(llama_model* model, int n_tokens, llama_adapte
     const llama_vocab* vocab = llama_model_get_vocab(model);
     const std::string prompt = "<|user|>\nWhat is a prime number?<|end|>\n<|assistant|>\n";
     std::vector<llama_token> tokens(prompt.size() + 8);
-    const int n_prompt = llama_tokenize(vocab, prompt.c_str(), static_cast<int32_t>(prompt.size()), tokens.data(),
-                                        static_cast<int32_t>(tokens.size()), true, true);
+    const int n_prompt = llama_tokenize(vocab, prompt.c_str(), static_cast<int32_t>(prompt.size()),
+                                        tokens.data(), static_cast<int32_t>(tokens.size()), true, true);
     EXPECT_GT(n_prompt, 4);
     tokens.resize(std::max(0, n_prompt));
     std::vector<llama_token> output;
@@ -110,7 +110,8 @@ TEST(TinyModel, LlamaCppsOwnToolGeneratesFromIt) {
     const std::string tool = test::llama_tool("llama-completion");
     if (tool.empty()) GTEST_SKIP() << "llama-completion not built";
     const std::string log = test::scratch_dir() + "/completion.log";
-    const std::string command = tool + " -m " + test::tiny_model_path(test::small_spec("phi3", "q4_k_m", 256)) +
+    const std::string command = tool + " -m " +
+                                test::tiny_model_path(test::small_spec("phi3", "q4_k_m", 256)) +
                                 " -p 'Hello' -n 8 -no-cnv -t 2 --no-repack --temp 0 > " + log + " 2>&1";
     EXPECT_EQ(std::system(command.c_str()), 0);
     std::ifstream in(log);
@@ -139,7 +140,7 @@ TEST(TinyModel, Q4KMUsesLlamaQuantizeMix) {
     EXPECT_EQ(types.at("output.weight"), GGML_TYPE_Q6_K);
     EXPECT_EQ(types.at("blk.0.attn_q.weight"), GGML_TYPE_Q4_K);
     EXPECT_EQ(types.at("blk.0.attn_v.weight"), GGML_TYPE_Q4_K);
-    EXPECT_EQ(types.at("blk.1.attn_v.weight"), GGML_TYPE_Q6_K);      // the last eighth gets more bits
+    EXPECT_EQ(types.at("blk.1.attn_v.weight"), GGML_TYPE_Q6_K);  // the last eighth gets more bits
     EXPECT_EQ(types.at("blk.0.ffn_down.weight"), GGML_TYPE_Q4_K);
     EXPECT_EQ(types.at("blk.1.ffn_down.weight"), GGML_TYPE_Q6_K);
     EXPECT_EQ(types.at("blk.0.attn_norm.weight"), GGML_TYPE_F32);
@@ -150,7 +151,7 @@ TEST(TinyModel, Q4KMFallsBackWhenRowsAreNotMultiplesOf256) {
     ASSERT_FALSE(types.empty());
     EXPECT_EQ(types.at("token_embd.weight"), GGML_TYPE_Q5_0);
     EXPECT_EQ(types.at("output.weight"), GGML_TYPE_Q8_0);
-    EXPECT_EQ(types.at("blk.1.ffn_down.weight"), GGML_TYPE_Q6_K);   // its rows are n_ff = 256 long
+    EXPECT_EQ(types.at("blk.1.ffn_down.weight"), GGML_TYPE_Q6_K);  // its rows are n_ff = 256 long
 }
 
 TEST(TinyModel, SameSeedSameBytesOtherSeedOtherBytes) {
@@ -173,7 +174,7 @@ TEST(TinyModel, InvalidSpecsAreRefusedWithoutLeavingFiles) {
     std::vector<TinyModelSpec> bad(6, good);
     bad[0].arch = "gpt2";
     bad[1].type = "q3_k";
-    bad[2].n_embd = 66;          // not a multiple of 4 heads
+    bad[2].n_embd = 66;  // not a multiple of 4 heads
     bad[3].n_head_kv = 3;
     bad[4].vocab_path = dir + "/missing-vocab.gguf";
     bad[5].n_layer = 0;

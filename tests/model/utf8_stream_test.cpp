@@ -14,7 +14,8 @@ const std::string kFffd(kReplacementCharacter);
 TEST(Utf8Stream, PassesAsciiAndWholeCharactersThrough) {
     Utf8Stream stream;
     EXPECT_EQ(stream.push("Hello "), "Hello ");
-    EXPECT_EQ(stream.push("\xC3\xA9t\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"), "\xC3\xA9t\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80");
+    EXPECT_EQ(stream.push("\xC3\xA9t\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"),
+              "\xC3\xA9t\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80");
     EXPECT_FALSE(stream.has_pending());
     EXPECT_EQ(stream.finish(), "");
 }
@@ -41,16 +42,23 @@ TEST(Utf8Stream, ThreeByteCharacterSplitTwoWays) {
 
 TEST(Utf8Stream, InvalidBytesBecomeReplacementCharacters) {
     Utf8Stream stream;
-    EXPECT_EQ(stream.push("a\xFF" "b"), "a" + kFffd + "b");
-    EXPECT_EQ(stream.push("\x80"), kFffd);                    // stray continuation byte
-    EXPECT_EQ(stream.push("\xC3" "A"), kFffd + "A");            // lead byte followed by a non-continuation
-    EXPECT_EQ(stream.push("\xED\xA0\x80"), kFffd + kFffd + kFffd);  // UTF-16 surrogate U+D800
+    EXPECT_EQ(stream.push("a\xFF"
+                          "b"),
+              "a" + kFffd + "b");
+    EXPECT_EQ(stream.push("\x80"), kFffd);  // stray continuation byte
+    EXPECT_EQ(stream.push("\xC3"
+                          "A"),
+              kFffd + "A");  // lead byte followed by a non-continuation
+    EXPECT_EQ(stream.push("\xED\xA0\x80"), kFffd + kFffd + kFffd);              // UTF-16 surrogate U+D800
     EXPECT_EQ(stream.push("\xF4\x90\x80\x80"), kFffd + kFffd + kFffd + kFffd);  // above U+10FFFF
 }
 
 TEST(Utf8Stream, OverlongEncodingsAreRejected) {
     Utf8Stream stream;
-    const std::string out = stream.push("\xC0\xAF" "x\xE0\x80\xAF" "y\xF0\x80\x80\xAF");  // '/' three overlong ways
+    const std::string out = stream.push(
+        "\xC0\xAF"
+        "x\xE0\x80\xAF"
+        "y\xF0\x80\x80\xAF");  // '/' three overlong ways
     EXPECT_TRUE(is_valid_utf8(out));
     EXPECT_EQ(out.find('/'), std::string::npos);
     EXPECT_NE(out.find(kFffd + "x"), std::string::npos);

@@ -410,7 +410,8 @@ TEST_F(ServerTest, ReloadNeedsTheKeyAndSwapsModelsWhileAStreamFinishesOnTheOldOn
 TEST_F(ServerTest, OverwritingAServedFileInPlaceLeavesTheServerServing) {
     TestServer server({"", "", files.base});
     auto client = server.client();
-    ASSERT_EQ(client->Post("/v1/chat/completions", chat_body("Hi", 4, false), "application/json")->status, 200);
+    ASSERT_EQ(client->Post("/v1/chat/completions", chat_body("Hi", 4, false), "application/json")->status,
+              200);
     // What `cp new.gguf base.gguf` does to the served file first: truncates it. A mapped model would lose
     // its pages under it (SIGBUS: the whole process gone); a model read into memory does not notice.
     std::ofstream(files.base, std::ios::binary | std::ios::trunc) << "GGUF";
@@ -422,15 +423,17 @@ TEST_F(ServerTest, OverwritingAServedFileInPlaceLeavesTheServerServing) {
 TEST_F(ServerTest, AReloadWhereEveryTierFailsKeepsThePreviousModelServing) {
     TestServer server(fine_tuned());
     auto client = server.client();
-    for (const std::string& path : {files.fine_tuned, files.adapter, files.base}) std::filesystem::remove(path);
+    for (const std::string& path : {files.fine_tuned, files.adapter, files.base})
+        std::filesystem::remove(path);
     httplib::Headers key = {{"Authorization", "Bearer test-key"}};
-    expect_error(client->Post("/api/models/reload", key, "", "application/json"), 422, "invalid_request_error",
-                 "the previous model keeps serving");
+    expect_error(client->Post("/api/models/reload", key, "", "application/json"), 422,
+                 "invalid_request_error", "the previous model keeps serving");
     json status = json::parse(client->Get("/api/status")->body);
     EXPECT_EQ(status["state"], "success");
     EXPECT_EQ(status["model_type"], "fine-tuned");
     EXPECT_EQ(client->Get("/health")->status, 200);
-    EXPECT_EQ(client->Post("/v1/chat/completions", chat_body("Hi", 4, false), "application/json")->status, 200);
+    EXPECT_EQ(client->Post("/v1/chat/completions", chat_body("Hi", 4, false), "application/json")->status,
+              200);
 }
 
 }  // namespace

@@ -1,10 +1,10 @@
 #include "support/test_models.h"
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <functional>
 #include <mutex>
-
-#include <gtest/gtest.h>
 
 namespace fs = std::filesystem;
 

@@ -159,7 +159,6 @@ TEST(ReplyOnlyLoss, PromptLabelsHaveNoEffectOnGradients) {
     EXPECT_GT(test::max_abs_diff(reference, gradient_copy(graph, 0)), 1e-6f);
 }
 
-
 // Recomputing layer by layer must give the gradients (and loss) of the whole graph, whichever tensors are
 // trained: every layer's adapter, every base tensor including embeddings and head, one middle layer only
 // (backward stops there), or the head only (no layer is revisited).
@@ -181,7 +180,8 @@ void expect_same_gradients(TrainingGraph& graph, const TokenSequence& sequence) 
         graph.zero_gradients();
         EXPECT_NEAR(graph.accumulate_gradients(sequence), whole_loss, 1e-6);
         float worst = 0;
-        for (size_t i = 0; i < whole.size(); ++i) worst = std::max(worst, test::max_abs_diff(whole[i], gradient_copy(graph, i)));
+        for (size_t i = 0; i < whole.size(); ++i)
+            worst = std::max(worst, test::max_abs_diff(whole[i], gradient_copy(graph, i)));
         EXPECT_LE(worst, 1e-5f * largest) << recomputed << " layers recomputed; largest gradient " << largest;
     }
 }

@@ -1,6 +1,8 @@
 // projection (W x) and projection_input_gradient (W^T g) must equal the products computed naively from the
 // dequantized weights, for every weight type the trainer meets and for shapes that leave tails in each
 // tiling dimension.
+#include "train/projection_ops.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,7 +11,6 @@
 
 #include "ggml-cpu.h"
 #include "model/llama_handles.h"
-#include "train/projection_ops.h"
 
 namespace mimir {
 namespace {
@@ -63,7 +64,8 @@ double relative_error(const Case& c, bool forward) {
         for (int64_t j = 0; j < n_result; ++j) {
             double expected = 0;
             for (int64_t k = 0; k < n_sum; ++k) {
-                const float weight_value = forward ? dequantized[j * c.n_in + k] : dequantized[k * c.n_in + j];
+                const float weight_value =
+                    forward ? dequantized[j * c.n_in + k] : dequantized[k * c.n_in + j];
                 expected += double(weight_value) * g[t * n_sum + k];
             }
             max_error = std::max(max_error, std::abs(expected - ours[t * n_result + j]));
@@ -77,9 +79,8 @@ TEST(ProjectionOps, MatchNaiveProductsForEveryWeightType) {
     // n_in above one 512-column tile with a partial one, n_out with a partial 64-row tile, token counts
     // that leave 1-3 tokens after the 4-token blocks, thread counts that do and don't divide the work.
     const Case cases[] = {
-        {GGML_TYPE_F32, 600, 70, 7, 2},   {GGML_TYPE_F16, 72, 130, 5, 3},
-        {GGML_TYPE_Q8_0, 544, 65, 6, 2},  {GGML_TYPE_Q4_K, 768, 67, 9, 2},
-        {GGML_TYPE_Q6_K, 256, 129, 1, 4}, {GGML_TYPE_Q4_K, 1024, 3, 4, 1},
+        {GGML_TYPE_F32, 600, 70, 7, 2},  {GGML_TYPE_F16, 72, 130, 5, 3},   {GGML_TYPE_Q8_0, 544, 65, 6, 2},
+        {GGML_TYPE_Q4_K, 768, 67, 9, 2}, {GGML_TYPE_Q6_K, 256, 129, 1, 4}, {GGML_TYPE_Q4_K, 1024, 3, 4, 1},
     };
     for (const Case& c : cases) {
         SCOPED_TRACE(std::string(ggml_type_name(c.type)) + " " + std::to_string(c.n_in) + "x" +
@@ -95,7 +96,8 @@ TEST(ProjectionOps, RewriteOnlyTheListedWeightsProducts) {
     ggml_tensor* other = ggml_new_tensor_2d(ctx.get(), GGML_TYPE_F32, 32, 16);
     ggml_tensor* x = ggml_new_tensor_2d(ctx.get(), GGML_TYPE_F32, 64, 5);
     ggml_set_param(x);
-    ggml_tensor* loss = ggml_sum(ctx.get(), ggml_mul_mat(ctx.get(), other, ggml_mul_mat(ctx.get(), frozen, x)));
+    ggml_tensor* loss =
+        ggml_sum(ctx.get(), ggml_mul_mat(ctx.get(), other, ggml_mul_mat(ctx.get(), frozen, x)));
     ggml_set_loss(loss);
     ggml_cgraph* graph = ggml_new_graph_custom(ctx.get(), GGML_DEFAULT_GRAPH_SIZE, true);
     ggml_build_forward_expand(graph, loss);

@@ -42,8 +42,9 @@ TEST_P(QuantizedBase, ForwardLogitsMatchLlamaCppAndLoraTrains) {
               0)
         << output;
     const float diff = test::max_abs_diff(ours, test::llama_logits(dequantized, tokens));
-    std::printf("[ measured ] %s base: forward logits max abs diff vs llama.cpp on its F32 dequantization %.3g\n",
-                GetParam().c_str(), diff);
+    std::printf(
+        "[ measured ] %s base: forward logits max abs diff vs llama.cpp on its F32 dequantization %.3g\n",
+        GetParam().c_str(), diff);
     EXPECT_LT(diff, 1e-4f);
 
     TrainOptions o;

@@ -3,9 +3,8 @@
 // base + adapter; a resumed run equals an uninterrupted one.
 #include "train/trainer.h"
 
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/file.h>
 #include <unistd.h>
 
