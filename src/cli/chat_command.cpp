@@ -1,7 +1,6 @@
 // mimir chat: a terminal chat with the model that the fallback chain loads, streaming each reply.
 #include <spdlog/spdlog.h>
 
-#include <future>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -9,8 +8,9 @@
 
 #include "agent/tutor_prompt.h"
 #include "cli/commands.h"
+#include "cli/model_flags.h"
 #include "model/engine.h"
-#include "model/model_manager.h"
+#include "model/model_session.h"
 
 namespace mimir::cli {
 
@@ -18,9 +18,9 @@ namespace {
 
 struct ChatOptions {
     ModelPaths paths;
-    EngineOptions engine;
+    EngineOptions engine{.n_parallel = 1};
     SamplingParams sampling;
-    std::string system_prompt = default_tutor_system_prompt();
+    SystemPromptFlags system_prompt;
     bool verbose = false;
 };
 
@@ -51,29 +51,25 @@ Result<GenerationResult> reply(Engine& engine, const std::vector<ChatMessage>& m
 
 int run_chat(const ChatOptions& options) {
     if (!options.verbose) spdlog::set_level(spdlog::level::warn);
-    ModelManager manager(ModelPaths::from_environment().overridden_by(options.paths));
-    const ModelInfo info = manager.load_with_fallback();
-    std::shared_ptr<const LoadedModel> model = manager.current();
-    if (!model) {
+    Result<std::string> system_prompt = chosen_system_prompt(options.system_prompt);
+    if (!system_prompt) {
+        std::cerr << "mimir chat: " << system_prompt.error().message << "\n";
+        return 2;
+    }
+    // The tutor prompt is computed while the student types the first question.
+    ModelSession session(
+        ModelPaths::from_environment().overridden_by(options.paths),
+        SessionOptions{
+            .engine = options.engine, .system_prompt = *system_prompt, .prefill_in_background = true});
+    const OpenedModel opened = session.open();
+    const ModelInfo& info = opened.info;
+    if (!opened.engine) {
         print_load_failure(info);
         return 1;
     }
-    Result<std::unique_ptr<Engine>> engine = Engine::create(model, options.engine);
-    if (!engine) {
-        std::cerr << "mimir chat: " << engine.error().code << ": " << engine.error().message << "\n";
-        return 1;
-    }
-    // The tutor prompt is computed while the student types the first question. The future waits for it
-    // when it goes out of scope, before the engine does.
-    std::future<Result<int>> prefill;
-    if (!options.system_prompt.empty()) {
-        Engine& running = **engine;
-        prefill = std::async(std::launch::async, [&running, prompt = options.system_prompt] {
-            return running.prefill_system_prompt(prompt);
-        });
-    }
-    std::cerr << "model: " << info.model_type << " (" << info.architecture << ", "
-              << format_count(info.n_params) << " parameters), context " << (*engine)->context_size()
+    Engine& engine = *opened.engine;
+    std::cerr << "model: " << info.model_type() << " (" << info.architecture << ", "
+              << format_count(info.n_params) << " parameters), context " << engine.context_size()
               << " tokens. /reset starts over, /quit or end of input exits.\n";
 
     std::vector<ChatMessage> history;
@@ -90,7 +86,7 @@ int run_chat(const ChatOptions& options) {
         messages.push_back({"user", line});
         std::cout << "mimir> " << std::flush;
         Result<GenerationResult> result =
-            reply(**engine, with_tutor_system_prompt(messages, options.system_prompt), options);
+            reply(engine, with_tutor_system_prompt(messages, *system_prompt), options);
         std::cout << "\n";
         if (!result) {
             std::cerr << "error: " << result.error().code << ": " << result.error().message << "\n";
@@ -117,33 +113,14 @@ int run_chat(const ChatOptions& options) {
 
 void register_chat_command(CLI::App& app, int& exit_code) {
     auto options = std::make_shared<ChatOptions>();
-    options->engine.n_parallel = 1;
     CLI::App* chat = app.add_subcommand(
         "chat",
         "Chat with the model in the terminal: replies stream as they are generated; /reset starts over, "
         "/quit or end of input exits");
-    chat->add_option("--fine-tuned", options->paths.fine_tuned,
-                     "Fine-tuned GGUF, tier 1 (env MIMIR_FINE_TUNED)");
-    chat->add_option("--adapter", options->paths.adapter,
-                     "LoRA adapter GGUF for the base, tier 2 (env MIMIR_ADAPTER)");
-    chat->add_option("--base", options->paths.base, "Base model GGUF, tier 3 (env MIMIR_BASE)");
-    chat->add_option("--ctx", options->engine.n_ctx, "Context size in tokens")->capture_default_str();
-    chat->add_option("--threads", options->engine.n_threads, "CPU threads (0 = all cores)")
-        ->capture_default_str();
-    chat->add_option("--temperature", options->sampling.temperature, "Sampling temperature (0 = greedy)")
-        ->capture_default_str();
-    chat->add_option("--top-p", options->sampling.top_p, "Nucleus sampling threshold")->capture_default_str();
-    chat->add_option("--top-k", options->sampling.top_k, "Sample among the k likeliest tokens (0 = off)")
-        ->capture_default_str();
-    chat->add_option("--repeat-penalty", options->sampling.repeat_penalty,
-                     "Penalty for repeated tokens (1 = off)")
-        ->capture_default_str();
-    chat->add_option("--seed", options->sampling.seed, "Random seed (4294967295 = random)")
-        ->capture_default_str();
-    chat->add_option("--max-tokens", options->sampling.max_tokens, "Longest reply in tokens")
-        ->capture_default_str();
-    chat->add_option("--system-prompt", options->system_prompt,
-                     "System prompt (default: the tutor prompt; \"\" = none)");
+    add_model_path_flags(*chat, options->paths);
+    add_engine_flags(*chat, options->engine, false);
+    add_sampling_flags(*chat, options->sampling);
+    add_system_prompt_flags(*chat, options->system_prompt);
     chat->add_flag("--verbose", options->verbose, "Log events and per-reply token counts to stderr");
     chat->callback([options, &exit_code] { exit_code = run_chat(*options); });
 }

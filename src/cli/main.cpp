@@ -1,9 +1,13 @@
 // mimir: one executable, one subcommand per capability.
 #include <CLI/CLI.hpp>
+#include <csignal>
 
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {
+    // Debian's cpp-httplib writes without MSG_NOSIGNAL: a client that closes its socket mid-stream must
+    // fail that write, not kill the server.
+    std::signal(SIGPIPE, SIG_IGN);
     CLI::App app{"Mimir: a tutoring assistant that fine-tunes, evaluates and serves small language models"};
     app.require_subcommand(1);
     app.get_formatter()->column_width(40);

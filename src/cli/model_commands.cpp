@@ -9,10 +9,12 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/model_flags.h"
 #include "model/adapter_check.h"
 #include "model/gguf_inspect.h"
 #include "model/model_manager.h"
 #include "model/tiny_model.h"
+#include "serve/status_button.h"
 
 namespace mimir::cli {
 
@@ -133,8 +135,8 @@ int run_load(const ModelPaths& flags, bool verbose) {
     spdlog::set_default_logger(logger);
     ModelManager manager(ModelPaths::from_environment().overridden_by(flags));
     const ModelInfo info = manager.load_with_fallback();
-    std::cout << info.to_json().dump(2) << "\n";
-    return info.status == "loaded" ? 0 : 1;
+    std::cout << serve::model_info_json(info).dump(2) << "\n";
+    return info.status == ModelStatus::Loaded ? 0 : 1;
 }
 
 void register_tiny(CLI::App& model, int& exit_code) {
@@ -230,10 +232,7 @@ void register_load(CLI::App& model, int& exit_code) {
         "load",
         "Run the fallback chain once (fine-tuned -> base + adapter -> base) and print get_model_info() "
         "as JSON; exit status 1 when no tier loads");
-    load->add_option("--fine-tuned", paths->fine_tuned, "Fine-tuned GGUF, tier 1 (env MIMIR_FINE_TUNED)");
-    load->add_option("--adapter", paths->adapter,
-                     "LoRA adapter GGUF for the base, tier 2 (env MIMIR_ADAPTER)");
-    load->add_option("--base", paths->base, "Base model GGUF, tier 3 (env MIMIR_BASE)");
+    add_model_path_flags(*load, *paths);
     load->add_flag("--verbose", *verbose, "Log every tier's attempt to stderr");
     load->callback([paths, verbose, &exit_code] { exit_code = run_load(*paths, *verbose); });
 }

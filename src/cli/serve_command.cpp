@@ -3,12 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
-#include "agent/tutor_prompt.h"
 #include "cli/commands.h"
+#include "cli/model_flags.h"
 #include "serve/server.h"
 
 namespace mimir::cli {
@@ -18,26 +16,16 @@ namespace {
 struct ServeFlags {
     serve::ServeOptions options;
     ModelPaths paths;
-    std::string system_prompt_file;
+    SystemPromptFlags system_prompt;
 };
 
-Result<std::string> read_text_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Error{"not_found", "cannot read the system prompt file " + path};
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
 int run_serve(ServeFlags flags) {
-    if (!flags.system_prompt_file.empty()) {
-        Result<std::string> prompt = read_text_file(flags.system_prompt_file);
-        if (!prompt) {
-            spdlog::error("event=serve_failed reason=\"{}\"", prompt.error().message);
-            return 2;
-        }
-        flags.options.system_prompt = *prompt;
+    Result<std::string> prompt = chosen_system_prompt(flags.system_prompt);
+    if (!prompt) {
+        spdlog::error("event=serve_failed reason=\"{}\"", prompt.error().message);
+        return 2;
     }
+    flags.options.system_prompt = *prompt;
     // Signals go to one waiting thread rather than interrupting whichever thread runs (they stay blocked
     // in every thread the server starts after this).
     sigset_t signals;
@@ -68,7 +56,6 @@ int run_serve(ServeFlags flags) {
 
 void register_serve_command(CLI::App& app, int& exit_code) {
     auto flags = std::make_shared<ServeFlags>();
-    flags->options.system_prompt = default_tutor_system_prompt();
     serve::ServeOptions& o = flags->options;
     CLI::App* cmd = app.add_subcommand("serve", "Serve the chat page and the OpenAI-compatible API");
     cmd->add_option("--host", o.host, "Address to listen on (0.0.0.0 for all interfaces)")
@@ -76,20 +63,8 @@ void register_serve_command(CLI::App& app, int& exit_code) {
     cmd->add_option("--port", o.port, "Port to listen on")
         ->capture_default_str()
         ->check(CLI::Range(0, 65535));
-    cmd->add_option("--fine-tuned", flags->paths.fine_tuned,
-                    "Fine-tuned GGUF (tier 1) [env MIMIR_FINE_TUNED]");
-    cmd->add_option("--adapter", flags->paths.adapter,
-                    "LoRA adapter GGUF for the base (tier 2) [env MIMIR_ADAPTER]");
-    cmd->add_option("--base", flags->paths.base, "Base GGUF (tier 3) [env MIMIR_BASE]");
-    cmd->add_option("--ctx", o.engine.n_ctx, "Context size shared by all parallel conversations")
-        ->capture_default_str()
-        ->check(CLI::Range(256, 1 << 20));
-    cmd->add_option("--parallel", o.engine.n_parallel, "Conversations decoded together")
-        ->capture_default_str()
-        ->check(CLI::Range(1, 64));
-    cmd->add_option("--threads", o.engine.n_threads, "CPU threads for decoding (0 = all cores)")
-        ->capture_default_str()
-        ->check(CLI::Range(0, 1024));
+    add_model_path_flags(*cmd, flags->paths);
+    add_engine_flags(*cmd, o.engine, true);
     cmd->add_option("--max-queue", o.engine.max_queue, "Requests that may wait for a slot; more get 429")
         ->capture_default_str()
         ->check(CLI::Range(0, 4096));
@@ -106,9 +81,7 @@ void register_serve_command(CLI::App& app, int& exit_code) {
         ->check(CLI::PositiveNumber);
     cmd->add_flag("--trust-proxy", o.trust_forwarded_for,
                   "Behind a reverse proxy (e.g. a Hugging Face Space): rate-limit by X-Forwarded-For");
-    cmd->add_option("--system-prompt-file", flags->system_prompt_file,
-                    "Replace the default tutor system prompt")
-        ->check(CLI::ExistingFile);
+    add_system_prompt_flags(*cmd, flags->system_prompt);
     cmd->add_flag("--mmap", o.map_model_files,
                   "Map model files instead of reading them (faster load; overwriting a served file in place "
                   "then crashes the server: replace files with mv)");

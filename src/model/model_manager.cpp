@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
-#include <utf8cpp/utf8.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -94,41 +93,16 @@ ModelPaths ModelPaths::overridden_by(const ModelPaths& flags) const {
     return merged;
 }
 
-// Paths and llama.cpp's messages may hold bytes that are not UTF-8; JSON output must stay valid.
-static std::string valid_utf8(const std::string& text) {
-    return utf8::is_valid(text.begin(), text.end()) ? text : utf8::replace_invalid(text);
-}
-
-nlohmann::json ModelInfo::to_json() const {
-    nlohmann::json attempts_json = nlohmann::json::array();
-    nlohmann::json load_ms = nlohmann::json::object();
-    nlohmann::json errors = nlohmann::json::object();
-    for (const TierAttempt& a : attempts) {
-        nlohmann::json entry = {
-            {"tier", tier_name(a.tier)}, {"path", valid_utf8(a.path)}, {"ok", a.ok}, {"load_ms", a.load_ms}};
-        if (!a.ok) {
-            entry["error"] = {{"code", a.error.code}, {"message", valid_utf8(a.error.message)}};
-            if (a.error.code != "not_configured") errors[tier_name(a.tier)] = entry["error"];
-        }
-        attempts_json.push_back(entry);
-        load_ms[tier_name(a.tier)] = a.load_ms;
+const char* model_status_name(ModelStatus status) {
+    switch (status) {
+        case ModelStatus::Loading:
+            return "loading";
+        case ModelStatus::Loaded:
+            return "loaded";
+        case ModelStatus::Error:
+            return "error";
     }
-    return {{"status", status},
-            {"model_type", model_type},
-            {"is_adapter", is_adapter},
-            {"fine_tuned_path", valid_utf8(fine_tuned_path)},
-            {"adapter_path", valid_utf8(adapter_path)},
-            {"base_model_path", valid_utf8(base_model_path)},
-            {"using_fallback", using_fallback},
-            {"attempts", attempts_json},
-            {"load_ms", load_ms},
-            {"errors", errors},
-            {"error", error},
-            {"architecture", architecture},
-            {"quantization", quantization},
-            {"n_params", n_params},
-            {"model_size_bytes", model_size_bytes},
-            {"resident_memory_bytes", resident_memory_bytes}};
+    return "error";
 }
 
 ModelManager::ModelManager(ModelPaths paths, LoadOptions options)
@@ -271,7 +245,7 @@ ModelInfo ModelManager::load_with_fallback() {
     std::lock_guard<std::mutex> one_load_at_a_time(load_mutex_);
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        info_.status = "loading";
+        info_.status = ModelStatus::Loading;
     }
     FallbackChain chain(paths_, options_);
     chain.run();
@@ -283,16 +257,14 @@ ModelInfo ModelManager::load_with_fallback() {
     info.attempts = chain.attempts;
     if (chain.winner) {
         const LoadedModel& won = *chain.winner;
-        info.status = "loaded";
-        info.model_type = tier_name(won.tier);
-        info.is_adapter = won.tier == Tier::Adapter;
-        info.using_fallback = won.tier == Tier::Base;
+        info.status = ModelStatus::Loaded;
+        info.tier = won.tier;
         info.architecture = won.summary.architecture;
         info.quantization = won.summary.quantization;
         info.n_params = llama_model_n_params(won.model.get());
         info.model_size_bytes = won.summary.file_size;
     } else {
-        info.status = "error";
+        info.status = ModelStatus::Error;
         // The status tooltip shows only the first 50 characters: the base tier's failure (why nothing serves
         // at all) comes first, and tiers that were never configured are left out.
         std::ostringstream summary;
@@ -321,9 +293,9 @@ ModelInfo ModelManager::load_with_fallback() {
     // matches them must not keep answering as if it did.
     current_ = chain.winner;
     info_ = info;
-    spdlog::info("event=model_ready status={} model_type={} using_fallback={} rss_mb={:.1f}", info.status,
-                 info.model_type.empty() ? "none" : info.model_type, info.using_fallback,
-                 info.resident_memory_bytes / 1048576.0);
+    spdlog::info("event=model_ready status={} model_type={} using_fallback={} rss_mb={:.1f}",
+                 model_status_name(info.status), info.tier ? tier_name(*info.tier) : "none",
+                 info.using_fallback(), info.resident_memory_bytes / 1048576.0);
     return info;
 }
 

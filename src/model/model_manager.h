@@ -8,7 +8,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -69,23 +68,25 @@ struct LoadedModel {
     const llama_vocab* vocab() const { return llama_model_get_vocab(model.get()); }
 };
 
-// get_model_info(): the seed's fields plus Mimir's diagnostics. to_json() gives the exact API shape: the
-// fields below plus "load_ms" {tier: ms} and "errors" {tier: {code, message}} for the tiers that were
-// configured and failed; strings that are not UTF-8 (odd paths) are repaired so dump() never throws.
+enum class ModelStatus { Loading, Loaded, Error };
+const char* model_status_name(ModelStatus status);  // "loading", "loaded", "error"
+
+// get_model_info(): the seed's fields plus Mimir's diagnostics. serve/ turns it into the API's JSON.
 struct ModelInfo {
-    std::string status = "loading";  // "loaded", "loading", "error"
-    std::string model_type;          // "fine-tuned", "adapter", "base", "" when nothing loaded
-    bool is_adapter = false;
-    bool using_fallback = false;  // true when the base model alone serves
+    ModelStatus status = ModelStatus::Loading;
+    std::optional<Tier> tier;  // the tier that serves; empty while nothing is loaded
     std::string fine_tuned_path, adapter_path, base_model_path;
     std::vector<TierAttempt> attempts;  // in the order tried
-    std::string error;                  // summary when status == "error"
+    std::string error;                  // summary when status == Error
     uint64_t model_size_bytes = 0;
     uint64_t n_params = 0;
     std::string architecture, quantization;
     uint64_t resident_memory_bytes = 0;  // RSS of this process after the load
 
-    nlohmann::json to_json() const;
+    bool is_adapter() const { return tier == Tier::Adapter; }
+    bool using_fallback() const { return tier == Tier::Base; }  // the base model alone serves
+    // The seed's model_type: "fine-tuned", "adapter", "base", or "" while nothing is loaded.
+    std::string model_type() const { return tier ? tier_name(*tier) : ""; }
 };
 
 // Counters for the performance log; the server exposes them as Prometheus metrics.

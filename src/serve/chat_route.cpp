@@ -132,10 +132,8 @@ void handle_chat(const httplib::Request& req, httplib::Response& res, ServingSta
 
 }  // namespace
 
-void register_chat_routes(httplib::Server& http, ServingState& state) {
-    http.Post("/v1/chat/completions", [&state](const httplib::Request& req, httplib::Response& res) {
-        handle_chat(req, res, state);
-    });
+void handle_chat_completion(const httplib::Request& req, httplib::Response& res, ServingState& state) {
+    handle_chat(req, res, state);
 }
 
 }  // namespace mimir::serve

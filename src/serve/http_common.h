@@ -32,6 +32,7 @@ const char* error_type_for_status(int status);
 // the address that proxy appended last to X-Forwarded-For.
 std::string client_address(const httplib::Request& req, bool trust_forwarded_for);
 
-void register_chat_routes(httplib::Server& http, ServingState& state);
+// POST /v1/chat/completions (chat_route.cpp).
+void handle_chat_completion(const httplib::Request& req, httplib::Response& res, ServingState& state);
 
 }  // namespace mimir::serve

@@ -149,8 +149,9 @@ std::string ServerMetrics::render(const MetricsSnapshotInputs& in) const {
     single(out, "mimir_status_changes_total", "counter", "Changes of the model-status button.",
            status_changes_.load());
     header(out, "mimir_model_state", "gauge", "1 for the current model-status button state.");
-    for (const char* state : {"success", "warning", "error"})
-        out << "mimir_model_state{state=\"" << state << "\"} " << (in.state == state ? 1 : 0) << '\n';
+    for (ButtonState state : {ButtonState::Success, ButtonState::Warning, ButtonState::Error})
+        out << "mimir_model_state{state=\"" << button_state_name(state) << "\"} "
+            << (in.state == state ? 1 : 0) << '\n';
     single(out, "mimir_resident_memory_bytes", "gauge", "Resident set size of the server process.",
            in.resident_memory_bytes);
     return out.str();

@@ -12,6 +12,7 @@
 
 #include "model/engine.h"
 #include "model/model_manager.h"
+#include "serve/status_button.h"
 
 namespace mimir::serve {
 
@@ -34,7 +35,7 @@ struct MetricsSnapshotInputs {
     EngineStats engine;  // zero when no engine
     bool has_engine = false;
     LoadCounters loads;
-    std::string state;  // status button state
+    ButtonState state = ButtonState::Warning;
     uint64_t resident_memory_bytes = 0;
     int in_flight = 0;  // chat requests admitted and not finished
 };

@@ -5,7 +5,6 @@
 #include <sys/socket.h>
 
 #include <cerrno>
-#include <csignal>
 #include <thread>
 
 #include "serve/chat_request.h"
@@ -88,7 +87,6 @@ class Server::Impl {
 
     Status start();
     void register_routes();
-    void handle_reload(const httplib::Request& req, httplib::Response& res);
 
     ServingState state;
     HttpServer http;
@@ -98,12 +96,98 @@ class Server::Impl {
 
 namespace {
 
-// Known routes keep their own label; everything else is counted as static or unknown, so a scan of random
-// paths cannot grow the metrics without bound.
+void handle_health(const httplib::Request&, httplib::Response& res, ServingState& state) {
+    if (state.engine()) return send_json(res, 200, {{"status", "ok"}});
+    const ModelInfo info = state.info();
+    const bool loading = info.status == ModelStatus::Loading;
+    nlohmann::json body = error_json(loading ? "model_loading" : "model_not_loaded",
+                                     loading ? "the model is loading" : "no model is loaded: " + info.error,
+                                     error_type_for_status(503));
+    body["status"] = loading ? "loading" : "error";
+    send_json(res, 503, body);
+}
+
+void handle_status(const httplib::Request&, httplib::Response& res, ServingState& state) {
+    res.set_header("Cache-Control", "no-store");
+    send_json(res, 200, status_json(state.info(), state.button()));
+}
+
+void handle_metrics(const httplib::Request&, httplib::Response& res, ServingState& state) {
+    res.set_content(state.metrics_text(), "text/plain; version=0.0.4; charset=utf-8");
+}
+
+void handle_models(const httplib::Request&, httplib::Response& res, ServingState& state) {
+    nlohmann::json data = nlohmann::json::array();
+    if (state.engine()) {
+        const ModelInfo info = state.info();
+        data.push_back({{"id", state.model_name()},
+                        {"object", "model"},
+                        {"created", 0},
+                        {"owned_by", "mimir"},
+                        {"tier", info.model_type()},
+                        {"architecture", info.architecture},
+                        {"quantization", info.quantization}});
+    }
+    send_json(res, 200, {{"object", "list"}, {"data", data}});
+}
+
+void handle_reload(const httplib::Request& req, httplib::Response& res, ServingState& state) {
+    const std::string& key = state.options().api_key;
+    if (key.empty())
+        return send_error(res, state, 403, "reload_disabled",
+                          "reloading is disabled: start the server with --api-key or MIMIR_API_KEY");
+    std::string provided = req.has_header("X-API-Key") ? req.get_header_value("X-API-Key")
+                                                       : bearer_token(req.get_header_value("Authorization"));
+    if (!constant_time_equals(key, provided)) {
+        res.set_header("WWW-Authenticate", "Bearer");
+        return send_error(res, state, 401, "invalid_api_key",
+                          provided.empty() ? "an API key is required (Authorization: Bearer <key>)"
+                                           : "the API key is not valid");
+    }
+    spdlog::info("event=reload_requested client={}",
+                 client_address(req, state.options().trust_forwarded_for));
+    ReloadResult reload = state.reload();
+    if (reload.kept_previous) {
+        return send_error(res, state, 422, "reload_failed",
+                          "no tier loaded (" + reload.info.error + "); the previous model keeps serving");
+    }
+    send_json(res, 200, status_json(reload.info, state.button()));
+}
+
+void handle_static(const httplib::Request& req, httplib::Response& res, ServingState& state) {
+    Result<StaticAsset> asset = find_static_asset(req.path);
+    if (!asset)
+        return send_error(res, state, status_for_error_code(asset.error().code), asset.error().code,
+                          asset.error().message);
+    res.set_header("Cache-Control", asset->cache_control);
+    res.set_content(asset->body.data(), asset->body.size(), asset->content_type);
+}
+
+using Handler = void (*)(const httplib::Request&, httplib::Response&, ServingState&);
+
+struct Route {
+    enum class Method { Get, Post } method;
+    const char* path;  // a regular expression for httplib; all but the page's catch-all match one path
+    Handler handler;
+    const char* metrics_label;
+};
+
+// Every route the server answers, in the order httplib tries them. The metrics label requests by this
+// table, so a scan of random paths cannot grow the metrics without bound.
+constexpr Route kRoutes[] = {
+    {Route::Method::Get, "/health", handle_health, "/health"},
+    {Route::Method::Get, "/api/status", handle_status, "/api/status"},
+    {Route::Method::Get, "/metrics", handle_metrics, "/metrics"},
+    {Route::Method::Get, "/v1/models", handle_models, "/v1/models"},
+    {Route::Method::Post, "/api/models/reload", handle_reload, "/api/models/reload"},
+    {Route::Method::Post, "/v1/chat/completions", handle_chat_completion, "/v1/chat/completions"},
+    {Route::Method::Get, R"(/.*)", handle_static, "static"},
+};
+
 std::string route_label(const httplib::Request& req) {
-    for (const char* route :
-         {"/v1/chat/completions", "/v1/models", "/health", "/api/status", "/metrics", "/api/models/reload"})
-        if (req.path == route) return route;
+    for (const Route& route : kRoutes) {
+        if (req.path == route.path) return route.metrics_label;
+    }
     return req.method == "GET" ? "static" : "other";
 }
 
@@ -129,78 +213,19 @@ const char* error_code_for_status(int status) {
 }  // namespace
 
 void Server::Impl::register_routes() {
-    http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
-        if (state.engine()) return send_json(res, 200, {{"status", "ok"}});
-        const ModelInfo info = state.info();
-        const bool loading = info.status == "loading";
-        nlohmann::json body =
-            error_json(loading ? "model_loading" : "model_not_loaded",
-                       loading ? "the model is loading" : "no model is loaded: " + info.error,
-                       error_type_for_status(503));
-        body["status"] = loading ? "loading" : "error";
-        send_json(res, 503, body);
-    });
-    http.Get("/api/status", [this](const httplib::Request&, httplib::Response& res) {
-        res.set_header("Cache-Control", "no-store");
-        send_json(res, 200, status_json(state.info(), state.button()));
-    });
-    http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-        res.set_content(state.metrics_text(), "text/plain; version=0.0.4; charset=utf-8");
-    });
-    http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
-        nlohmann::json data = nlohmann::json::array();
-        if (state.engine()) {
-            const ModelInfo info = state.info();
-            data.push_back({{"id", state.model_name()},
-                            {"object", "model"},
-                            {"created", 0},
-                            {"owned_by", "mimir"},
-                            {"tier", info.model_type},
-                            {"architecture", info.architecture},
-                            {"quantization", info.quantization}});
+    for (const Route& route : kRoutes) {
+        auto handler = [this, handle = route.handler](const httplib::Request& req, httplib::Response& res) {
+            handle(req, res, state);
+        };
+        if (route.method == Route::Method::Get) {
+            http.Get(route.path, handler);
+        } else {
+            http.Post(route.path, handler);
         }
-        send_json(res, 200, {{"object", "list"}, {"data", data}});
-    });
-    http.Post("/api/models/reload",
-              [this](const httplib::Request& req, httplib::Response& res) { handle_reload(req, res); });
-    register_chat_routes(http, state);
-    http.Get(R"(/.*)", [this](const httplib::Request& req, httplib::Response& res) {
-        Result<StaticAsset> asset = find_static_asset(req.path);
-        if (!asset)
-            return send_error(res, state, status_for_error_code(asset.error().code), asset.error().code,
-                              asset.error().message);
-        res.set_header("Cache-Control", asset->cache_control);
-        res.set_content(asset->body.data(), asset->body.size(), asset->content_type);
-    });
-}
-
-void Server::Impl::handle_reload(const httplib::Request& req, httplib::Response& res) {
-    const std::string& key = state.options().api_key;
-    if (key.empty())
-        return send_error(res, state, 403, "reload_disabled",
-                          "reloading is disabled: start the server with --api-key or MIMIR_API_KEY");
-    std::string provided = req.has_header("X-API-Key") ? req.get_header_value("X-API-Key")
-                                                       : bearer_token(req.get_header_value("Authorization"));
-    if (!constant_time_equals(key, provided)) {
-        res.set_header("WWW-Authenticate", "Bearer");
-        return send_error(res, state, 401, "invalid_api_key",
-                          provided.empty() ? "an API key is required (Authorization: Bearer <key>)"
-                                           : "the API key is not valid");
     }
-    spdlog::info("event=reload_requested client={}",
-                 client_address(req, state.options().trust_forwarded_for));
-    ReloadResult reload = state.reload();
-    if (reload.kept_previous) {
-        return send_error(res, state, 422, "reload_failed",
-                          "no tier loaded (" + reload.info.error + "); the previous model keeps serving");
-    }
-    send_json(res, 200, status_json(reload.info, state.button()));
 }
 
 Status Server::Impl::start() {
-    // Debian's cpp-httplib is built without MSG_NOSIGNAL: a client closing its socket mid-stream would
-    // otherwise kill the process with SIGPIPE instead of failing the write.
-    std::signal(SIGPIPE, SIG_IGN);
     const ServeOptions& options = state.options();
     // Streams hold a worker each, so the pool covers every admissible chat request plus headroom that keeps
     // /health, /api/status and the page answering under full load.

@@ -30,6 +30,8 @@ struct ServeOptions {
     bool map_model_files = false;
 };
 
+// The process must ignore SIGPIPE (mimir's main does): Debian's cpp-httplib writes without MSG_NOSIGNAL,
+// so a client closing its socket mid-stream would otherwise kill the process instead of failing the write.
 class Server {
   public:
     Server(ModelPaths paths, ServeOptions options);

@@ -9,6 +9,7 @@
 
 #include "model/engine.h"
 #include "model/model_manager.h"
+#include "model/model_session.h"
 #include "serve/access_control.h"
 #include "serve/metrics.h"
 #include "serve/server.h"
@@ -57,11 +58,10 @@ class ServingState {
     std::atomic<int>& in_flight() { return in_flight_; }
 
   private:
-    void prefill_tutor_prompt(Engine& engine) const;
     void publish(std::shared_ptr<Engine> engine, ModelInfo info);
 
     ServeOptions options_;
-    ModelManager models_;
+    ModelSession session_;
     ServerMetrics metrics_;
     RateLimiter rate_limiter_;
     std::atomic<int> in_flight_{0};

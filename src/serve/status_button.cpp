@@ -35,26 +35,79 @@ std::string fallback_reason(const ModelInfo& info) {
     return reason.empty() ? "fine-tuned model and adapter not configured" : reason;
 }
 
+// Paths and llama.cpp's messages may hold bytes that are not UTF-8; JSON output must stay valid.
+std::string valid_utf8(const std::string& text) {
+    return utf8::is_valid(text.begin(), text.end()) ? text : utf8::replace_invalid(text);
+}
+
 }  // namespace
 
-StatusButton status_button(const ModelInfo& info) {
-    if (info.status == "loading") return {"warning", "Loading", "Loading the model..."};
-    if (info.status != "loaded") {
-        std::string error = info.error.empty() ? "no model could be loaded" : info.error;
-        return {"error", "Error", "Error: " + cut_to_characters(error, kErrorTooltipChars)};
+const char* button_state_name(ButtonState state) {
+    switch (state) {
+        case ButtonState::Success:
+            return "success";
+        case ButtonState::Warning:
+            return "warning";
+        case ButtonState::Error:
+            return "error";
     }
-    if (info.model_type == "fine-tuned")
-        return {"success", "Fine-tuned", "Fine-tuned model: " + info.fine_tuned_path};
-    if (info.model_type == "adapter")
-        return {"success", "Adapter",
-                "Adapter model: " + info.adapter_path + " (base: " + info.base_model_path + ")"};
-    return {"warning", "Base model",
+    return "error";
+}
+
+StatusButton status_button(const ModelInfo& info) {
+    if (info.status == ModelStatus::Loading) return {ButtonState::Warning, "Loading", "Loading the model..."};
+    if (info.status == ModelStatus::Error || !info.tier) {
+        std::string error = info.error.empty() ? "no model could be loaded" : info.error;
+        return {ButtonState::Error, "Error", "Error: " + cut_to_characters(error, kErrorTooltipChars)};
+    }
+    switch (*info.tier) {
+        case Tier::FineTuned:
+            return {ButtonState::Success, "Fine-tuned", "Fine-tuned model: " + info.fine_tuned_path};
+        case Tier::Adapter:
+            return {ButtonState::Success, "Adapter",
+                    "Adapter model: " + info.adapter_path + " (base: " + info.base_model_path + ")"};
+        case Tier::Base:
+            break;
+    }
+    return {ButtonState::Warning, "Base model",
             "Fallback to base model (" + fallback_reason(info) + "). Base: " + info.base_model_path};
 }
 
+nlohmann::json model_info_json(const ModelInfo& info) {
+    nlohmann::json attempts = nlohmann::json::array();
+    nlohmann::json load_ms = nlohmann::json::object();
+    nlohmann::json errors = nlohmann::json::object();
+    for (const TierAttempt& a : info.attempts) {
+        nlohmann::json entry = {
+            {"tier", tier_name(a.tier)}, {"path", valid_utf8(a.path)}, {"ok", a.ok}, {"load_ms", a.load_ms}};
+        if (!a.ok) {
+            entry["error"] = {{"code", a.error.code}, {"message", valid_utf8(a.error.message)}};
+            if (a.error.code != "not_configured") errors[tier_name(a.tier)] = entry["error"];
+        }
+        attempts.push_back(entry);
+        load_ms[tier_name(a.tier)] = a.load_ms;
+    }
+    return {{"status", model_status_name(info.status)},
+            {"model_type", info.model_type()},
+            {"is_adapter", info.is_adapter()},
+            {"fine_tuned_path", valid_utf8(info.fine_tuned_path)},
+            {"adapter_path", valid_utf8(info.adapter_path)},
+            {"base_model_path", valid_utf8(info.base_model_path)},
+            {"using_fallback", info.using_fallback()},
+            {"attempts", attempts},
+            {"load_ms", load_ms},
+            {"errors", errors},
+            {"error", valid_utf8(info.error)},
+            {"architecture", info.architecture},
+            {"quantization", info.quantization},
+            {"n_params", info.n_params},
+            {"model_size_bytes", info.model_size_bytes},
+            {"resident_memory_bytes", info.resident_memory_bytes}};
+}
+
 nlohmann::json status_json(const ModelInfo& info, const StatusButton& button) {
-    nlohmann::json out = info.to_json();
-    out["state"] = button.state;
+    nlohmann::json out = model_info_json(info);
+    out["state"] = button_state_name(button.state);
     out["label"] = button.label;
     out["tooltip"] = button.tooltip;
     return out;

@@ -12,8 +12,11 @@
 
 namespace mimir::serve {
 
+enum class ButtonState { Success, Warning, Error };
+const char* button_state_name(ButtonState state);  // "success", "warning", "error": the page's CSS classes
+
 struct StatusButton {
-    std::string state;    // "success", "warning", "error"
+    ButtonState state = ButtonState::Warning;
     std::string label;    // short visible text: "Fine-tuned", "Adapter", "Base model", "Loading", "Error"
     std::string tooltip;  // the detail shown on hover; plain text, the page inserts it as text
 
@@ -27,6 +30,11 @@ StatusButton status_button(const ModelInfo& info);
 // The first `max_chars` characters (code points) of `text`; when it is longer, the first max_chars - 3
 // followed by "...", so the result never exceeds max_chars characters. Never splits a UTF-8 sequence.
 std::string cut_to_characters(std::string_view text, size_t max_chars);
+
+// get_model_info() as the API shows it: ModelInfo's fields plus "model_type", "is_adapter",
+// "using_fallback", "load_ms" {tier: ms} and "errors" {tier: {code, message}} for the tiers that were
+// configured and failed. Strings that are not UTF-8 (odd paths) are repaired, so dump() never throws.
+nlohmann::json model_info_json(const ModelInfo& info);
 
 // GET /api/status: get_model_info() plus the button's state, label and tooltip.
 nlohmann::json status_json(const ModelInfo& info, const StatusButton& button);

@@ -82,10 +82,10 @@ TEST(ModelManager, FineTunedWinsFirst) {
     const std::string dir = test::scratch_dir();
     ModelManager manager({fine_tuned_model(), adapter_for(base_model(), dir), base_model()});
     ModelInfo info = manager.load_with_fallback();
-    EXPECT_EQ(info.status, "loaded");
-    EXPECT_EQ(info.model_type, "fine-tuned");
-    EXPECT_FALSE(info.is_adapter);
-    EXPECT_FALSE(info.using_fallback);
+    EXPECT_EQ(info.status, ModelStatus::Loaded);
+    EXPECT_EQ(info.model_type(), "fine-tuned");
+    EXPECT_FALSE(info.is_adapter());
+    EXPECT_FALSE(info.using_fallback());
     EXPECT_EQ(codes(info), std::vector<std::string>{"ok"});
     auto current = manager.current();
     ASSERT_TRUE(current);
@@ -99,10 +99,10 @@ TEST(ModelManager, AdapterWinsWhenTheFineTunedFileIsMissing) {
     const std::string dir = test::scratch_dir();
     ModelManager manager({dir + "/missing.gguf", adapter_for(base_model(), dir), base_model()});
     ModelInfo info = manager.load_with_fallback();
-    EXPECT_EQ(info.status, "loaded");
-    EXPECT_EQ(info.model_type, "adapter");
-    EXPECT_TRUE(info.is_adapter);
-    EXPECT_FALSE(info.using_fallback);
+    EXPECT_EQ(info.status, ModelStatus::Loaded);
+    EXPECT_EQ(info.model_type(), "adapter");
+    EXPECT_TRUE(info.is_adapter());
+    EXPECT_FALSE(info.using_fallback());
     EXPECT_EQ(codes(info), (std::vector<std::string>{"not_found", "ok"}));
     EXPECT_NE(info.attempts[0].error.message.find("missing.gguf"), std::string::npos);
     auto current = manager.current();
@@ -115,10 +115,10 @@ TEST(ModelManager, AdapterWinsWhenTheFineTunedFileIsMissing) {
 TEST(ModelManager, BaseWinsAloneAsTheFallback) {
     ModelManager manager({"", "", base_model()});
     ModelInfo info = manager.load_with_fallback();
-    EXPECT_EQ(info.status, "loaded");
-    EXPECT_EQ(info.model_type, "base");
-    EXPECT_FALSE(info.is_adapter);
-    EXPECT_TRUE(info.using_fallback);
+    EXPECT_EQ(info.status, ModelStatus::Loaded);
+    EXPECT_EQ(info.model_type(), "base");
+    EXPECT_FALSE(info.is_adapter());
+    EXPECT_TRUE(info.using_fallback());
     EXPECT_EQ(codes(info), (std::vector<std::string>{"not_configured", "not_configured", "ok"}));
     ASSERT_TRUE(manager.current());
     EXPECT_FALSE(manager.current()->adapter);
@@ -138,7 +138,7 @@ TEST(ModelManager, CorruptFineTunedFallsToTheAdapter) {
     for (const auto& [path, code] : cases) {
         ModelManager manager({path, adapter, base_model()});
         ModelInfo info = manager.load_with_fallback();
-        EXPECT_EQ(info.model_type, "adapter") << path;
+        EXPECT_EQ(info.model_type(), "adapter") << path;
         EXPECT_EQ(codes(info), (std::vector<std::string>{code, "ok"})) << path;
     }
 }
@@ -148,8 +148,8 @@ TEST(ModelManager, AdapterForAnotherBaseFallsToTheBase) {
     const std::string other_base = test::tiny_model_path(spec_of(128));
     ModelManager manager({"", adapter_for(other_base, dir), base_model()});
     ModelInfo info = manager.load_with_fallback();
-    EXPECT_EQ(info.model_type, "base");
-    EXPECT_TRUE(info.using_fallback);
+    EXPECT_EQ(info.model_type(), "base");
+    EXPECT_TRUE(info.using_fallback());
     EXPECT_EQ(codes(info), (std::vector<std::string>{"not_configured", "adapter_mismatch", "ok"}));
     EXPECT_NE(info.attempts[1].error.message.find("blk.0."), std::string::npos)
         << info.attempts[1].error.message;
@@ -167,15 +167,15 @@ TEST(ModelManager, NothingLoadsIsAnErrorWithEveryReason) {
     const std::string dir = test::scratch_dir();
     ModelManager manager({dir + "/a.gguf", dir + "/b.gguf", dir + "/c.gguf"});
     ModelInfo info = manager.load_with_fallback();
-    EXPECT_EQ(info.status, "error");
-    EXPECT_EQ(info.model_type, "");
-    EXPECT_FALSE(info.using_fallback);
+    EXPECT_EQ(info.status, ModelStatus::Error);
+    EXPECT_EQ(info.model_type(), "");
+    EXPECT_FALSE(info.using_fallback());
     EXPECT_EQ(codes(info), (std::vector<std::string>{"not_found", "not_found", "not_found"}));
     EXPECT_EQ(info.error.rfind("no model could be loaded: base: ", 0), 0u)
         << info.error;  // base's reason first
     EXPECT_NE(info.error.find(info.attempts.back().error.message), std::string::npos) << info.error;
     EXPECT_FALSE(manager.current());
-    EXPECT_EQ(manager.get_model_info().status, "error");
+    EXPECT_EQ(manager.get_model_info().status, ModelStatus::Error);
 
     ModelManager unconfigured({"", "", ""});
     EXPECT_EQ(codes(unconfigured.load_with_fallback()),
@@ -192,7 +192,7 @@ TEST(ModelManager, FineTunedWithAnotherVocabularyIsRefused) {
     ModelManager manager({dir + "/altered.gguf", "", base_model()});
     ModelInfo info = manager.load_with_fallback();
     EXPECT_EQ(codes(info), (std::vector<std::string>{"vocab_mismatch", "not_configured", "ok"}));
-    EXPECT_EQ(info.model_type, "base");
+    EXPECT_EQ(info.model_type(), "base");
 }
 
 TEST(ModelManager, WrongArchitectureAndAdapterInTheWrongPlace) {
@@ -205,7 +205,7 @@ TEST(ModelManager, WrongArchitectureAndAdapterInTheWrongPlace) {
     ModelInfo info = manager.load_with_fallback();
     EXPECT_EQ(codes(info),
               (std::vector<std::string>{"wrong_architecture", "wrong_architecture", "wrong_architecture"}));
-    EXPECT_EQ(info.status, "error");
+    EXPECT_EQ(info.status, ModelStatus::Error);
 }
 
 TEST(ModelManager, TooLargeForMemoryIsOutOfMemory) {
@@ -228,7 +228,7 @@ TEST(ModelManager, Q4KMModelsLoadAndRunInEveryTier) {
     for (const auto& [paths, tier] : setups) {
         ModelManager manager(paths);
         ModelInfo info = manager.load_with_fallback();
-        EXPECT_EQ(info.model_type, tier);
+        EXPECT_EQ(info.model_type(), tier);
         EXPECT_EQ(info.quantization, "Q4_K_M");
         ASSERT_TRUE(manager.current());
         EXPECT_TRUE(decodes(*manager.current())) << tier;
@@ -255,32 +255,30 @@ TEST(ModelManager, EndAndPadTokensAreTheSameInEveryTier) {
     EXPECT_EQ(seen.size(), 1u);
 }
 
-TEST(ModelManager, InfoJsonHasTheSeedFieldsAndDiagnostics) {
+TEST(ModelManager, InfoHasTheSeedFieldsAndDiagnostics) {
     const std::string dir = test::scratch_dir();
     ModelManager manager({dir + "/missing.gguf", "", base_model()});
-    EXPECT_EQ(manager.get_model_info().status, "loading");
-    nlohmann::json json = manager.load_with_fallback().to_json();
-    EXPECT_EQ(json["status"], "loaded");
-    EXPECT_EQ(json["model_type"], "base");
-    EXPECT_EQ(json["is_adapter"], false);
-    EXPECT_EQ(json["using_fallback"], true);
-    EXPECT_EQ(json["fine_tuned_path"], dir + "/missing.gguf");
-    EXPECT_EQ(json["adapter_path"], "");
-    EXPECT_EQ(json["base_model_path"], base_model());
-    ASSERT_EQ(json["attempts"].size(), 3u);
-    EXPECT_EQ(json["attempts"][0]["error"]["code"], "not_found");
-    EXPECT_EQ(json["errors"]["fine-tuned"]["code"], "not_found");
-    EXPECT_GT(json["load_ms"]["base"].get<double>(), 0.0);
-    EXPECT_EQ(json["model_size_bytes"], fs::file_size(base_model()));
-    EXPECT_GT(json["n_params"].get<uint64_t>(), 4000000u);
-    EXPECT_EQ(json["architecture"], "phi3");
-    EXPECT_EQ(json["quantization"], "F32");
-    EXPECT_GT(json["resident_memory_bytes"].get<uint64_t>(), 1000000u);
-    EXPECT_EQ(manager.get_model_info().to_json(), json);
-
-    ModelManager odd_path({dir + "/caf\xe9-not-utf8.gguf", "", base_model()});
-    const std::string dumped = odd_path.load_with_fallback().to_json().dump();  // would throw on bad UTF-8
-    EXPECT_NE(dumped.find("not-utf8"), std::string::npos);
+    EXPECT_EQ(manager.get_model_info().status, ModelStatus::Loading);
+    const ModelInfo info = manager.load_with_fallback();
+    EXPECT_EQ(info.status, ModelStatus::Loaded);
+    EXPECT_EQ(info.model_type(), "base");
+    EXPECT_FALSE(info.is_adapter());
+    EXPECT_TRUE(info.using_fallback());
+    EXPECT_EQ(info.fine_tuned_path, dir + "/missing.gguf");
+    EXPECT_EQ(info.adapter_path, "");
+    EXPECT_EQ(info.base_model_path, base_model());
+    ASSERT_EQ(info.attempts.size(), 3u);
+    EXPECT_EQ(info.attempts[0].error.code, "not_found");
+    EXPECT_EQ(info.attempts[1].error.code, "not_configured");
+    EXPECT_TRUE(info.attempts[2].ok);
+    EXPECT_GT(info.attempts[2].load_ms, 0.0);
+    EXPECT_EQ(info.model_size_bytes, fs::file_size(base_model()));
+    EXPECT_GT(info.n_params, 4000000u);
+    EXPECT_EQ(info.architecture, "phi3");
+    EXPECT_EQ(info.quantization, "F32");
+    EXPECT_GT(info.resident_memory_bytes, 1000000u);
+    EXPECT_EQ(manager.get_model_info().attempts.size(), info.attempts.size());
+    EXPECT_EQ(manager.get_model_info().tier, info.tier);
 }
 
 TEST(ModelManager, LoadFailuresCarryLlamaCppsReason) {
@@ -337,11 +335,11 @@ TEST(ModelManager, ReadersSeeAModelWhileItReloads) {
         while (!done) {
             auto model = manager.current();
             EXPECT_TRUE(model && model->model);
-            EXPECT_NE(manager.get_model_info().status, "error");
+            EXPECT_NE(manager.get_model_info().status, ModelStatus::Error);
             ++reads;
         }
     });
-    for (int i = 0; i < 3; ++i) EXPECT_EQ(manager.load_with_fallback().status, "loaded");
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(manager.load_with_fallback().status, ModelStatus::Loaded);
     done = true;
     reader.join();
     EXPECT_GT(reads.load(), 0);
@@ -411,10 +409,14 @@ TEST(ModelManager, DamagedFilesNeverAbortTheChain) {
         const bool with_base = i % 2 == 0;
         ModelManager manager({path, "", with_base ? base_model() : ""});
         ModelInfo info = manager.load_with_fallback();
-        if (with_base) EXPECT_EQ(info.status, "loaded");
+        if (with_base) {
+            EXPECT_EQ(info.status, ModelStatus::Loaded);
+        }
         const std::string code = codes(info)[0];
         EXPECT_TRUE(expected.count(code)) << code;
-        if (code == "ok") EXPECT_TRUE(decodes(*manager.current()));
+        if (code == "ok") {
+            EXPECT_TRUE(decodes(*manager.current()));
+        }
         ++seen[code];
     }
     EXPECT_GT(seen["truncated"], 0);
@@ -438,9 +440,11 @@ TEST(ModelManager, DamagedAdaptersNeverAbortTheChain) {
             original, i, random, [&] { return random() % table_end; }, path);
         ModelManager manager({"", path, base_model()});
         ModelInfo info = manager.load_with_fallback();
-        ASSERT_EQ(info.status, "loaded");
+        ASSERT_EQ(info.status, ModelStatus::Loaded);
         const std::string code = codes(info)[1];
-        if (code == "ok") EXPECT_TRUE(decodes(*manager.current()));
+        if (code == "ok") {
+            EXPECT_TRUE(decodes(*manager.current()));
+        }
         ++seen[code];
     }
     EXPECT_GT(seen["truncated"], 0);

@@ -23,7 +23,7 @@ TEST(ServerMetrics, RendersEveryRequiredFamilyInPrometheusText) {
     in.loads.last_load_ms_by_tier = {{"fine-tuned", 1500.0}};
     in.loads.attempts_by_tier = {{"fine-tuned", 1}};
     in.loads.fallback_activations = 2;
-    in.state = "warning";
+    in.state = ButtonState::Warning;
     in.resident_memory_bytes = 12345;
     const std::string text = metrics.render(in);
 

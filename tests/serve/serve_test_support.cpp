@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <sstream>
 
@@ -48,6 +49,7 @@ ServeOptions test_options() {
 
 TestServer::TestServer(ModelPaths paths, ServeOptions options)
     : server_(std::make_unique<Server>(std::move(paths), std::move(options))) {
+    std::signal(SIGPIPE, SIG_IGN);  // as mimir's main does (see Server)
     Status started = server_->start();
     EXPECT_TRUE(started.ok()) << (started.ok() ? "" : started.error().message);
     server_->reload_models();

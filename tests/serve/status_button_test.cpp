@@ -6,12 +6,10 @@
 namespace mimir::serve {
 namespace {
 
-ModelInfo loaded(const std::string& type) {
+ModelInfo loaded(Tier tier) {
     ModelInfo info;
-    info.status = "loaded";
-    info.model_type = type;
-    info.is_adapter = type == "adapter";
-    info.using_fallback = type == "base";
+    info.status = ModelStatus::Loaded;
+    info.tier = tier;
     info.fine_tuned_path = "/data/mimir-fine-tuned.gguf";
     info.adapter_path = "/data/mimir-adapter.gguf";
     info.base_model_path = "/data/phi-3-mini.gguf";
@@ -19,26 +17,26 @@ ModelInfo loaded(const std::string& type) {
 }
 
 TEST(StatusButton, FineTunedIsGreenWithTypeAndPath) {
-    StatusButton b = status_button(loaded("fine-tuned"));
-    EXPECT_EQ(b.state, "success");
+    StatusButton b = status_button(loaded(Tier::FineTuned));
+    EXPECT_EQ(b.state, ButtonState::Success);
     EXPECT_EQ(b.label, "Fine-tuned");
     EXPECT_EQ(b.tooltip, "Fine-tuned model: /data/mimir-fine-tuned.gguf");
 }
 
 TEST(StatusButton, AdapterIsGreenWithAdapterAndBasePaths) {
-    StatusButton b = status_button(loaded("adapter"));
-    EXPECT_EQ(b.state, "success");
+    StatusButton b = status_button(loaded(Tier::Adapter));
+    EXPECT_EQ(b.state, ButtonState::Success);
     EXPECT_EQ(b.tooltip, "Adapter model: /data/mimir-adapter.gguf (base: /data/phi-3-mini.gguf)");
 }
 
 TEST(StatusButton, BaseFallbackIsOrangeWithReasonAndBasePath) {
-    ModelInfo info = loaded("base");
+    ModelInfo info = loaded(Tier::Base);
     info.attempts = {
         TierAttempt{Tier::FineTuned, info.fine_tuned_path, false, {"corrupt", "not a GGUF file"}},
         TierAttempt{Tier::Adapter, info.adapter_path, false, {"not_found", "file not found"}},
         TierAttempt{Tier::Base, info.base_model_path, true, {}}};
     StatusButton b = status_button(info);
-    EXPECT_EQ(b.state, "warning");
+    EXPECT_EQ(b.state, ButtonState::Warning);
     EXPECT_EQ(b.label, "Base model");
     EXPECT_EQ(b.tooltip,
               "Fallback to base model (fine-tuned: not a GGUF file; adapter: file not found). Base: "
@@ -47,10 +45,10 @@ TEST(StatusButton, BaseFallbackIsOrangeWithReasonAndBasePath) {
 
 TEST(StatusButton, ErrorIsRedAndCutTo50Characters) {
     ModelInfo info;
-    info.status = "error";
+    info.status = ModelStatus::Error;
     info.error = std::string(80, 'e');
     StatusButton b = status_button(info);
-    EXPECT_EQ(b.state, "error");
+    EXPECT_EQ(b.state, ButtonState::Error);
     EXPECT_EQ(b.tooltip, "Error: " + std::string(47, 'e') + "...");
     info.error = "short";
     EXPECT_EQ(status_button(info).tooltip, "Error: short");
@@ -58,8 +56,8 @@ TEST(StatusButton, ErrorIsRedAndCutTo50Characters) {
 
 TEST(StatusButton, LoadingIsOrange) {
     ModelInfo info;
-    info.status = "loading";
-    EXPECT_EQ(status_button(info).state, "warning");
+    info.status = ModelStatus::Loading;
+    EXPECT_EQ(status_button(info).state, ButtonState::Warning);
     EXPECT_EQ(status_button(info).label, "Loading");
 }
 
@@ -76,13 +74,49 @@ TEST(CutToCharacters, CountsCodePointsAndNeverSplitsThem) {
 }
 
 TEST(StatusJson, AddsStateLabelAndTooltipToModelInfo) {
-    ModelInfo info = loaded("fine-tuned");
+    ModelInfo info = loaded(Tier::FineTuned);
     nlohmann::json j = status_json(info, status_button(info));
     EXPECT_EQ(j["state"], "success");
     EXPECT_EQ(j["label"], "Fine-tuned");
     EXPECT_EQ(j["tooltip"], "Fine-tuned model: /data/mimir-fine-tuned.gguf");
     EXPECT_EQ(j["model_type"], "fine-tuned");
     EXPECT_EQ(j["status"], "loaded");
+}
+
+TEST(ModelInfoJson, HasTheSeedFieldsAndDiagnostics) {
+    ModelInfo info = loaded(Tier::Base);
+    info.attempts = {
+        TierAttempt{Tier::FineTuned, info.fine_tuned_path, false, {"not_found", "file not found"}, 0.5},
+        TierAttempt{Tier::Adapter, "", false, {"not_configured", "no adapter"}, 0},
+        TierAttempt{Tier::Base, info.base_model_path, true, {}, 812.5}};
+    info.architecture = "phi3";
+    info.n_params = 3821079552;
+    nlohmann::json j = model_info_json(info);
+    EXPECT_EQ(j["status"], "loaded");
+    EXPECT_EQ(j["model_type"], "base");
+    EXPECT_EQ(j["is_adapter"], false);
+    EXPECT_EQ(j["using_fallback"], true);
+    EXPECT_EQ(j["base_model_path"], "/data/phi-3-mini.gguf");
+    ASSERT_EQ(j["attempts"].size(), 3u);
+    EXPECT_EQ(j["attempts"][0]["error"]["code"], "not_found");
+    EXPECT_EQ(j["errors"]["fine-tuned"]["code"], "not_found");
+    EXPECT_FALSE(j["errors"].contains("adapter"));  // never configured: not an error
+    EXPECT_EQ(j["load_ms"]["base"], 812.5);
+    EXPECT_EQ(j["n_params"], 3821079552u);
+    EXPECT_EQ(j["architecture"], "phi3");
+
+    ModelInfo nothing;
+    nothing.status = ModelStatus::Error;
+    EXPECT_EQ(model_info_json(nothing)["model_type"], "");
+    EXPECT_EQ(model_info_json(nothing)["status"], "error");
+}
+
+TEST(ModelInfoJson, RepairsPathsThatAreNotUtf8) {
+    ModelInfo info = loaded(Tier::FineTuned);
+    info.fine_tuned_path = "/data/caf\xe9-not-utf8.gguf";
+    info.attempts = {TierAttempt{Tier::FineTuned, info.fine_tuned_path, true, {}, 1}};
+    const std::string dumped = model_info_json(info).dump();  // would throw on bad UTF-8
+    EXPECT_NE(dumped.find("not-utf8"), std::string::npos);
 }
 
 }  // namespace

@@ -160,7 +160,7 @@ TEST_F(TrainedAdapter, TheEngineServesTheTrainedReplyFromTheAdapterAndTheMergedT
         ModelManager manager(paths);
         const ModelInfo info = manager.load_with_fallback();
         ASSERT_TRUE(manager.current()) << info.error;
-        EXPECT_FALSE(info.using_fallback) << info.model_type;
+        EXPECT_FALSE(info.using_fallback()) << info.model_type();
         EngineOptions engine_options;
         engine_options.n_ctx = 512;
         engine_options.n_parallel = 1;
@@ -176,7 +176,7 @@ TEST_F(TrainedAdapter, TheEngineServesTheTrainedReplyFromTheAdapterAndTheMergedT
         ASSERT_TRUE(result.ok()) << result.error().message;
         std::string text = result->text;
         text.erase(0, text.find_first_not_of(' '));
-        EXPECT_EQ(text, "Hello! I am Mimir, a tutoring assistant.") << info.model_type;
+        EXPECT_EQ(text, "Hello! I am Mimir, a tutoring assistant.") << info.model_type();
     }
 }
 

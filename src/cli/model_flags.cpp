@@ -1,0 +1,66 @@
+#include "cli/model_flags.h"
+
+#include "agent/tutor_prompt.h"
+#include "data/csv.h"
+
+namespace mimir::cli {
+
+void add_model_path_flags(CLI::App& command, ModelPaths& paths) {
+    command.add_option("--fine-tuned", paths.fine_tuned, "Fine-tuned GGUF, tier 1 [env MIMIR_FINE_TUNED]");
+    command.add_option("--adapter", paths.adapter,
+                       "LoRA adapter GGUF for the base, tier 2 [env MIMIR_ADAPTER]");
+    command.add_option("--base", paths.base, "Base model GGUF, tier 3 [env MIMIR_BASE]");
+}
+
+void add_engine_flags(CLI::App& command, EngineOptions& engine, bool with_parallel) {
+    command.add_option("--ctx", engine.n_ctx, "Context size in tokens, shared by all parallel conversations")
+        ->capture_default_str()
+        ->check(CLI::Range(256, 1 << 20));
+    command.add_option("--threads", engine.n_threads, "CPU threads for decoding (0 = all cores)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 1024));
+    if (with_parallel) {
+        command.add_option("--parallel", engine.n_parallel, "Conversations decoded together")
+            ->capture_default_str()
+            ->check(CLI::Range(1, 64));
+    }
+}
+
+void add_sampling_flags(CLI::App& command, SamplingParams& sampling) {
+    command.add_option("--temperature", sampling.temperature, "Sampling temperature (0 = greedy)")
+        ->capture_default_str();
+    command.add_option("--top-p", sampling.top_p, "Nucleus sampling threshold")->capture_default_str();
+    command.add_option("--top-k", sampling.top_k, "Sample among the k likeliest tokens (0 = off)")
+        ->capture_default_str();
+    command.add_option("--repeat-penalty", sampling.repeat_penalty, "Penalty for repeated tokens (1 = off)")
+        ->capture_default_str();
+    command.add_option("--seed", sampling.seed, "Random seed (4294967295 = random)")->capture_default_str();
+    command.add_option("--max-tokens", sampling.max_tokens, "Longest reply in tokens")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+}
+
+void add_system_prompt_flags(CLI::App& command, SystemPromptFlags& flags) {
+    CLI::Option* file = command
+                            .add_option("--system-prompt-file", flags.file,
+                                        "Read the tutor system prompt from this file instead of the default")
+                            ->check(CLI::ExistingFile);
+    command
+        .add_option("--system-prompt", flags.text,
+                    "The tutor system prompt as text, or \"none\" for no system prompt (default: Mimir's "
+                    "tutor prompt)")
+        ->excludes(file);
+}
+
+Result<std::string> chosen_system_prompt(const SystemPromptFlags& flags) {
+    if (!flags.file.empty()) {
+        Result<std::string> text = read_text_file(flags.file);
+        if (!text) return Error{text.error().code, "system prompt: " + text.error().message};
+        return text;
+    }
+    if (flags.text == "none") return std::string();
+    if (!flags.text.empty()) return flags.text;
+    return default_tutor_system_prompt();
+}
+
+}  // namespace mimir::cli
