@@ -109,7 +109,7 @@ void handle_health(const httplib::Request&, httplib::Response& res, ServingState
 
 void handle_status(const httplib::Request&, httplib::Response& res, ServingState& state) {
     res.set_header("Cache-Control", "no-store");
-    send_json(res, 200, status_json(state.info(), state.button()));
+    send_json(res, 200, state.status());
 }
 
 void handle_metrics(const httplib::Request&, httplib::Response& res, ServingState& state) {
@@ -151,7 +151,7 @@ void handle_reload(const httplib::Request& req, httplib::Response& res, ServingS
         return send_error(res, state, 422, "reload_failed",
                           "no tier loaded (" + reload.info.error + "); the previous model keeps serving");
     }
-    send_json(res, 200, status_json(reload.info, state.button()));
+    send_json(res, 200, state.status());
 }
 
 void handle_static(const httplib::Request& req, httplib::Response& res, ServingState& state) {
@@ -304,6 +304,9 @@ int Server::port() const {
 }
 ModelInfo Server::reload_models() {
     return impl_->state.reload().info;
+}
+void Server::set_activity(std::string activity) {
+    impl_->state.set_activity(std::move(activity));
 }
 void Server::stop() {
     impl_->http.stop();

@@ -50,6 +50,10 @@ class Server {
     // when every tier failed while a model was serving, that model keeps serving (and /api/status says so).
     ModelInfo reload_models();
 
+    // Shown after the status tooltip until replaced ("" clears it): what the server is doing besides
+    // serving, e.g. "Training the demo adapter: epoch 3 of 20". Thread-safe.
+    void set_activity(std::string activity);
+
     // Blocks until stop() is called (from another thread or a signal handler's thread).
     void wait();
     void stop();

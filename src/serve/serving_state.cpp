@@ -47,11 +47,23 @@ ReloadResult ServingState::reload() {
     return result;
 }
 
+void ServingState::set_activity(std::string activity) {
+    std::lock_guard lock(mutex_);
+    activity_ = std::move(activity);
+    button_ = status_button(info_, activity_);
+}
+
+nlohmann::json ServingState::status() const {
+    std::lock_guard lock(mutex_);
+    return status_json(info_, button_, activity_);
+}
+
 void ServingState::publish(std::shared_ptr<Engine> engine, ModelInfo info) {
-    StatusButton next = status_button(info);
+    StatusButton next;
     StatusButton previous;
     {
         std::lock_guard lock(mutex_);
+        next = status_button(info, activity_);
         previous = button_;
         engine_ = std::move(engine);  // the old engine lives on in the requests still using it
         info_ = std::move(info);

@@ -43,6 +43,10 @@ class ServingState {
     ServingState(ModelPaths paths, ServeOptions options);
 
     ReloadResult reload();
+    // What the server is doing besides serving, shown after the status tooltip ("" = nothing).
+    void set_activity(std::string activity);
+    // GET /api/status: the model info, the button and the activity, read together.
+    nlohmann::json status() const;
     std::shared_ptr<Engine> engine() const;
     ModelInfo info() const;
     StatusButton button() const;
@@ -66,9 +70,10 @@ class ServingState {
     RateLimiter rate_limiter_;
     std::atomic<int> in_flight_{0};
     std::mutex reload_mutex_;   // one reload at a time
-    mutable std::mutex mutex_;  // guards the three below
+    mutable std::mutex mutex_;  // guards the four below
     std::shared_ptr<Engine> engine_;
     ModelInfo info_;
+    std::string activity_;
     StatusButton button_;
 };
 

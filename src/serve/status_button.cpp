@@ -40,21 +40,7 @@ std::string valid_utf8(const std::string& text) {
     return utf8::is_valid(text.begin(), text.end()) ? text : utf8::replace_invalid(text);
 }
 
-}  // namespace
-
-const char* button_state_name(ButtonState state) {
-    switch (state) {
-        case ButtonState::Success:
-            return "success";
-        case ButtonState::Warning:
-            return "warning";
-        case ButtonState::Error:
-            return "error";
-    }
-    return "error";
-}
-
-StatusButton status_button(const ModelInfo& info) {
+StatusButton button_for_model(const ModelInfo& info) {
     if (info.status == ModelStatus::Loading) return {ButtonState::Warning, "Loading", "Loading the model..."};
     if (info.status == ModelStatus::Error || !info.tier) {
         std::string error = info.error.empty() ? "no model could be loaded" : info.error;
@@ -71,6 +57,31 @@ StatusButton status_button(const ModelInfo& info) {
     }
     return {ButtonState::Warning, "Base model",
             "Fallback to base model (" + fallback_reason(info) + "). Base: " + info.base_model_path};
+}
+
+}  // namespace
+
+const char* button_state_name(ButtonState state) {
+    switch (state) {
+        case ButtonState::Success:
+            return "success";
+        case ButtonState::Warning:
+            return "warning";
+        case ButtonState::Error:
+            return "error";
+    }
+    return "error";
+}
+
+StatusButton status_button(const ModelInfo& info, std::string_view activity) {
+    StatusButton button = button_for_model(info);
+    if (activity.empty()) return button;
+    if (info.status == ModelStatus::Loading) {
+        button.tooltip = std::string(activity);
+    } else if (button.state != ButtonState::Error) {  // an error's tooltip stays within its 50 characters
+        button.tooltip.append(" ").append(activity);
+    }
+    return button;
 }
 
 nlohmann::json model_info_json(const ModelInfo& info) {
@@ -105,8 +116,9 @@ nlohmann::json model_info_json(const ModelInfo& info) {
             {"resident_memory_bytes", info.resident_memory_bytes}};
 }
 
-nlohmann::json status_json(const ModelInfo& info, const StatusButton& button) {
+nlohmann::json status_json(const ModelInfo& info, const StatusButton& button, std::string_view activity) {
     nlohmann::json out = model_info_json(info);
+    out["activity"] = valid_utf8(std::string(activity));
     out["state"] = button_state_name(button.state);
     out["label"] = button.label;
     out["tooltip"] = button.tooltip;

@@ -25,7 +25,9 @@ struct StatusButton {
 
 inline constexpr size_t kErrorTooltipChars = 50;
 
-StatusButton status_button(const ModelInfo& info);
+// `activity` is what the server is doing besides serving (e.g. "Training the demo adapter: epoch 3 of 20");
+// when not empty it follows the state's own text in the tooltip, and is the tooltip while loading.
+StatusButton status_button(const ModelInfo& info, std::string_view activity = {});
 
 // The first `max_chars` characters (code points) of `text`; when it is longer, the first max_chars - 3
 // followed by "...", so the result never exceeds max_chars characters. Never splits a UTF-8 sequence.
@@ -36,7 +38,7 @@ std::string cut_to_characters(std::string_view text, size_t max_chars);
 // configured and failed. Strings that are not UTF-8 (odd paths) are repaired, so dump() never throws.
 nlohmann::json model_info_json(const ModelInfo& info);
 
-// GET /api/status: get_model_info() plus the button's state, label and tooltip.
-nlohmann::json status_json(const ModelInfo& info, const StatusButton& button);
+// GET /api/status: get_model_info() plus the button's state, label and tooltip, and the activity.
+nlohmann::json status_json(const ModelInfo& info, const StatusButton& button, std::string_view activity = {});
 
 }  // namespace mimir::serve

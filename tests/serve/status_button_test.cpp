@@ -119,5 +119,30 @@ TEST(ModelInfoJson, RepairsPathsThatAreNotUtf8) {
     EXPECT_NE(dumped.find("not-utf8"), std::string::npos);
 }
 
+
+TEST(StatusButton, ActivityFollowsTheTooltipAndIsTheTooltipWhileLoading) {
+    const std::string activity = "Training the demo adapter: epoch 3 of 20";
+    ModelInfo base = loaded(Tier::Base);
+    StatusButton b = status_button(base, activity);
+    EXPECT_EQ(b.state, ButtonState::Warning);
+    EXPECT_TRUE(b.tooltip.starts_with(status_button(base).tooltip)) << b.tooltip;
+    EXPECT_TRUE(b.tooltip.ends_with(" " + activity)) << b.tooltip;
+
+    ModelInfo loading;
+    EXPECT_EQ(status_button(loading, activity).tooltip, activity);
+    EXPECT_EQ(status_button(loading, activity).label, "Loading");
+
+    ModelInfo failed;
+    failed.status = ModelStatus::Error;
+    failed.error = "no model could be loaded";
+    EXPECT_EQ(status_button(failed, activity).tooltip, status_button(failed).tooltip);  // stays <= 50 chars
+}
+
+TEST(StatusJson, CarriesTheActivity) {
+    ModelInfo info = loaded(Tier::Adapter);
+    EXPECT_EQ(status_json(info, status_button(info), "Training")["activity"], "Training");
+    EXPECT_EQ(status_json(info, status_button(info))["activity"], "");
+}
+
 }  // namespace
 }  // namespace mimir::serve
