@@ -119,7 +119,6 @@ TEST(ModelInfoJson, RepairsPathsThatAreNotUtf8) {
     EXPECT_NE(dumped.find("not-utf8"), std::string::npos);
 }
 
-
 TEST(StatusButton, ActivityFollowsTheTooltipAndIsTheTooltipWhileLoading) {
     const std::string activity = "Training the demo adapter: epoch 3 of 20";
     ModelInfo base = loaded(Tier::Base);
