@@ -2,6 +2,7 @@
 // its base model. Flags are declared once here, with their defaults shown in --help.
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -76,14 +77,25 @@ CLI::Validator recompute_validator() {
         "all|none|N");
 }
 
+// The run folder's files as --help shows them: "--out/adapter.gguf", ...
+const RunFolder kOut{"--out"};
+
+std::string run_file_names() {
+    std::string names;
+    for (const std::string& file : kOut.files()) {
+        names += (names.empty() ? "" : ", ") + std::filesystem::path(file).filename().string();
+    }
+    return names;
+}
+
 void register_train(CLI::App& app, int& exit_code) {
     auto o = std::make_shared<TrainOptions>();
     auto prompt_flags = std::make_shared<SystemPromptFlags>();
     CLI::App* train = app.add_subcommand(
         "train",
         "Fine-tune a phi3/llama GGUF on the Mimir CSV (prompt, model response, issues, ideal response) with "
-        "LoRA; writes adapter.gguf, fine-tuned.gguf, train_log.csv, eval_log.csv, loss.svg and "
-        "system_prompt.txt into --out");
+        "LoRA; writes its run folder --out: " +
+            run_file_names());
     train->add_option("--data", o->data_path, "Training CSV (Google Sheets export)")->required();
     train->add_option("--base", o->base_path, "Base model GGUF (F32, F16, Q8_0 or Q4_K_M)")->required();
     train->add_option("--out", o->out_dir, "Output folder (created if missing)")->required();
@@ -109,8 +121,9 @@ void register_train(CLI::App& app, int& exit_code) {
             "attn_output ffn_gate ffn_up ffn_down output")
         ->delimiter(',')
         ->capture_default_str();
-    train->add_flag("--full", o->full,
-                    "Train all weights instead of LoRA (F32 base; writes fine-tuned.gguf only)");
+    train->add_flag(
+        "--full", o->full,
+        "Train all weights instead of LoRA (F32 base; writes " + kOut.fine_tuned() + ", no adapter)");
     train->add_option("--eval-fraction", o->eval_fraction, "Rows held out for eval loss (seeded shuffle)")
         ->capture_default_str();
     train->add_option("--seed", o->seed, "Seed for the split, the order and LoRA init")
@@ -128,9 +141,9 @@ void register_train(CLI::App& app, int& exit_code) {
         ->default_str(o->recompute.name());
     train
         ->add_option("--checkpoint-every", o->checkpoint_every,
-                     "Write checkpoint.gguf every N steps (0 = never)")
+                     "Write " + kOut.checkpoint() + " every N steps (0 = never)")
         ->capture_default_str();
-    train->add_flag("--resume", o->resume, "Continue from --out/checkpoint.gguf");
+    train->add_flag("--resume", o->resume, "Continue from " + kOut.checkpoint());
     train->add_option("--patience", o->patience, "Stop after N epochs without eval improvement (0 = never)")
         ->capture_default_str();
     train->add_flag("--strict", o->strict, "Stop at the first bad row instead of skipping it");
@@ -143,7 +156,7 @@ void register_train(CLI::App& app, int& exit_code) {
                      "Read the system prompt from this file (as mimir serve --system-prompt-file)")
         ->excludes(prompt_text);
     add_enum_option(train, "--merged-type", o->merged_type, merged_types_by_name(),
-                    "Type of fine-tuned.gguf (default: each tensor's type in the base)");
+                    "Type of " + kOut.fine_tuned() + " (default: each tensor's type in the base)");
     train->callback([o, prompt_flags, &exit_code] { exit_code = run_train(*o, *prompt_flags); });
 }
 
@@ -158,8 +171,8 @@ void register_merge(CLI::App& app, int& exit_code) {
     merge->add_option("--base", o->base, "Base model GGUF")->required();
     CLI::Option* run =
         merge->add_option("--run", o->run,
-                          "A mimir train --out folder: --adapter defaults to its adapter.gguf, --out to its "
-                          "fine-tuned.gguf");
+                          "A mimir train --out folder RUN: --adapter defaults to " +
+                              RunFolder{"RUN"}.adapter() + ", --out to " + RunFolder{"RUN"}.fine_tuned());
     CLI::Option* adapter =
         merge->add_option("--adapter", o->adapter, "LoRA adapter GGUF (from mimir train or llama.cpp)");
     CLI::Option* out = merge->add_option("--out", o->out, "Merged model GGUF to write");
