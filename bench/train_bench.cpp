@@ -8,13 +8,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "support/files.h"
+#include "support/system.h"
 #include "train/base_model.h"
 #include "train/chat_examples.h"
 #include "train/lora.h"
@@ -46,13 +45,11 @@ struct BenchOptions {
 std::vector<TokenSequence> make_sequences(const BenchOptions& o, int64_t n_vocab) {
     std::vector<int32_t> tokens;
     if (!o.text_path.empty()) {
-        std::ifstream in(o.text_path);
-        std::stringstream text;
-        text << in.rdbuf();
+        Result<std::string> text = read_text_file(o.text_path);
+        if (!text) fail(text.error().message);
         auto tokenizer = ChatTokenizer::open(o.model_path);
         if (!tokenizer) fail(tokenizer.error().message);
-        auto chat =
-            (*tokenizer)->chat_tokens("", "x", text.str());  // its tokenizer; only the reply part is used
+        auto chat = (*tokenizer)->chat_tokens("", "x", *text);  // its tokenizer; only the reply part is used
         if (!chat) fail(chat.error().message);
         tokens.assign(chat->tokens.begin() + chat->n_prompt, chat->tokens.end());
     } else {
@@ -93,21 +90,23 @@ int run(const BenchOptions& o) {
         adapter = std::move(*created);
         parameters = adapter->parameters();
     }
-    const int threads = o.n_threads > 0 ? o.n_threads : static_cast<int>(std::thread::hardware_concurrency());
+    const int threads = o.n_threads > 0 ? o.n_threads : default_thread_count();
     TrainingGraph graph(**model, adapter.get(), parameters, threads);
-    Result<int> recompute = recompute_layer_count(o.recompute, (*model)->shape.n_layer);
-    if (!recompute) fail(recompute.error().message);
-    graph.set_recompute_layers(*recompute);
+    Result<Recompute> recompute_flag = parse_recompute(o.recompute);
+    if (!recompute_flag) fail(recompute_flag.error().message);
+    const int recompute = recompute_flag->layer_count((*model)->shape.n_layer);
+    graph.set_recompute_layers(recompute);
     AdamW optimizer(parameters, OptimizerSettings{}, threads);
     const std::vector<TokenSequence> sequences = make_sequences(o, (*model)->shape.n_vocab);
     graph.zero_gradients();
-    graph.accumulate_gradients(sequences[0]);  // warm-up: first-touch allocation, as llama-bench's warmup
+    // Warm-up: first-touch allocation, as llama-bench's warmup.
+    if (Result<float> warm = graph.accumulate_gradients(sequences[0]); !warm) fail(warm.error().message);
     double best = 0, total_tokens = 0, total_seconds = 0;
     for (int r = 0; r < o.repetitions; ++r) {
         for (const TokenSequence& s : sequences) {
             const auto t0 = std::chrono::steady_clock::now();
             graph.zero_gradients();
-            graph.accumulate_gradients(s);
+            if (Result<float> loss = graph.accumulate_gradients(s); !loss) fail(loss.error().message);
             optimizer.step(graph.gradients(), 1, 1e-5f);
             const double seconds =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -120,7 +119,7 @@ int run(const BenchOptions& o) {
         "mode=%s\nrecompute_layers=%d\nseq=%d\nthreads=%d\nsequences=%zu\ntrain_tokens_per_s_best=%."
         "1f\ntrain_tokens_per_s_mean=%."
         "1f\ncompute_buffer_mb=%.1f\n",
-        o.mode.c_str(), *recompute, o.seq, threads, sequences.size(), best, total_tokens / total_seconds,
+        o.mode.c_str(), recompute, o.seq, threads, sequences.size(), best, total_tokens / total_seconds,
         static_cast<double>(graph.compute_buffer_bytes()) / (1024.0 * 1024.0));
     return 0;
 }

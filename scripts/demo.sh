@@ -32,9 +32,20 @@ first_existing() {
   done
   echo "${@: -1}"
 }
-export MIMIR_FINE_TUNED="${MIMIR_FINE_TUNED:-$(first_existing /data/fine-tuned.gguf "$demo_dir/fine-tuned.gguf")}"
-export MIMIR_ADAPTER="${MIMIR_ADAPTER:-$(first_existing /data/adapter.gguf "$demo_dir/adapter.gguf")}"
-export MIMIR_BASE="${MIMIR_BASE:-$(first_existing /data/base.gguf "$demo_dir/base.gguf")}"
+# /data and the demo folder are laid out as a `mimir train --out` run folder: these names are
+# RunFolder's (src/train/run_folder.h) and must stay in step with it.
+run_file() { first_existing "/data/$1" "$demo_dir/$1"; }
+export MIMIR_FINE_TUNED="${MIMIR_FINE_TUNED:-$(run_file fine-tuned.gguf)}"
+export MIMIR_ADAPTER="${MIMIR_ADAPTER:-$(run_file adapter.gguf)}"
+export MIMIR_BASE="${MIMIR_BASE:-$(run_file base.gguf)}"
 echo "demo: fine-tuned=$MIMIR_FINE_TUNED adapter=$MIMIR_ADAPTER base=$MIMIR_BASE" >&2
 
-exec "$mimir" serve "$@"
+# A model is served with the system prompt it was trained with (the run's system_prompt.txt), unless the
+# command line names another.
+serve_flags=()
+system_prompt="$(run_file system_prompt.txt)"
+if [[ -f "$system_prompt" && " $* " != *" --system-prompt-file"* ]]; then
+  echo "demo: system prompt from $system_prompt" >&2
+  serve_flags=(--system-prompt-file "$system_prompt")
+fi
+exec "$mimir" serve "${serve_flags[@]}" "$@"

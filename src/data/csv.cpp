@@ -1,9 +1,5 @@
 #include "data/csv.h"
 
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-
 namespace mimir {
 
 namespace {
@@ -129,19 +125,6 @@ Result<CsvTable> parse_csv(std::string_view text) {
     }
     if (!have_header) return Result<CsvTable>::failure("empty_csv", "the file has no header row");
     return table;
-}
-
-Result<std::string> read_text_file(const std::string& path) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) {
-        return Result<std::string>::failure("not_a_file", path + " is a directory, not a file");
-    }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Result<std::string>::failure("not_found", "cannot open " + path);
-    std::ostringstream contents;
-    contents << in.rdbuf();
-    if (in.bad()) return Result<std::string>::failure("read_failed", "cannot read " + path);
-    return contents.str();
 }
 
 Result<CsvTable> read_csv_file(const std::string& path) {

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "support/files.h"
 #include "support/result.h"
 
 namespace mimir {
@@ -29,9 +30,6 @@ struct CsvTable {
 // only itself. An unterminated quote swallows the rest of the file: that record carries the error.
 // Fails ("empty_csv") only when there is no header at all.
 Result<CsvTable> parse_csv(std::string_view text);
-
-// The whole file as bytes; "not_found", "not_a_file" (a directory) or "read_failed" name the file.
-Result<std::string> read_text_file(const std::string& path);
 
 // Reads `path` and parses it; "not_found" / "read_failed" name the file.
 Result<CsvTable> read_csv_file(const std::string& path);

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "data/csv.h"
+#include "support/system.h"
 
 namespace mimir {
 
@@ -52,13 +53,6 @@ std::string joined_header(const std::vector<std::string>& header) {
     return out;
 }
 
-uint64_t splitmix64(uint64_t& state) {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 }  // namespace
 
 Result<FineTuningData> parse_fine_tuning_csv(const std::string& text, const std::string& source) {
@@ -82,12 +76,12 @@ Result<FineTuningData> parse_fine_tuning_csv(const std::string& text, const std:
             problem("unparseable quoting: " + record.error);
             continue;
         }
-        FineTuningRow row{row_number,
-                          record.line,
-                          field_or_empty(record, columns.prompt),
-                          field_or_empty(record, columns.model_response),
-                          field_or_empty(record, columns.issues),
-                          field_or_empty(record, columns.ideal_response)};
+        FineTuningRow row{.row_number = row_number,
+                          .line = record.line,
+                          .prompt = field_or_empty(record, columns.prompt),
+                          .model_response = field_or_empty(record, columns.model_response),
+                          .issues = field_or_empty(record, columns.issues),
+                          .ideal_response = field_or_empty(record, columns.ideal_response)};
         if (is_blank(row.prompt)) {
             problem("missing prompt");
         } else if (is_blank(row.ideal_response)) {
@@ -115,9 +109,9 @@ std::string describe(const RowProblem& problem) {
 }
 
 void seeded_shuffle(std::vector<size_t>& items, uint64_t seed) {
-    uint64_t state = seed;
+    SplitMix64 random(seed);
     for (size_t i = items.size(); i > 1; --i) {
-        const size_t j = static_cast<size_t>(splitmix64(state) % i);
+        const size_t j = static_cast<size_t>(random.next() % i);
         std::swap(items[i - 1], items[j]);
     }
 }

@@ -1,15 +1,15 @@
 #include "model/gguf_stream_writer.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <system_error>
 #include <thread>
 
 #include "model/llama_handles.h"
+#include "support/files.h"
+#include "support/system.h"
 
 namespace fs = std::filesystem;
 
@@ -17,10 +17,10 @@ namespace mimir {
 
 namespace {
 
-// splitmix64: tiny, fast and good enough for weights nobody trains from.
+// Good enough for weights nobody trains from: tiny and fast.
 class NoiseSource {
   public:
-    explicit NoiseSource(uint64_t seed) : state_(seed) {}
+    explicit NoiseSource(uint64_t seed) : random_(seed) {}
     // Sum of three uniforms on [-1, 1): variance 1; scaled to `stddev`. Bell-shaped, bounded, fast.
     float next(float stddev) {
         const float sum = uniform() + uniform() + uniform();
@@ -29,13 +29,9 @@ class NoiseSource {
 
   private:
     float uniform() {
-        uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        z ^= z >> 31;
-        return static_cast<float>(z >> 40) / static_cast<float>(1ull << 24) * 2.0f - 1.0f;
+        return static_cast<float>(random_.next() >> 40) / static_cast<float>(1ull << 24) * 2.0f - 1.0f;
     }
-    uint64_t state_;
+    SplitMix64 random_;
 };
 
 bool is_k_quant(ggml_type type) {
@@ -54,8 +50,7 @@ void convert_rows(ggml_type type, const float* rows, int64_t n_rows, int64_t row
         ggml_fp32_to_fp16_row(rows, static_cast<ggml_fp16_t*>(out), n_rows * row_length);
         return;
     }
-    const int64_t n_threads =
-        std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, std::min<int64_t>(n_rows, 16));
+    const int64_t n_threads = std::clamp<int64_t>(default_thread_count(), 1, std::min<int64_t>(n_rows, 16));
     const int64_t rows_per_thread = (n_rows + n_threads - 1) / n_threads;
     std::vector<std::thread> workers;
     for (int64_t first = 0; first < n_rows; first += rows_per_thread) {
@@ -68,7 +63,7 @@ void convert_rows(ggml_type type, const float* rows, int64_t n_rows, int64_t row
     for (std::thread& worker : workers) worker.join();
 }
 
-Status write_tensor(std::ofstream& out, const GeneratedTensor& tensor, size_t alignment) {
+bool write_tensor(std::FILE* out, const GeneratedTensor& tensor, size_t alignment) {
     const int64_t row_length = tensor.shape.at(0);
     int64_t n_rows = 1;
     for (size_t i = 1; i < tensor.shape.size(); ++i) n_rows *= tensor.shape[i];
@@ -86,15 +81,12 @@ Status write_tensor(std::ofstream& out, const GeneratedTensor& tensor, size_t al
         for (float& v : values) v = tensor.stddev == 0.0f ? tensor.constant : noise.next(tensor.stddev);
         encoded.resize(static_cast<size_t>(count) * row_bytes);
         convert_rows(tensor.type, values.data(), count, row_length, encoded.data());
-        out.write(reinterpret_cast<const char*>(encoded.data()),
-                  static_cast<std::streamsize>(encoded.size()));
+        if (std::fwrite(encoded.data(), 1, encoded.size(), out) != encoded.size()) return false;
     }
     const size_t total = static_cast<size_t>(n_rows) * row_bytes;
     const size_t padding = GGML_PAD(total, alignment) - total;
     static const char zeros[256] = {};
-    out.write(zeros, static_cast<std::streamsize>(padding));
-    if (!out) return Status::failure("write_failed", "failed writing tensor " + tensor.name);
-    return ok_status();
+    return std::fwrite(zeros, 1, padding, out) == padding;
 }
 
 }  // namespace
@@ -132,29 +124,12 @@ Status write_generated_gguf(gguf_context* kvs, const std::vector<GeneratedTensor
         std::error_code ignored;
         fs::create_directories(final_path.parent_path(), ignored);
     }
-    const fs::path temp_path = final_path.string() + ".tmp-" + std::to_string(::getpid());
-    Status written = ok_status();
-    {
-        std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
-        if (!out) return Status::failure("write_failed", "cannot create " + temp_path.string());
-        out.write(reinterpret_cast<const char*>(meta.data()), static_cast<std::streamsize>(meta.size()));
-        const size_t alignment = gguf_get_alignment(kvs);
-        for (const GeneratedTensor& t : tensors) {
-            written = write_tensor(out, t, alignment);
-            if (!written.ok()) break;
-        }
-        out.flush();
-        if (written.ok() && !out)
-            written = Status::failure("write_failed", "failed writing " + temp_path.string());
-    }
-    std::error_code ec;
-    if (written.ok()) fs::rename(temp_path, final_path, ec);
-    if (!written.ok() || ec) {
-        fs::remove(temp_path, ec);
-        if (written.ok()) return Status::failure("write_failed", "cannot rename into " + out_path);
-        return Status::failure(written.error().code, out_path + ": " + written.error().message);
-    }
-    return ok_status();
+    const size_t alignment = gguf_get_alignment(kvs);
+    return write_file_atomically(out_path, [&](std::FILE* out) {
+        if (std::fwrite(meta.data(), 1, meta.size(), out) != meta.size()) return false;
+        return std::all_of(tensors.begin(), tensors.end(),
+                           [&](const GeneratedTensor& t) { return write_tensor(out, t, alignment); });
+    });
 }
 
 }  // namespace mimir

@@ -28,8 +28,9 @@ struct GeneratedTensor {
 // (K-quants need multiples of 256, the other block types multiples of 32): the nearest type that can.
 ggml_type storable_type(ggml_type wanted, int64_t row_length);
 
-// Writes the key/values already set in `kvs` and then `tensors`, in order, to `out_path` through a temp
-// file that is renamed at the end (a failed write leaves no partial file behind).
+// Writes the key/values already set in `kvs` and then `tensors`, in order, to `out_path` with
+// write_file_atomically (a failed write leaves no partial file behind). Errors: "invalid_shape",
+// "write_failed".
 Status write_generated_gguf(gguf_context* kvs, const std::vector<GeneratedTensor>& tensors,
                             const std::string& out_path);
 

@@ -8,6 +8,7 @@
 #include "model/gguf_inspect.h"
 #include "model/gguf_stream_writer.h"
 #include "model/llama_handles.h"
+#include "support/system.h"
 
 namespace fs = std::filesystem;
 
@@ -55,9 +56,7 @@ ggml_type matrix_type(const std::string& spec_type, ggml_type matrix, const std:
 
 // FNV-1a of the name mixed with the seed: the same weights on every platform and standard library.
 uint64_t tensor_seed(uint32_t seed, const std::string& name) {
-    uint64_t hash = 0xcbf29ce484222325ull;
-    for (unsigned char c : name) hash = (hash ^ c) * 0x100000001b3ull;
-    return hash ^ (static_cast<uint64_t>(seed) << 32 | seed);
+    return fnv1a_64(name) ^ (static_cast<uint64_t>(seed) << 32 | seed);
 }
 
 std::vector<GeneratedTensor> model_tensors(const TinyModelSpec& spec, ggml_type matrix, int64_t n_vocab) {

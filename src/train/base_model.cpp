@@ -153,7 +153,7 @@ ModelResult load_base_model(const std::string& path) {
     auto model = std::make_unique<BaseModel>();
     model->path = path;
     ggml_context* weights = nullptr;
-    gguf_init_params params{/*no_alloc=*/false, &weights};
+    gguf_init_params params{.no_alloc = false, .ctx = &weights};
     model->gguf.reset(gguf_init_from_file(path.c_str(), params));
     model->weights.reset(weights);
     if (!model->gguf || !model->weights) {

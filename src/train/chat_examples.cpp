@@ -70,7 +70,7 @@ Result<TokenSequence> ChatTokenizer::chat_tokens(const std::string& system_promp
     } else {
         full.erase(eot + 1, full.end());
     }
-    return TokenSequence{std::move(full), static_cast<int32_t>(head->size())};
+    return TokenSequence{.tokens = std::move(full), .n_prompt = static_cast<int32_t>(head->size())};
 }
 
 bool ChatTokenizer::is_end_of_generation(int32_t token) const {
@@ -99,9 +99,10 @@ Result<PreparedExamples> prepare_examples(const FineTuningData& data, const Chat
         if (!sequence) return Result<PreparedExamples>(sequence.error());
         const size_t n_tokens = sequence->tokens.size();
         if (n_tokens > static_cast<size_t>(n_ctx)) {
-            RowProblem problem{
-                row.row_number, row.line,
-                "over the context: " + std::to_string(n_tokens) + " tokens > --ctx " + std::to_string(n_ctx)};
+            RowProblem problem{.row_number = row.row_number,
+                               .line = row.line,
+                               .reason = "over the context: " + std::to_string(n_tokens) +
+                                         " tokens > --ctx " + std::to_string(n_ctx)};
             if (strict) return Result<PreparedExamples>::failure("row_too_long", describe(problem));
             prepared.problems.push_back(problem);
             continue;

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "model/gguf_inspect.h"
+#include "support/system.h"
 #include "train/run_files.h"
 
 namespace mimir {
@@ -26,13 +27,6 @@ std::string kind_of(const std::string& name) {
     if (rest.rfind("blk.", 0) == 0) rest = rest.substr(rest.find('.', 4) + 1);
     const size_t dot = rest.find('.');
     return dot == std::string::npos ? rest : rest.substr(0, dot);
-}
-
-uint64_t next_random(uint64_t& state) {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
 }
 
 GgmlContextHandle new_tensor_context(size_t n_tensors, size_t data_bytes) {
@@ -113,7 +107,7 @@ AdapterResult create_lora(const BaseModel& model, const std::vector<ggml_tensor*
     for (const ggml_tensor* t : targets)
         bytes += sizeof(float) * rank * (t->ne[0] + t->ne[1]) + 2 * GGML_MEM_ALIGN;
     adapter->tensors = new_tensor_context(2 * targets.size(), bytes);
-    uint64_t state = seed;
+    SplitMix64 random(seed);
     for (const ggml_tensor* t : targets) {
         const std::string name = ggml_get_name(t);
         LoraPair pair;
@@ -124,8 +118,7 @@ AdapterResult create_lora(const BaseModel& model, const std::vector<ggml_tensor*
         const float bound = 1.0f / std::sqrt(static_cast<float>(t->ne[0]));
         float* a = ggml_get_data_f32(pair.a);
         for (int64_t i = 0; i < ggml_nelements(pair.a); ++i) {
-            const double unit = static_cast<double>(next_random(state) >> 11) / 9007199254740992.0;
-            a[i] = static_cast<float>((2.0 * unit - 1.0) * bound);
+            a[i] = static_cast<float>((2.0 * random.unit() - 1.0) * bound);
         }
         std::fill_n(ggml_get_data_f32(pair.b), ggml_nelements(pair.b), 0.0f);
         adapter->by_base[name] = pair;

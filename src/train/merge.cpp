@@ -7,8 +7,9 @@
 #include <filesystem>
 #include <map>
 #include <optional>
-#include <thread>
+#include <stdexcept>
 
+#include "support/system.h"
 #include "train/run_files.h"
 
 namespace mimir {
@@ -53,43 +54,60 @@ void store_as(ggml_tensor* dst, const std::vector<float>& values) {
     ggml_quantize_chunk(dst->type, values.data(), dst->data, 0, dst->ne[1], dst->ne[0], nullptr);
 }
 
-Result<llama_ftype> ftype_for(const std::string& type) {
-    if (type == "f16") return LLAMA_FTYPE_MOSTLY_F16;
-    if (type == "q8_0") return LLAMA_FTYPE_MOSTLY_Q8_0;
-    if (type == "q4_k_m") return LLAMA_FTYPE_MOSTLY_Q4_K_M;
-    return Result<llama_ftype>::failure("bad_type",
-                                        "unknown --type \"" + type + "\" (use f16, q8_0 or q4_k_m)");
+// llama.cpp's file type for a requantized merge; nullopt keeps each tensor's own type.
+std::optional<llama_ftype> ftype_for(MergedType type) {
+    switch (type) {
+        case MergedType::AsBase:
+            return std::nullopt;
+        case MergedType::F16:
+            return LLAMA_FTYPE_MOSTLY_F16;
+        case MergedType::Q8_0:
+            return LLAMA_FTYPE_MOSTLY_Q8_0;
+        case MergedType::Q4_K_M:
+            return LLAMA_FTYPE_MOSTLY_Q4_K_M;
+    }
+    throw std::logic_error("unknown MergedType");
 }
 
 Status quantize_file(const std::string& in_path, const std::string& out_path, llama_ftype ftype) {
     ensure_llama_backend();
     llama_model_quantize_params params = llama_model_quantize_default_params();
     params.ftype = ftype;
-    params.nthread = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    params.nthread = default_thread_count();
     const std::string temp = out_path + ".quant-" + std::to_string(::getpid());
     if (llama_model_quantize(in_path.c_str(), temp.c_str(), &params) != 0) {
-        std::filesystem::remove(temp);
+        std::error_code ignored;
+        std::filesystem::remove(temp, ignored);
         return Status::failure("quantize_failed", "llama.cpp could not quantize " + in_path);
     }
-    std::error_code ec;
-    std::filesystem::rename(temp, out_path, ec);
-    if (ec) {
-        std::filesystem::remove(temp);
-        return Status::failure("write_failed", "cannot write " + out_path + ": " + ec.message());
-    }
-    return ok_status();
+    return replace_file_with(temp, out_path);
 }
 
 }  // namespace
 
-Status write_merged_model(const BaseModel& model, const LoraAdapter* adapter, const std::string& out_path,
-                          const std::string& type) {
-    std::optional<llama_ftype> requantize;
-    if (!type.empty()) {
-        Result<llama_ftype> ftype = ftype_for(type);
-        if (!ftype) return Status(ftype.error());
-        requantize = *ftype;
+const char* merged_type_name(MergedType type) {
+    switch (type) {
+        case MergedType::AsBase:
+            return "as-base";
+        case MergedType::F16:
+            return "f16";
+        case MergedType::Q8_0:
+            return "q8_0";
+        case MergedType::Q4_K_M:
+            return "q4_k_m";
     }
+    return "?";
+}
+
+const std::map<std::string, MergedType>& merged_types_by_name() {
+    static const std::map<std::string, MergedType> names = {
+        {"f16", MergedType::F16}, {"q8_0", MergedType::Q8_0}, {"q4_k_m", MergedType::Q4_K_M}};
+    return names;
+}
+
+Status write_merged_model(const BaseModel& model, const LoraAdapter* adapter, const std::string& out_path,
+                          MergedType type) {
+    const std::optional<llama_ftype> requantize = ftype_for(type);
     GgufHandle out(gguf_init_empty());
     gguf_set_kv(out.get(), model.gguf.get());
     size_t merged_bytes = 0;
@@ -124,7 +142,7 @@ Status write_merged_model(const BaseModel& model, const LoraAdapter* adapter, co
 }
 
 Status merge_files(const std::string& base_path, const std::string& adapter_path, const std::string& out_path,
-                   const std::string& type) {
+                   MergedType type) {
     Result<std::unique_ptr<BaseModel>> model = load_base_model(base_path);
     if (!model) return Status(model.error());
     Result<std::unique_ptr<LoraAdapter>> adapter = load_lora(adapter_path, **model);
@@ -136,7 +154,7 @@ Status merge_files(const std::string& base_path, const std::string& adapter_path
     Status written = write_merged_model(**model, adapter->get(), out_path, type);
     if (written)
         spdlog::info("event=merged base={} adapter={} out={} type={}", base_path, adapter_path, out_path,
-                     type.empty() ? "as-base" : type);
+                     merged_type_name(type));
     return written;
 }
 

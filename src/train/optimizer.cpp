@@ -6,14 +6,32 @@
 
 namespace mimir {
 
+const char* schedule_name(Schedule schedule) {
+    switch (schedule) {
+        case Schedule::Cosine:
+            return "cosine";
+        case Schedule::Linear:
+            return "linear";
+        case Schedule::Constant:
+            return "constant";
+    }
+    return "?";
+}
+
+const std::map<std::string, Schedule>& schedules_by_name() {
+    static const std::map<std::string, Schedule> names = {
+        {"cosine", Schedule::Cosine}, {"linear", Schedule::Linear}, {"constant", Schedule::Constant}};
+    return names;
+}
+
 float learning_rate_at(const OptimizerSettings& s, int step, int total_steps) {
     const int warmup = static_cast<int>(std::ceil(s.warmup_ratio * static_cast<float>(total_steps)));
     if (step < warmup) return s.learning_rate * static_cast<float>(step + 1) / static_cast<float>(warmup);
-    if (s.schedule == "constant") return s.learning_rate;
+    if (s.schedule == Schedule::Constant) return s.learning_rate;
     const int decay_steps = std::max(1, total_steps - warmup);
     const float progress =
         std::clamp(static_cast<float>(step - warmup) / static_cast<float>(decay_steps), 0.0f, 1.0f);
-    if (s.schedule == "linear") return s.learning_rate * (1.0f - progress);
+    if (s.schedule == Schedule::Linear) return s.learning_rate * (1.0f - progress);
     return s.learning_rate * 0.5f * (1.0f + std::cos(std::numbers::pi_v<float> * progress));
 }
 

@@ -4,6 +4,7 @@
 // AdamW step can do none of these (its moments and step count are private).
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,12 @@
 #include "support/result.h"
 
 namespace mimir {
+
+// How the learning rate decays after warmup (--schedule).
+enum class Schedule { Cosine, Linear, Constant };
+const char* schedule_name(Schedule schedule);  // "cosine", "linear", "constant"
+// Flag value -> schedule, for parsing --schedule.
+const std::map<std::string, Schedule>& schedules_by_name();
 
 struct OptimizerSettings {
     float learning_rate = 2e-4f;
@@ -20,7 +27,7 @@ struct OptimizerSettings {
     float weight_decay = 0.0f;
     float max_grad_norm = 1.0f;  // 0 = no clipping
     float warmup_ratio = 0.1f;
-    std::string schedule = "cosine";  // "cosine", "linear" or "constant" after warmup
+    Schedule schedule = Schedule::Cosine;
 };
 
 // Learning rate for optimizer step `step` (0-based) of `total_steps`: linear warmup over

@@ -6,18 +6,17 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
-#include <filesystem>
-#include <thread>
 
 #include "data/fine_tuning_data.h"
 #include "model/gguf_inspect.h"
+#include "support/files.h"
+#include "support/system.h"
 #include "train/chat_examples.h"
 #include "train/checkpoint.h"
 #include "train/lora.h"
 #include "train/merge.h"
 #include "train/optimizer.h"
 #include "train/progress.h"
-#include "train/run_files.h"
 #include "train/training_graph.h"
 
 namespace mimir {
@@ -46,25 +45,24 @@ Status validate(const TrainOptions& o) {
         return bad_option("--eval-fraction must be in [0, 1)");
     if (!(o.weight_decay >= 0 && o.weight_decay <= 1)) return bad_option("--weight-decay must be in [0, 1]");
     if (!(o.max_grad_norm >= 0)) return bad_option("--max-grad-norm must be >= 0");
-    if (o.schedule != "cosine" && o.schedule != "linear" && o.schedule != "constant") {
-        return bad_option("--schedule must be cosine, linear or constant");
-    }
     if (o.n_ctx < 16) return bad_option("--ctx must be at least 16");
-    if (Result<int> recompute = recompute_layer_count(o.recompute, 1); !recompute)
-        return Status(recompute.error());
+    if (o.recompute.layers < 0) return bad_option("--recompute must not be negative");
     if (o.n_threads < 0 || o.checkpoint_every < 0 || o.patience < 0) {
         return bad_option("--threads, --checkpoint-every and --patience must be >= 0");
     }
-    Status dir = prepare_output_dir(o.out_dir);
-    if (!dir) return dir;
-    for (const char* name : {"adapter.gguf", "fine-tuned.gguf", "checkpoint.gguf", "train_log.csv"}) {
-        std::error_code ec;
-        if (std::filesystem::is_directory(o.out_dir + "/" + name, ec)) {
-            return Status::failure("bad_output_dir", o.out_dir + "/" + name +
-                                                         " is a folder; cannot write the " + name + " file");
-        }
-    }
-    return ok_status();
+    return RunFolder{o.out_dir}.prepare();
+}
+
+// The system prompt goes with the model (serve it with --system-prompt-file): a model trained with one
+// prompt answers best when served with the same one.
+Status record_system_prompt(const TrainOptions& o) {
+    const std::string& prompt = o.system_prompt;
+    spdlog::info("event=system_prompt which={} chars={} fnv1a={:016x} file={}",
+                 prompt.empty()                            ? "none"
+                 : prompt == default_tutor_system_prompt() ? "default_tutor"
+                                                           : "custom",
+                 prompt.size(), fnv1a_64(prompt), RunFolder{o.out_dir}.system_prompt());
+    return write_text_atomically(RunFolder{o.out_dir}.system_prompt(), prompt);
 }
 
 // Rows -> tokenized train/eval examples, reporting every skipped row.
@@ -147,16 +145,15 @@ class TrainingRun {
             adapter_ = std::move(*adapter);
             parameters_ = adapter_->parameters();
         }
-        const int threads = o_.n_threads > 0
-                                ? o_.n_threads
-                                : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+        const int threads = o_.n_threads > 0 ? o_.n_threads : default_thread_count();
         graph_ = std::make_unique<TrainingGraph>(*model_, adapter_.get(), parameters_, threads);
-        Result<int> recompute = recompute_layer_count(o_.recompute, model_->shape.n_layer);
-        if (!recompute) return Status(recompute.error());
-        graph_->set_recompute_layers(*recompute);
-        settings_ =
-            OptimizerSettings{o_.learning_rate, 0.9f,       0.999f, 1e-8f, o_.weight_decay, o_.max_grad_norm,
-                              o_.warmup_ratio,  o_.schedule};
+        graph_->set_recompute_layers(o_.recompute.layer_count(model_->shape.n_layer));
+        graph_->set_memory_limit(o_.memory_limit_bytes);
+        settings_ = OptimizerSettings{.learning_rate = o_.learning_rate,
+                                      .weight_decay = o_.weight_decay,
+                                      .max_grad_norm = o_.max_grad_norm,
+                                      .warmup_ratio = o_.warmup_ratio,
+                                      .schedule = o_.schedule};
         optimizer_ = std::make_unique<AdamW>(parameters_, settings_, threads);
         const int per_step = o_.batch_size * o_.grad_accumulation;
         const int n_train = static_cast<int>(examples_.train.size());
@@ -173,7 +170,9 @@ class TrainingRun {
         for (; state_.epoch < o_.epochs; ++state_.epoch, state_.next_sequence = 0) {
             const std::vector<size_t> order = epoch_order(state_.epoch);
             while (state_.next_sequence < n_train) {
-                trained_tokens += train_step(order, progress);
+                Result<double> tokens = train_step(order, progress);
+                if (!tokens) return SummaryResult(tokens.error());
+                trained_tokens += *tokens;
                 if (o_.checkpoint_every > 0 && state_.step % o_.checkpoint_every == 0) {
                     Status saved = checkpoint();
                     if (!saved) return SummaryResult(saved.error());
@@ -211,7 +210,7 @@ class TrainingRun {
     }
 
     // One optimizer step over the next batch * accumulation sequences; returns the tokens it trained on.
-    double train_step(const std::vector<size_t>& order, ProgressDisplay& progress) {
+    Result<double> train_step(const std::vector<size_t>& order, ProgressDisplay& progress) {
         const auto t0 = std::chrono::steady_clock::now();
         const int n_train = static_cast<int>(order.size());
         const int group = std::min(o_.batch_size * o_.grad_accumulation, n_train - state_.next_sequence);
@@ -220,24 +219,26 @@ class TrainingRun {
         for (int k = 0; k < group; ++k) {
             const TokenSequence& sequence =
                 examples_.train[order[static_cast<size_t>(state_.next_sequence + k)]].sequence;
-            loss_sum += graph_->accumulate_gradients(sequence);
+            Result<float> sequence_loss = graph_->accumulate_gradients(sequence);
+            if (!sequence_loss) return Result<double>(sequence_loss.error());
+            loss_sum += *sequence_loss;
             tokens += static_cast<double>(sequence.tokens.size());
         }
         const float loss = static_cast<float>(loss_sum / group);
         const float lr = learning_rate_at(settings_, state_.step, total_steps_);
-        StepOutcome outcome{NAN, false};
+        StepOutcome outcome{.grad_norm = NAN, .applied = false};
         if (std::isfinite(loss)) outcome = optimizer_->step(graph_->gradients(), group, lr);
         state_.next_sequence += group;
         ++state_.step;
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         StepRecord record{
-            state_.step,
-            static_cast<float>(state_.epoch) + static_cast<float>(state_.next_sequence) / n_train,
-            lr,
-            loss,
-            outcome.grad_norm,
-            static_cast<float>(tokens / seconds),
-            !outcome.applied};
+            .step = state_.step,
+            .epoch = static_cast<float>(state_.epoch) + static_cast<float>(state_.next_sequence) / n_train,
+            .learning_rate = lr,
+            .loss = loss,
+            .grad_norm = outcome.grad_norm,
+            .tokens_per_s = static_cast<float>(tokens / seconds),
+            .skipped = !outcome.applied};
         state_.log.steps.push_back(record);
         note_anomalies(record, progress);
         progress.step(state_.step, state_.epoch + 1, loss, record.tokens_per_s);
@@ -261,11 +262,15 @@ class TrainingRun {
     }
 
     Status evaluate(ProgressDisplay& progress) {
-        if (examples_.eval.empty()) return state_.log.write_to(o_.out_dir);
+        if (examples_.eval.empty()) return state_.log.write_to(run_);
         double total = 0;
-        for (const TrainingExample& e : examples_.eval) total += graph_->loss(e.sequence);
+        for (const TrainingExample& e : examples_.eval) {
+            Result<float> example_loss = graph_->loss(e.sequence);
+            if (!example_loss) return Status(example_loss.error());
+            total += *example_loss;
+        }
         const float loss = static_cast<float>(total / examples_.eval.size());
-        state_.log.evals.push_back({state_.step, state_.epoch + 1, loss});
+        state_.log.evals.push_back({.step = state_.step, .epoch = state_.epoch + 1, .loss = loss});
         const bool improved =
             std::isfinite(loss) && (state_.best_eval_loss < 0 || loss < state_.best_eval_loss);
         progress.note(fmt::format("event=eval epoch={} step={} eval_loss={:.4f} best={}", state_.epoch + 1,
@@ -276,28 +281,27 @@ class TrainingRun {
             state_.epochs_without_improvement = 0;
             state_.best_parameters = snapshot(parameters_);
             if (adapter_) {
-                Status saved = save_lora(*adapter_, o_.out_dir + "/adapter.gguf");
+                Status saved = save_lora(*adapter_, run_.adapter());
                 if (!saved) return saved;
             }
         } else {
             ++state_.epochs_without_improvement;
         }
-        return state_.log.write_to(o_.out_dir);
+        return state_.log.write_to(run_);
     }
 
     Status checkpoint() {
         state_.adam_steps = optimizer_->steps_taken();
-        Status saved = save_checkpoint(o_.out_dir + "/checkpoint.gguf", state_, parameters_,
-                                       optimizer_->first_moments(), optimizer_->second_moments());
-        if (saved) saved = state_.log.write_to(o_.out_dir);
-        if (saved) spdlog::debug("event=checkpoint step={} path={}/checkpoint.gguf", state_.step, o_.out_dir);
+        Status saved = save_checkpoint(run_.checkpoint(), state_, parameters_, optimizer_->first_moments(),
+                                       optimizer_->second_moments());
+        if (saved) saved = state_.log.write_to(run_);
+        if (saved) spdlog::debug("event=checkpoint step={} path={}", state_.step, run_.checkpoint());
         return saved;
     }
 
     Status resume() {
-        Result<TrainingState> state =
-            load_checkpoint(o_.out_dir + "/checkpoint.gguf", parameters_, optimizer_->first_moments(),
-                            optimizer_->second_moments());
+        Result<TrainingState> state = load_checkpoint(
+            run_.checkpoint(), parameters_, optimizer_->first_moments(), optimizer_->second_moments());
         if (!state) return Status(state.error());
         state_ = std::move(*state);
         optimizer_->set_steps_taken(state_.adam_steps);
@@ -308,10 +312,10 @@ class TrainingRun {
 
     Status write_outputs() {
         if (!state_.best_parameters.empty()) restore(parameters_, state_.best_parameters);
-        Status st = state_.log.write_to(o_.out_dir);
-        if (st && adapter_) st = save_lora(*adapter_, o_.out_dir + "/adapter.gguf");
+        Status st = state_.log.write_to(run_);
+        if (st && adapter_) st = save_lora(*adapter_, run_.adapter());
         if (st && o_.write_merged)
-            st = write_merged_model(*model_, adapter_.get(), o_.out_dir + "/fine-tuned.gguf", o_.merged_type);
+            st = write_merged_model(*model_, adapter_.get(), run_.fine_tuned(), o_.merged_type);
         return st;
     }
 
@@ -329,6 +333,7 @@ class TrainingRun {
     }
 
     const TrainOptions& o_;
+    const RunFolder run_{o_.out_dir};
     Examples examples_;
     std::unique_ptr<BaseModel> model_;
     std::unique_ptr<LoraAdapter> adapter_;
@@ -353,25 +358,52 @@ SummaryResult run_training(const TrainOptions& options) {
     Result<Examples> examples = load_examples(options);
     if (!examples) return SummaryResult(examples.error());
     spdlog::info(
-        "event=train_start base={} rows_train={} rows_eval={} rows_skipped={} mode={} rank={} alpha={}",
+        "event=train_start base={} rows_train={} rows_eval={} rows_skipped={} mode={} rank={} alpha={} "
+        "schedule={} recompute={}",
         options.base_path, examples->train.size(), examples->eval.size(), examples->skipped_rows,
-        options.full ? "full" : "lora", options.rank, options.alpha);
+        options.full ? "full" : "lora", options.rank, options.alpha, schedule_name(options.schedule),
+        options.recompute.name());
+    if (Status recorded = record_system_prompt(options); !recorded) return SummaryResult(recorded.error());
     TrainingRun run(options, std::move(*examples));
     Status ready = run.setup();
     if (!ready) return SummaryResult(ready.error());
     return run.run();
 }
 
-Result<int> recompute_layer_count(const std::string& recompute, int64_t n_layer) {
-    if (recompute == "all") return static_cast<int>(n_layer);
-    if (recompute == "none") return 0;
-    int count = 0;
-    const auto [end, error] = std::from_chars(recompute.data(), recompute.data() + recompute.size(), count);
-    if (error != std::errc() || end != recompute.data() + recompute.size() || count < 0) {
-        return Result<int>::failure(
-            "bad_option", "--recompute must be all, none or a number of layers (got \"" + recompute + "\")");
+int Recompute::layer_count(int64_t n_layer) const {
+    switch (mode) {
+        case Mode::All:
+            return static_cast<int>(n_layer);
+        case Mode::None:
+            return 0;
+        case Mode::Lowest:
+            return std::min<int>(layers, static_cast<int>(n_layer));
     }
-    return std::min<int>(count, static_cast<int>(n_layer));
+    return 0;
+}
+
+std::string Recompute::name() const {
+    switch (mode) {
+        case Mode::All:
+            return "all";
+        case Mode::None:
+            return "none";
+        case Mode::Lowest:
+            return std::to_string(layers);
+    }
+    return "?";
+}
+
+Result<Recompute> parse_recompute(const std::string& text) {
+    if (text == "all") return Recompute{.mode = Recompute::Mode::All};
+    if (text == "none") return Recompute{.mode = Recompute::Mode::None};
+    int count = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), count);
+    if (error != std::errc() || end != text.data() + text.size() || count < 0) {
+        return Result<Recompute>::failure(
+            "bad_option", "--recompute must be all, none or a number of layers (got \"" + text + "\")");
+    }
+    return Recompute{.mode = Recompute::Mode::Lowest, .layers = count};
 }
 
 }  // namespace mimir

@@ -1,15 +1,37 @@
 // `mimir train`: LoRA (or full) supervised fine-tuning of a phi3 / llama GGUF on the Mimir CSV data set.
-// Reads the rows, renders them with the base model's chat template, trains with loss on the replies,
-// evaluates after every epoch, and writes adapter.gguf, fine-tuned.gguf, train_log.csv, eval_log.csv,
-// loss.svg (and checkpoint.gguf when asked) into the output folder.
+// Reads the rows, renders them with the base model's chat template and the system prompt serving uses,
+// trains with loss on the replies, evaluates after every epoch, and writes the run's files (RunFolder:
+// adapter, fine-tuned model, logs, loss plot, system prompt, checkpoint when asked) into the output folder.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "agent/tutor_prompt.h"
 #include "support/result.h"
+#include "train/merge.h"
+#include "train/optimizer.h"
+#include "train/run_folder.h"
 
 namespace mimir {
+
+// --recompute: which layers gradient checkpointing recomputes in the backward pass instead of keeping
+// their activations (TrainingGraph::set_recompute_layers): all of them, none, or the lowest `layers`.
+// A trade between memory and speed.
+struct Recompute {
+    enum class Mode { All, None, Lowest };
+    Mode mode = Mode::All;
+    int layers = 0;  // Mode::Lowest
+
+    // The layer count this means for a model with `n_layer` layers.
+    int layer_count(int64_t n_layer) const;
+    // As the flag spells it: "all", "none" or the number.
+    std::string name() const;
+};
+
+// Parses a --recompute value: "all", "none" or a non-negative number of layers; "bad_option" otherwise.
+Result<Recompute> parse_recompute(const std::string& text);
 
 // Every setting of a run; defaults are the command line's defaults (the original Python run's batch 1,
 // accumulation 8, warmup 0.1, 5 epochs, with a LoRA learning rate).
@@ -22,7 +44,7 @@ struct TrainOptions {
     int epochs = 5;
     float learning_rate = 2e-4f;
     float warmup_ratio = 0.1f;
-    std::string schedule = "cosine";  // cosine | linear | constant
+    Schedule schedule = Schedule::Cosine;
     float weight_decay = 0.0f;
     float max_grad_norm = 1.0f;
     int rank = 8;
@@ -33,18 +55,19 @@ struct TrainOptions {
     uint64_t seed = 42;
     int n_ctx = 512;
     int n_threads = 0;  // 0 = all cores
-    // Gradient checkpointing (TrainingGraph::set_recompute_layers): "all" layers, "none", or how many of
-    // the lowest layers to recompute (a trade between memory and speed).
-    std::string recompute = "all";
+    Recompute recompute;
     int checkpoint_every = 0;  // optimizer steps; 0 = no checkpoints
     bool resume = false;
     int patience = 0;     // epochs without eval improvement before stopping; 0 = never
     bool strict = false;  // stop at the first bad row instead of skipping it
-    std::string system_prompt;
+    // Rendered as the system turn of every row: the one `mimir serve` sends by default, so the model is
+    // trained on what it will see. Empty = no system turn.
+    std::string system_prompt = default_tutor_system_prompt();
     bool write_merged = true;  // also write fine-tuned.gguf
-    std::string merged_type;   // "" = the base's types; f16 | q8_0 | q4_k_m
-    bool quiet = false;        // no per-step lines (benchmarks, tests)
-    int stop_after_steps = 0;  // tests: return right after this step's checkpoint, as if killed
+    MergedType merged_type = MergedType::AsBase;
+    bool quiet = false;             // no per-step lines (benchmarks, tests)
+    int stop_after_steps = 0;       // tests: return right after this step's checkpoint, as if killed
+    size_t memory_limit_bytes = 0;  // tests: TrainingGraph::set_memory_limit (0 = none)
 };
 
 struct TrainSummary {
@@ -63,11 +86,7 @@ struct TrainSummary {
 
 // Errors name the flag, file or row: "bad_option", "bad_output_dir", data errors ("wrong_columns",
 // "empty_csv", "no_rows", "row_too_long" with --strict, ...), model errors ("not_gguf", ...),
-// "write_failed".
+// "write_failed", "out_of_memory" (a row's training graph does not fit: names --ctx and --recompute).
 Result<TrainSummary> run_training(const TrainOptions& options);
-
-// The layer count --recompute means for a model with `n_layer` layers; fails ("bad_option") for anything
-// but "all", "none" or a non-negative integer.
-Result<int> recompute_layer_count(const std::string& recompute, int64_t n_layer);
 
 }  // namespace mimir

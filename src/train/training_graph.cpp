@@ -122,9 +122,22 @@ void TrainingGraph::finish(Built& b, ggml_tensor* result, bool backward,
     use_projection_ops(ctx, b.graph, projections_);
 }
 
-void TrainingGraph::compute(Built& b, const TokenSequence& sequence) {
-    if (!ggml_gallocr_alloc_graph(allocator_.get(), b.graph))
-        throw std::runtime_error("ggml_gallocr_alloc_graph failed");
+Status TrainingGraph::allocate(Built& b, size_t n_tokens) {
+    size_t needed = 0;
+    if (memory_limit_bytes_ > 0)
+        ggml_gallocr_reserve_n_size(allocator_.get(), b.graph, nullptr, nullptr, &needed);
+    const bool fits = memory_limit_bytes_ == 0 || needed <= memory_limit_bytes_;
+    if (fits && ggml_gallocr_alloc_graph(allocator_.get(), b.graph)) return ok_status();
+    return Status::failure(
+        "out_of_memory",
+        "the training graph for a sequence of " + std::to_string(n_tokens) +
+            " tokens does not fit in memory" +
+            (needed > 0 ? " (needs " + std::to_string(needed >> 20) + " MiB)" : std::string()) +
+            ": lower --ctx (longer rows are skipped) or recompute more layers (--recompute all)");
+}
+
+Status TrainingGraph::compute(Built& b, const TokenSequence& sequence) {
+    if (Status allocated = allocate(b, sequence.tokens.size()); !allocated) return allocated;
     const int64_t n_tokens = static_cast<int64_t>(sequence.tokens.size());
     // An input the graph never reads (positions in the head's graph) has no memory.
     if (b.tokens && b.tokens->data)
@@ -148,34 +161,35 @@ void TrainingGraph::compute(Built& b, const TokenSequence& sequence) {
     if (ggml_backend_graph_compute(backend_.get(), b.graph) != GGML_STATUS_SUCCESS) {
         throw std::runtime_error("ggml graph compute failed");
     }
+    return ok_status();
 }
 
-std::vector<float> TrainingGraph::logits(const std::vector<int32_t>& tokens) {
-    TokenSequence sequence{tokens, 0};
+Result<std::vector<float>> TrainingGraph::logits(const std::vector<int32_t>& tokens) {
+    TokenSequence sequence{.tokens = tokens, .n_prompt = 0};
     Built b = begin(sequence, true);
     ggml_tensor* hidden = ForwardBuilder(b.ctx.get(), model_, lora_).blocks(b.tokens, b.positions);
     finish(b, add_head(b, sequence, hidden, /*all_logits=*/true), /*backward=*/false);
-    compute(b, sequence);
+    if (Status computed = compute(b, sequence); !computed) return computed.error();
     std::vector<float> out(ggml_nelements(b.logits));
     std::memcpy(out.data(), b.logits->data, out.size() * sizeof(float));
     return out;
 }
 
-float TrainingGraph::loss(const TokenSequence& sequence) {
+Result<float> TrainingGraph::loss(const TokenSequence& sequence) {
     Built b = begin(sequence, true);
     ggml_tensor* hidden = ForwardBuilder(b.ctx.get(), model_, lora_).blocks(b.tokens, b.positions);
     finish(b, add_head(b, sequence, hidden, false), false);
-    compute(b, sequence);
+    if (Status computed = compute(b, sequence); !computed) return computed.error();
     return ggml_get_f32_1d(b.loss, 0);
 }
 
-float TrainingGraph::accumulate_gradients(const TokenSequence& sequence) {
+Result<float> TrainingGraph::accumulate_gradients(const TokenSequence& sequence) {
     if (parameters_.empty()) throw std::logic_error("accumulate_gradients with nothing to train");
     if (recompute_layers_ > 0) return accumulate_recomputing(sequence);
     Built b = begin(sequence, true);
     ggml_tensor* hidden = ForwardBuilder(b.ctx.get(), model_, lora_).blocks(b.tokens, b.positions);
     finish(b, add_head(b, sequence, hidden, false), true);
-    compute(b, sequence);
+    if (Status computed = compute(b, sequence); !computed) return computed.error();
     return ggml_get_f32_1d(b.loss, 0);
 }
 
@@ -199,7 +213,7 @@ int64_t lowest_trained_layer(const std::vector<ggml_tensor*>& parameters, int64_
 // only each one's input ([n_embd, n_tokens]); then the layers above and the head run forward and backward
 // in one graph (activations kept), and each of the k layers, from the top down, is recomputed from its
 // input and backpropagated alone, its output gradient seeded through sum(output * gradient).
-float TrainingGraph::accumulate_recomputing(const TokenSequence& sequence) {
+Result<float> TrainingGraph::accumulate_recomputing(const TokenSequence& sequence) {
     const int64_t n_layer = model_.shape.n_layer, n_embd = model_.shape.n_embd;
     const int64_t k = std::min<int64_t>(recompute_layers_, n_layer);
     const int64_t n_tokens = static_cast<int64_t>(sequence.tokens.size());
@@ -220,7 +234,7 @@ float TrainingGraph::accumulate_recomputing(const TokenSequence& sequence) {
             x = ggml_cpy(b.ctx.get(), forward.layer(model_.blocks[l], x, b.positions), layer_inputs[l + 1]);
         }
         finish(b, x, /*backward=*/false);
-        compute(b, sequence);
+        if (Status computed = compute(b, sequence); !computed) return computed.error();
     }
     float loss = 0;
     {
@@ -236,7 +250,7 @@ float TrainingGraph::accumulate_recomputing(const TokenSequence& sequence) {
         ggml_tensor* hidden = input;
         for (int64_t l = k; l < n_layer; ++l) hidden = forward.layer(model_.blocks[l], hidden, b.positions);
         finish(b, add_head(b, sequence, hidden, false), true, wanted);
-        compute(b, sequence);
+        if (Status computed = compute(b, sequence); !computed) return computed.error();
         loss = ggml_get_f32_1d(b.loss, 0);
     }
     for (int64_t l = k - 1; l >= std::max<int64_t>(lowest, 0); --l) {
@@ -251,7 +265,7 @@ float TrainingGraph::accumulate_recomputing(const TokenSequence& sequence) {
         }
         ggml_tensor* output = forward.layer(model_.blocks[l], input, b.positions);
         finish(b, ggml_sum(b.ctx.get(), ggml_mul(b.ctx.get(), output, gradient_out)), true, wanted);
-        compute(b, sequence);
+        if (Status computed = compute(b, sequence); !computed) return computed.error();
         std::swap(gradient_in, gradient_out);
     }
     return loss;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "model/llama_handles.h"
+#include "support/result.h"
 #include "train/base_model.h"
 #include "train/lora.h"
 
@@ -29,6 +30,8 @@ struct TokenSequence {
 // Runs forward and backward passes on the CPU backend. `parameters` are the tensors being trained (LoRA
 // A/B, or base weights for full fine-tuning): they are marked with ggml_set_param and each gets an F32
 // gradient accumulator that backward passes add into until zero_gradients().
+// A graph whose activations do not fit in memory is the user's --ctx / --recompute choice, not a bug: the
+// passes below then fail with "out_of_memory", naming those flags. Exceptions are for bugs only.
 class TrainingGraph {
   public:
     TrainingGraph(const BaseModel& model, const LoraAdapter* lora, std::vector<ggml_tensor*> parameters,
@@ -37,16 +40,19 @@ class TrainingGraph {
     TrainingGraph& operator=(const TrainingGraph&) = delete;
 
     // Logits of every position, row-major [n_tokens][n_vocab] (for checks against llama.cpp).
-    std::vector<float> logits(const std::vector<int32_t>& tokens);
+    Result<std::vector<float>> logits(const std::vector<int32_t>& tokens);
     // Mean cross-entropy over the reply tokens, forward only.
-    float loss(const TokenSequence& sequence);
+    Result<float> loss(const TokenSequence& sequence);
     // Forward + backward; the gradients of this sequence's mean reply loss are added to the accumulators.
-    float accumulate_gradients(const TokenSequence& sequence);
+    Result<float> accumulate_gradients(const TokenSequence& sequence);
     // Gradient checkpointing: accumulate_gradients keeps only the inputs of the lowest `n_layers` layers
     // between the forward and the backward pass and recomputes those layers one at a time; the layers above
     // keep their activations. Same gradients; each recomputed layer costs one more layer forward and saves
     // its activations (Phi-3-mini, 512 tokens: ~137 MiB each). 0 = none (the default), >= n_layer = all.
     void set_recompute_layers(int n_layers) { recompute_layers_ = n_layers; }
+    // A graph whose compute buffer would exceed `bytes` fails with "out_of_memory" before it is allocated,
+    // as an allocation failure does (0 = no limit, the default): makes that path testable.
+    void set_memory_limit(size_t bytes) { memory_limit_bytes_ = bytes; }
 
     void zero_gradients();
     // Bytes of the compute buffer (activations kept for backward + transients) the largest graph so far
@@ -65,14 +71,16 @@ class TrainingGraph {
     // each (tensor, accumulator) pair receiving that tensor's gradient.
     void finish(Built& b, ggml_tensor* result, bool backward,
                 const std::vector<std::pair<ggml_tensor*, ggml_tensor*>>& extra_accumulators = {});
-    void compute(Built& built, const TokenSequence& sequence);
-    float accumulate_recomputing(const TokenSequence& sequence);
+    Status allocate(Built& built, size_t n_tokens);
+    Status compute(Built& built, const TokenSequence& sequence);
+    Result<float> accumulate_recomputing(const TokenSequence& sequence);
 
     const BaseModel& model_;
     const LoraAdapter* lora_;
     std::vector<ggml_tensor*> parameters_;
     std::vector<ggml_tensor*> gradients_;
     int recompute_layers_ = 0;
+    size_t memory_limit_bytes_ = 0;
     ggml_tensor* loss_seed_ = nullptr;  // d(loss)/d(loss) = 1, the backward pass's starting point
     // Weights whose products W x and W^T g run through Mimir's own ops (see projection_ops.h).
     std::vector<const ggml_tensor*> projections_;

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "train/run_files.h"
+#include "support/files.h"
 
 namespace mimir {
 
@@ -61,10 +61,10 @@ std::string TrainingLog::loss_svg() const {
     return svg + "</svg>\n";
 }
 
-Status TrainingLog::write_to(const std::string& dir) const {
-    Status st = write_text_atomically(dir + "/train_log.csv", train_csv());
-    if (st) st = write_text_atomically(dir + "/eval_log.csv", eval_csv());
-    if (st) st = write_text_atomically(dir + "/loss.svg", loss_svg());
+Status TrainingLog::write_to(const RunFolder& run) const {
+    Status st = write_text_atomically(run.train_log(), train_csv());
+    if (st) st = write_text_atomically(run.eval_log(), eval_csv());
+    if (st) st = write_text_atomically(run.loss_plot(), loss_svg());
     return st;
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "support/result.h"
+#include "train/run_folder.h"
 
 namespace mimir {
 
@@ -32,8 +33,8 @@ struct TrainingLog {
     std::string train_csv() const;  // step,epoch,lr,loss,grad_norm,tokens_per_s,skipped
     std::string eval_csv() const;   // step,epoch,eval_loss
     std::string loss_svg() const;
-    // Writes the three files into `dir`, each atomically.
-    Status write_to(const std::string& dir) const;
+    // Writes the three files into `run` (train_log, eval_log, loss_plot), each atomically.
+    Status write_to(const RunFolder& run) const;
 };
 
 }  // namespace mimir

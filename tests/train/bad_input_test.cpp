@@ -5,7 +5,6 @@
 #include <fstream>
 
 #include "train/merge.h"
-#include "train/run_files.h"
 #include "train/trainer.h"
 #include "train_test_support.h"
 
@@ -35,6 +34,7 @@ class BadInput : public ::testing::Test {
         options_.n_threads = 1;
         options_.quiet = true;
         options_.write_merged = false;
+        options_.system_prompt = "";  // short rows: the context limits below are about the rows
     }
     Error expect_failure(const TrainOptions& options) {
         Result<TrainSummary> result = run_training(options);
@@ -83,8 +83,9 @@ TEST_F(BadInput, AdapterPathThatIsAFolder) {
     Result<std::unique_ptr<LoraAdapter>> adapter = load_lora(dir_, **model);  // `mimir merge --adapter DIR`
     ASSERT_FALSE(adapter.ok());
     EXPECT_NE(adapter.error().message.find(dir_), std::string::npos);
-    EXPECT_FALSE(merge_files(base_, dir_, dir_ + "/merged.gguf", "").ok());
-    EXPECT_FALSE(merge_files(base_, base_, dir_ + "/merged.gguf", "").ok()) << "a model is not an adapter";
+    EXPECT_FALSE(merge_files(base_, dir_, dir_ + "/merged.gguf", MergedType::AsBase).ok());
+    EXPECT_FALSE(merge_files(base_, base_, dir_ + "/merged.gguf", MergedType::AsBase).ok())
+        << "a model is not an adapter";
 }
 
 TEST_F(BadInput, RankZero) {
@@ -99,9 +100,8 @@ TEST_F(BadInput, OtherBadOptionsNameTheirFlag) {
              {[](TrainOptions& o) { o.epochs = 0; }, "--epochs"},
              {[](TrainOptions& o) { o.learning_rate = -1; }, "--lr"},
              {[](TrainOptions& o) { o.eval_fraction = 1.5; }, "--eval-fraction"},
-             {[](TrainOptions& o) { o.schedule = "zigzag"; }, "--schedule"},
-             {[](TrainOptions& o) { o.recompute = "some"; }, "--recompute"},
-             {[](TrainOptions& o) { o.recompute = "-3"; }, "--recompute"},
+             {[](TrainOptions& o) { o.recompute = {.mode = Recompute::Mode::Lowest, .layers = -3}; },
+              "--recompute"},
              {[](TrainOptions& o) { o.targets = {"attn_bogus"}; }, "attn_bogus"},
              {[](TrainOptions& o) { o.targets = {"attn_q"}; }, "attn_q"},  // phi3 has a fused attn_qkv
              {[](TrainOptions& o) {
@@ -114,6 +114,31 @@ TEST_F(BadInput, OtherBadOptionsNameTheirFlag) {
         const Error e = expect_failure(o);
         EXPECT_NE(e.message.find(flag), std::string::npos) << flag << ": " << e.message;
     }
+}
+
+TEST(RecomputeFlag, ParsesAllNoneOrALayerCountAndNamesTheFlagOtherwise) {
+    for (const std::string text : {"all", "none", "0", "3"}) {
+        Result<Recompute> parsed = parse_recompute(text);
+        ASSERT_TRUE(parsed.ok()) << text;
+        EXPECT_EQ(parsed->name(), text);
+    }
+    EXPECT_EQ(parse_recompute("all")->layer_count(32), 32);
+    EXPECT_EQ(parse_recompute("none")->layer_count(32), 0);
+    EXPECT_EQ(parse_recompute("3")->layer_count(32), 3);
+    EXPECT_EQ(parse_recompute("99")->layer_count(32), 32);
+    for (const std::string text : {"some", "-3", "3x", ""}) {
+        Result<Recompute> parsed = parse_recompute(text);
+        ASSERT_FALSE(parsed.ok()) << text;
+        EXPECT_EQ(parsed.error().code, "bad_option");
+        EXPECT_NE(parsed.error().message.find("--recompute"), std::string::npos) << parsed.error().message;
+    }
+}
+
+TEST(MergedTypeFlag, EveryFlagNameParsesToTheTypeThatPrintsItAndNothingElseParses) {
+    EXPECT_EQ(merged_types_by_name().size(), 3u);
+    for (const auto& [name, type] : merged_types_by_name()) EXPECT_EQ(merged_type_name(type), name);
+    EXPECT_EQ(merged_types_by_name().count("q3_weird"), 0u);
+    EXPECT_EQ(merged_types_by_name().count("as-base"), 0u) << "the default is not a flag value";
 }
 
 TEST_F(BadInput, RowLongerThanTheContextIsSkippedOrStopsWithStrict) {
@@ -148,33 +173,6 @@ TEST_F(BadInput, ResumeWithoutACheckpoint) {
     options_.resume = true;
     const Error e = expect_failure(options_);
     EXPECT_NE(e.message.find("checkpoint"), std::string::npos) << e.message;
-}
-
-TEST(WriteFailures, FullDiskIsReportedAndNeverLeavesAHalfFile) {
-    std::FILE* full = std::fopen("/dev/full", "wb");
-    if (!full) GTEST_SKIP() << "/dev/full not available";
-    std::string megabyte(1 << 20, 'x');
-    std::fwrite(megabyte.data(), 1, megabyte.size(), full);
-    Status st = finish_writing(full, "/dev/full");
-    std::fclose(full);
-    ASSERT_FALSE(st.ok());
-    EXPECT_EQ(st.error().code, "write_failed");
-    EXPECT_NE(st.error().message.find("No space left"), std::string::npos) << st.error().message;
-
-    const std::string dir = test::scratch_dir();
-    const std::string target = dir + "/adapter.gguf";
-    ASSERT_TRUE(write_text_atomically(target, "old contents").ok());
-    Status failed = write_file_atomically(target, [](std::FILE*) { return false; });
-    EXPECT_FALSE(failed.ok());
-    std::ifstream in(target);
-    std::string kept((std::istreambuf_iterator<char>(in)), {});
-    EXPECT_EQ(kept, "old contents");
-    int files = 0;
-    for (const auto& entry : fs::directory_iterator(dir)) files += entry.is_regular_file();
-    EXPECT_EQ(files, 1) << "the temp file was not removed";
-
-    EXPECT_FALSE(write_text_atomically("/proc/mimir-no/file.csv", "x").ok());
-    EXPECT_FALSE(write_text_atomically(dir, "x").ok()) << "a folder as the target";
 }
 
 }  // namespace

@@ -24,7 +24,7 @@ constexpr float kAbsolute = 2e-4f;
 // Checks the `n_check` largest-gradient elements of every parameter plus a few fixed ones.
 void expect_gradients_match(TrainingGraph& graph, const TokenSequence& sequence, int n_check) {
     graph.zero_gradients();
-    graph.accumulate_gradients(sequence);
+    test::value_of(graph.accumulate_gradients(sequence));
     float worst = 0.0f;
     int checked = 0;
     for (size_t p = 0; p < graph.parameters().size(); ++p) {
@@ -42,9 +42,9 @@ void expect_gradients_match(TrainingGraph& graph, const TokenSequence& sequence,
             const float eps = 1e-2f;
             const float saved = w[i];
             w[i] = saved + eps;
-            const float up = graph.loss(sequence);
+            const float up = test::value_of(graph.loss(sequence));
             w[i] = saved - eps;
-            const float down = graph.loss(sequence);
+            const float down = test::value_of(graph.loss(sequence));
             w[i] = saved;
             const float numeric = (up - down) / (2 * eps);
             const float error = std::fabs(numeric - grad[i]);
@@ -104,7 +104,7 @@ TEST(ReplyOnlyLoss, LossIsTheMeanCrossEntropyOfReplyTokensOnly) {
     ASSERT_TRUE(model.ok());
     const TokenSequence sequence = sample_sequence();
     TrainingGraph graph(**model, nullptr, {(*model)->output_norm}, 2);
-    const std::vector<float> logits = graph.logits(sequence.tokens);
+    const std::vector<float> logits = test::value_of(graph.logits(sequence.tokens));
     const size_t n_vocab = logits.size() / sequence.tokens.size();
     double expected = 0;
     for (size_t pos = sequence.n_prompt - 1; pos + 1 < sequence.tokens.size(); ++pos) {
@@ -115,7 +115,7 @@ TEST(ReplyOnlyLoss, LossIsTheMeanCrossEntropyOfReplyTokensOnly) {
         expected -= row[sequence.tokens[pos + 1]] - top - std::log(sum);
     }
     expected /= sequence.n_targets();
-    EXPECT_NEAR(graph.accumulate_gradients(sequence), expected, 1e-4);
+    EXPECT_NEAR(test::value_of(graph.accumulate_gradients(sequence)), expected, 1e-4);
 
     // Moving the reply start changes the loss and its gradient: prompt positions are truly unmasked
     // only when they are reply positions.
@@ -124,7 +124,7 @@ TEST(ReplyOnlyLoss, LossIsTheMeanCrossEntropyOfReplyTokensOnly) {
     graph.zero_gradients();
     TokenSequence longer_prompt = sequence;
     longer_prompt.n_prompt += 2;
-    graph.accumulate_gradients(longer_prompt);
+    test::value_of(graph.accumulate_gradients(longer_prompt));
     std::vector<float> grad_b(static_cast<const float*>(graph.gradient(0)->data),
                               static_cast<const float*>(graph.gradient(0)->data) + 64);
     EXPECT_GT(test::max_abs_diff(grad_a, grad_b), 1e-6f);
@@ -143,19 +143,19 @@ TEST(ReplyOnlyLoss, PromptLabelsHaveNoEffectOnGradients) {
     TokenSequence sequence = sample_sequence();
     for (size_t i = 0; i + 1 < sequence.tokens.size(); ++i) sequence.labels.push_back(sequence.tokens[i + 1]);
     graph.zero_gradients();
-    graph.accumulate_gradients(sequence);
+    test::value_of(graph.accumulate_gradients(sequence));
     const std::vector<float> reference = gradient_copy(graph, 0);
 
     TokenSequence changed_prompt_label = sequence;
     changed_prompt_label.labels[2] = 555;  // a prompt position: masked
     graph.zero_gradients();
-    graph.accumulate_gradients(changed_prompt_label);
+    test::value_of(graph.accumulate_gradients(changed_prompt_label));
     EXPECT_EQ(test::max_abs_diff(reference, gradient_copy(graph, 0)), 0.0f);
 
     TokenSequence changed_reply_label = sequence;
     changed_reply_label.labels[sequence.n_prompt + 1] = 555;  // a reply position: the control
     graph.zero_gradients();
-    graph.accumulate_gradients(changed_reply_label);
+    test::value_of(graph.accumulate_gradients(changed_reply_label));
     EXPECT_GT(test::max_abs_diff(reference, gradient_copy(graph, 0)), 1e-6f);
 }
 
@@ -167,7 +167,7 @@ class LayerRecomputationTest : public ::testing::TestWithParam<std::string> {};
 void expect_same_gradients(TrainingGraph& graph, const TokenSequence& sequence) {
     graph.set_recompute_layers(0);
     graph.zero_gradients();
-    const float whole_loss = graph.accumulate_gradients(sequence);
+    const float whole_loss = test::value_of(graph.accumulate_gradients(sequence));
     std::vector<std::vector<float>> whole;
     for (size_t i = 0; i < graph.parameters().size(); ++i) whole.push_back(gradient_copy(graph, i));
     float largest = 0;
@@ -178,7 +178,7 @@ void expect_same_gradients(TrainingGraph& graph, const TokenSequence& sequence) 
     for (int recomputed = 1; recomputed <= 2; ++recomputed) {  // the test models have 2 layers
         graph.set_recompute_layers(recomputed);
         graph.zero_gradients();
-        EXPECT_NEAR(graph.accumulate_gradients(sequence), whole_loss, 1e-6);
+        EXPECT_NEAR(test::value_of(graph.accumulate_gradients(sequence)), whole_loss, 1e-6);
         float worst = 0;
         for (size_t i = 0; i < whole.size(); ++i)
             worst = std::max(worst, test::max_abs_diff(whole[i], gradient_copy(graph, i)));

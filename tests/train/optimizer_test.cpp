@@ -17,13 +17,19 @@ TEST(Schedule, WarmsUpLinearlyThenDecaysToZero) {
     EXPECT_FLOAT_EQ(learning_rate_at(s, 10, total), 1.0f);
     EXPECT_NEAR(learning_rate_at(s, 55, total), 0.5f, 1e-6);  // cosine half way
     EXPECT_NEAR(learning_rate_at(s, 99, total), 0.0f, 1e-3);
-    s.schedule = "linear";
+    s.schedule = Schedule::Linear;
     EXPECT_NEAR(learning_rate_at(s, 55, total), 0.5f, 1e-6);
     EXPECT_NEAR(learning_rate_at(s, 28, total), 0.8f, 1e-6);
-    s.schedule = "constant";
+    s.schedule = Schedule::Constant;
     EXPECT_FLOAT_EQ(learning_rate_at(s, 80, total), 1.0f);
     s.warmup_ratio = 0;
     EXPECT_FLOAT_EQ(learning_rate_at(s, 0, total), 1.0f);
+}
+
+TEST(Schedule, EveryFlagNameParsesToTheScheduleThatPrintsIt) {
+    EXPECT_EQ(schedules_by_name().size(), 3u);
+    for (const auto& [name, schedule] : schedules_by_name()) EXPECT_EQ(schedule_name(schedule), name);
+    EXPECT_EQ(schedules_by_name().count("zigzag"), 0u);
 }
 
 struct OneTensor {

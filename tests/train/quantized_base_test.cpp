@@ -29,7 +29,7 @@ TEST_P(QuantizedBase, ForwardLogitsMatchLlamaCppAndLoraTrains) {
     EXPECT_NE((*model)->blocks[0].attn_qkv->type, GGML_TYPE_F32);
     const std::vector<int32_t> tokens = {1, 32010, 15043, 29991, 32007, 32001, 6324, 29892, 306, 626};
     TrainingGraph graph(**model, nullptr, {}, 1);
-    const std::vector<float> ours = graph.logits(tokens);
+    const std::vector<float> ours = test::value_of(graph.logits(tokens));
     // The reference: llama.cpp on the same weights dequantized to F32 by its own llama-quantize. Mimir's
     // training ops multiply dequantized weights in F32 (train/projection_ops.h), while llama.cpp on the
     // quantized file rounds activations to 8 bits for its integer dot products (~1% of the logits' scale
@@ -56,6 +56,7 @@ TEST_P(QuantizedBase, ForwardLogitsMatchLlamaCppAndLoraTrains) {
     o.grad_accumulation = 4;
     o.learning_rate = 1e-2f;
     o.n_ctx = 160;
+    o.system_prompt = "";  // the sample rows alone fit --ctx 160
     o.n_threads = 1;
     o.quiet = true;
     Result<TrainSummary> summary = run_training(o);

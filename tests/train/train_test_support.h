@@ -2,10 +2,13 @@
 // llama.cpp-side reference computations to compare the training graph against.
 #pragma once
 
+#include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/llama_handles.h"
+#include "support/result.h"
 #include "support/test_models.h"
 
 namespace mimir::test {
@@ -21,6 +24,13 @@ std::vector<float> llama_logits(const std::string& model_path, const std::vector
 // Greedy continuation of `prompt` by llama.cpp, at most `max_tokens`, stopping at end of generation.
 std::vector<int32_t> llama_greedy(const std::string& model_path, const std::vector<int32_t>& prompt,
                                   int max_tokens, const std::string& adapter_path = "");
+
+// The value of `result`; its error as an exception otherwise (GoogleTest reports it as the test's failure).
+template <typename T>
+T value_of(Result<T> result) {
+    if (!result) throw std::runtime_error(result.error().code + ": " + result.error().message);
+    return std::move(result).value();
+}
 
 float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b);
 

@@ -25,7 +25,7 @@ TEST_P(TrainingGraphTest, ForwardLogitsMatchLlamaCpp) {
     Result<std::unique_ptr<BaseModel>> model = load_base_model(path);
     ASSERT_TRUE(model.ok()) << model.error().message;
     TrainingGraph graph(**model, nullptr, {}, 2);
-    const std::vector<float> ours = graph.logits(sample_tokens());
+    const std::vector<float> ours = test::value_of(graph.logits(sample_tokens()));
     const std::vector<float> reference = test::llama_logits(path, sample_tokens());
     ASSERT_EQ(ours.size(), reference.size());
     const float diff = test::max_abs_diff(ours, reference);
@@ -42,7 +42,7 @@ TEST_P(TrainingGraphTest, ForwardLogitsWithAdapterMatchLlamaCpp) {
     Result<std::unique_ptr<LoraAdapter>> adapter = load_lora(adapter_path, **model);
     ASSERT_TRUE(adapter.ok()) << adapter.error().message;
     TrainingGraph graph(**model, adapter->get(), {}, 2);
-    const std::vector<float> ours = graph.logits(sample_tokens());
+    const std::vector<float> ours = test::value_of(graph.logits(sample_tokens()));
     const std::vector<float> reference = test::llama_logits(path, sample_tokens(), adapter_path);
     const std::vector<float> base_only = test::llama_logits(path, sample_tokens());
     const float diff = test::max_abs_diff(ours, reference);
