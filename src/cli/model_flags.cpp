@@ -1,7 +1,7 @@
 #include "cli/model_flags.h"
 
 #include "agent/tutor_prompt.h"
-#include "data/csv.h"
+#include "support/files.h"
 
 namespace mimir::cli {
 

@@ -20,7 +20,8 @@ void add_engine_flags(CLI::App& command, EngineOptions& engine, bool with_parall
 // --temperature, --top-p, --top-k, --repeat-penalty, --seed, --max-tokens.
 void add_sampling_flags(CLI::App& command, SamplingParams& sampling);
 
-// --system-prompt TEXT|none and --system-prompt-file FILE; without either, the default tutor prompt.
+// --system-prompt TEXT|none and --system-prompt-file FILE; without either, the default tutor prompt. Serving
+// and training take the same flags, so a model is trained on the prompt it is served with.
 struct SystemPromptFlags {
     std::string text;
     std::string file;

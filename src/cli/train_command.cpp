@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/model_flags.h"
 #include "support/files.h"
 #include "train/merge.h"
 #include "train/run_folder.h"
@@ -21,19 +22,6 @@ namespace {
 int report_failure(const char* command, const Error& error) {
     std::cerr << "mimir " << command << ": " << error.code << ": " << error.message << "\n";
     return 1;
-}
-
-// What --system-prompt / --system-prompt-file chose; the default tutor prompt when neither was given.
-struct SystemPromptFlags {
-    std::string text;  // "none" = no system prompt
-    std::string file;
-};
-
-Result<std::string> chosen_system_prompt(const SystemPromptFlags& flags) {
-    if (!flags.file.empty()) return read_text_file(flags.file);
-    if (flags.text == "none") return std::string();
-    if (!flags.text.empty()) return flags.text;
-    return default_tutor_system_prompt();
 }
 
 int run_train(TrainOptions options, const SystemPromptFlags& prompt_flags) {
@@ -147,14 +135,7 @@ void register_train(CLI::App& app, int& exit_code) {
     train->add_option("--patience", o->patience, "Stop after N epochs without eval improvement (0 = never)")
         ->capture_default_str();
     train->add_flag("--strict", o->strict, "Stop at the first bad row instead of skipping it");
-    CLI::Option* prompt_text = train->add_option(
-        "--system-prompt", prompt_flags->text,
-        "System prompt rendered before each row's prompt, as mimir serve sends it (default: "
-        "the tutor prompt mimir serve uses; none = no system prompt)");
-    train
-        ->add_option("--system-prompt-file", prompt_flags->file,
-                     "Read the system prompt from this file (as mimir serve --system-prompt-file)")
-        ->excludes(prompt_text);
+    add_system_prompt_flags(*train, *prompt_flags);
     add_enum_option(train, "--merged-type", o->merged_type, merged_types_by_name(),
                     "Type of " + kOut.fine_tuned() + " (default: each tensor's type in the base)");
     train->callback([o, prompt_flags, &exit_code] { exit_code = run_train(*o, *prompt_flags); });

@@ -3,6 +3,7 @@
 // recorded in the run folder to be served with the model.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "agent/tutor_prompt.h"
