@@ -50,6 +50,10 @@ struct ValidateOptions {
     int n_ctx = TrainOptions{}.n_ctx;
 };
 
+std::string counted(size_t n, const std::string& noun) {
+    return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 std::string similarity_note(PromptMatch match, double jaccard) {
     if (match != PromptMatch::near) return " (same text once normalised)";
     char note[64];
@@ -84,8 +88,9 @@ int run_validate(const ValidateOptions& options) {
     }
     const DatasetValidation found = validate_dataset(*data, *held_out, token_counts, options.n_ctx);
     print_validation(found, options.suite_path);
-    std::cout << options.data_path << ": " << data->rows.size() + data->problems.size() << " rows, "
-              << found.error_count() << " errors, " << found.warnings.size() << " warnings";
+    std::cout << options.data_path << ": " << counted(data->rows.size() + data->problems.size(), "row")
+              << ", " << counted(found.error_count(), "error") << ", "
+              << counted(found.warnings.size(), "warning");
     if (!options.suite_path.empty())
         std::cout << "; checked against " << held_out->size() << " suite prompts";
     if (options.base_path.empty()) std::cout << "; token lengths not checked (give --base)";
