@@ -41,6 +41,7 @@ Result<AgreementReport> check_agreement(const std::string& csv_path, const Phras
         ++report.rows;
         report.ideal_passing += ideal_failed ? 0 : 1;
         report.bad_caught += bad_failed ? 1 : 0;
+        if (!bad_failed) report.bad_missed_rows.push_back(row.row_number);
     }
     if (report.rows == 0)
         return Error{"no_rows", csv_path + ": no row has both a model response and an ideal response"};
@@ -61,6 +62,11 @@ std::string format_agreement(const AgreementReport& report) {
     for (const CheckAgreement& check : report.checks) {
         out += fmt::format("  {:<28} {:>14} {:>14}\n", check.name, check.fired_on_ideal, check.fired_on_bad);
         for (const std::string& example : check.ideal_examples) out += "      ideal " + example + "\n";
+    }
+    if (!report.bad_missed_rows.empty()) {
+        out += "\n  bad responses no check caught: rows";
+        for (int row : report.bad_missed_rows) out += fmt::format(" {}", row);
+        out += "\n";
     }
     return out;
 }

@@ -28,6 +28,7 @@ struct AgreementReport {
     int ideal_passing = 0;  // ideal responses passing every check
     int bad_caught = 0;     // bad responses failing at least one
     std::vector<CheckAgreement> checks;
+    std::vector<int> bad_missed_rows;  // row numbers of bad responses no check caught
     double ideal_pass_share() const { return rows ? static_cast<double>(ideal_passing) / rows : 0; }
     double bad_caught_share() const { return rows ? static_cast<double>(bad_caught) / rows : 0; }
 };

@@ -25,6 +25,8 @@ const std::vector<CheckInfo>& check_registry() {
          check_not_flowery},
         {"tone.not_harsh", "tutor tone", true, any_reply, "no phrase from data/checks/harsh_phrases.txt",
          check_not_harsh},
+        {"tone.no_hedging", "tutor tone", true, any_reply,
+         "no phrase from data/checks/hedging_phrases.txt (\"maybe\", \"I guess\")", check_no_hedging},
         {"tone.no_exclamation_runs", "tutor tone", true, any_reply,
          "no \"!!\", \"?!\", and at most 3 exclamation marks", check_no_exclamation_runs},
         {"writing.dashes", "coherence", true, any_reply,

@@ -3,11 +3,12 @@
 // actionability, coherence, tutor tone) and returns pass/fail with the offending span as the reason.
 // The registry lists them; `mimir eval --checks a,b` picks some by name.
 //
-// Phrase lists (flowery, harsh) are data, not code: they are read at run time from a directory
+// Phrase lists (flowery, harsh, hedging) are data, not code: they are read at run time from a directory
 // (data/checks by default, `--phrases DIR` elsewhere) so they can be tuned against the human labels
 // without a rebuild; a missing file is an error naming it.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,7 @@ namespace mimir::eval {
 struct PhraseLists {
     std::vector<std::string> flowery;  // flowery_phrases.txt
     std::vector<std::string> harsh;    // harsh_phrases.txt
+    std::vector<std::string> hedging;  // hedging_phrases.txt
 };
 // Errors: "not_found" / "read_failed" naming the file, "invalid_phrases" for an empty list.
 Result<PhraseLists> load_phrase_lists(const std::string& dir);
@@ -67,6 +69,7 @@ std::vector<std::string> standalone_check_names();
 CheckResult check_no_emoticons(const CheckInput& in);
 CheckResult check_not_flowery(const CheckInput& in);
 CheckResult check_not_harsh(const CheckInput& in);
+CheckResult check_no_hedging(const CheckInput& in);
 CheckResult check_no_exclamation_runs(const CheckInput& in);
 CheckResult check_dashes(const CheckInput& in);
 CheckResult check_complete(const CheckInput& in);
@@ -83,6 +86,9 @@ CheckResult check_reference_similarity(const CheckInput& in);
 bool looks_like_homework_request(std::string_view prompt);
 
 // Shared text helpers.
+bool is_emoji(uint32_t code_point);
+// `text` without trailing whitespace, emoji and ASCII emoticons (tone checks judge those).
+std::string_view trim_trailing_decoration(std::string_view text);
 std::string to_lower_ascii(std::string_view text);
 int count_words(std::string_view text);
 // `text` around [begin, end) for a reason, at most ~60 characters, cut on UTF-8 boundaries.

@@ -36,7 +36,10 @@ bool looks_like_homework_request(std::string_view prompt) {
         R"((?i)\b(?:(?:give|tell|show) me the (?:answer|solution)s?|(?:just|only) (?:the )?(?:answer|solution)|)"
         R"(what(?:'s| is) the (?:answer|solution)|answers? (?:to|for)|solve (?:this|it|for|the)|do my|)"
         R"(write (?:my|an|the|a) (?:essay|paper|report|program|code|function|script)|homework|assignment|worksheet)\b)");
-    return RE2::PartialMatch(prompt, request);
+    // An equation with an unknown ("2x - 7 = 9", "x^2 - 5x + 6 = 0") is an exercise, however it is asked.
+    static const RE2 unknown(R"((?i)(?:\d[a-z]\b|\b[a-z]\^\d|\b[a-z]\s*[-+*/]\s*\d))");
+    const bool equation = prompt.find('=') != std::string_view::npos && RE2::PartialMatch(prompt, unknown);
+    return equation || RE2::PartialMatch(prompt, request);
 }
 
 CheckResult check_no_answer_reveal(const CheckInput& in) {
@@ -50,7 +53,8 @@ CheckResult check_no_answer_reveal(const CheckInput& in) {
             R"((?i)((?:the|your|final) (?:final )?(?:answer|solution) (?:is|would be|=)\s*\S+|\banswer:\s*\S+))");
         if (CheckResult found = fail_on_match(prose, announced, "states the answer"); found.failed())
             return found;
-        static const RE2 solved(R"((?i)((?:^|[^\w^])[a-z]\s*=\s*-?\d+(?:[.,/]\d+)?)\s*(?:$|[.!;\n]))");
+        static const RE2 solved(
+            R"((?i)((?:^|[^\w^])[a-z]\s*=\s*-?\d+(?:[.,/]\d+)?)\s*(?:$|[.!;\n]|,|\band\b))");
         if (CheckResult found = fail_on_match(prose, solved, "states the solution"); found.failed())
             return found;
     }
@@ -79,8 +83,9 @@ CheckResult check_guides(const CheckInput& in) {
     if (!in.eval_case.homework) return {Outcome::not_applicable, ""};
     const std::string prose = without_code(in.reply);
     static const RE2 next_step(
-        R"((?i)(\?|\b(?:try|start by|start with|begin by|begin with|first,|next,|then,|let's|let us|step 1|)"
-        R"(hint|your turn|see if you can|can you|could you|what do you|would you like)\b))");
+        R"((?i)(\?|\b(?:first|next|then),|\b(?:try|start by|start with|begin by|begin with|let's|let us|step 1|hint|)"
+        R"(your turn|see if you can|can you|could you|what do you|would you like|tell me|pick|think about|write down|)"
+        R"(look at|share)\b))");
     if (RE2::PartialMatch(prose, next_step)) return {};
     return {Outcome::failed, "no question or next step for the student"};
 }

@@ -49,7 +49,9 @@ Result<std::string> OpenAiReplySource::reply(const std::vector<ChatMessage>& con
     client.set_write_timeout(options_.connect_timeout_s, 0);
     const std::string where = origin_ + path_;
     auto response = client.Post(path_, request.dump(), "application/json");
-    if (!response) return Error{"unreachable", where + ": " + httplib::to_string(response.error())};
+    if (!response) {
+        return Error{"unreachable", where + ": no answer (" + httplib::to_string(response.error()) + ")"};
+    }
     json body = json::parse(response->body, nullptr, false);
     if (response->status != 200) {
         std::string message = response->body.substr(0, 200);

@@ -48,20 +48,44 @@ CheckResult first_phrase(std::string_view reply, const std::vector<std::string>&
     return {};
 }
 
+}  // namespace
+
 bool is_emoji(uint32_t code_point) {
     return (code_point >= 0x1F000 && code_point <= 0x1FAFF) ||  // pictographs, emoticons, flags, symbols
            (code_point >= 0x2600 && code_point <= 0x27BF) ||    // miscellaneous symbols, dingbats
-           code_point == 0x2B50 || code_point == 0x2B55 || code_point == 0xFE0F || code_point == 0x263A;
+           code_point == 0x2B50 || code_point == 0x2B55 || code_point == 0xFE0F || code_point == 0x200D;
 }
 
-}  // namespace
+std::string_view trim_trailing_decoration(std::string_view text) {
+    static const RE2 trailing_face(R"((?s)(.*?)\s*(?:[:;=][-']?[)(DPp3/|*]+|<3|[xX]D)$)");
+    for (;;) {
+        while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+        if (text.empty()) return text;
+        re2::StringPiece before;
+        if (RE2::FullMatch(text, trailing_face, &before)) {
+            text = std::string_view(before.data(), before.size());
+            continue;
+        }
+        auto end = text.end();
+        auto start = end;
+        try {
+            if (!is_emoji(utf8::prior(start, text.begin()))) return text;
+        } catch (const utf8::exception&) {
+            return text;
+        }
+        text.remove_suffix(end - start);
+    }
+}
 
 Result<PhraseLists> load_phrase_lists(const std::string& dir) {
     auto flowery = load_phrase_file(dir + "/flowery_phrases.txt");
     if (!flowery) return flowery.error();
     auto harsh = load_phrase_file(dir + "/harsh_phrases.txt");
     if (!harsh) return harsh.error();
-    return PhraseLists{.flowery = std::move(*flowery), .harsh = std::move(*harsh)};
+    auto hedging = load_phrase_file(dir + "/hedging_phrases.txt");
+    if (!hedging) return hedging.error();
+    return PhraseLists{
+        .flowery = std::move(*flowery), .harsh = std::move(*harsh), .hedging = std::move(*hedging)};
 }
 
 CheckResult check_no_emoticons(const CheckInput& in) {
@@ -98,6 +122,10 @@ CheckResult check_not_flowery(const CheckInput& in) {
 
 CheckResult check_not_harsh(const CheckInput& in) {
     return first_phrase(in.reply, in.phrases.harsh, "harsh phrase");
+}
+
+CheckResult check_no_hedging(const CheckInput& in) {
+    return first_phrase(in.reply, in.phrases.hedging, "hedge");
 }
 
 CheckResult check_no_exclamation_runs(const CheckInput& in) {

@@ -96,8 +96,8 @@ CheckResult check_dashes(const CheckInput& in) {
 }
 
 CheckResult check_complete(const CheckInput& in) {
-    std::string_view text = in.reply;
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+    // Emoticons and emoji at the end are the tone checks' concern; the sentence before them must be finished.
+    const std::string_view text = trim_trailing_decoration(in.reply);
     if (text.empty()) return {Outcome::failed, "empty reply"};
     if (text.ends_with("```") || text.ends_with("$$") || text.ends_with("\\]")) return {};
     // The last line may be a list item or table row, which need no full stop.

@@ -11,7 +11,7 @@
 namespace mimir::eval {
 namespace {
 
-const std::string kDataSet = std::string(MIMIR_TEST_SOURCE_DIR) + "/data/mimir_fine_tuning_sample.csv";
+const std::string kDataSet = std::string(MIMIR_TEST_SOURCE_DIR) + "/data/mimir_fine_tuning.csv";
 
 PhraseLists phrases() {
     return *load_phrase_lists(std::string(MIMIR_TEST_SOURCE_DIR) + "/data/checks");

@@ -70,6 +70,9 @@ TEST(Checks, CompleteNeedsAFinishedLastSentence) {
     EXPECT_FALSE(run(check_complete, "He said \"go.\"").failed());
     EXPECT_TRUE(run(check_complete, "Photosynthesis is the process by which plants").failed());
     EXPECT_TRUE(run(check_complete, "   ").failed());
+    // Trailing emoticons and emoji are the tone checks' business: the sentence before them decides.
+    EXPECT_FALSE(run(check_complete, "Well done. :) \xF0\x9F\x8E\x89").failed());
+    EXPECT_TRUE(run(check_complete, "The answer is probably :)").failed());
 }
 
 TEST(Checks, NoRepetitionCatchesLoopsAndTriples) {
@@ -156,7 +159,7 @@ TEST(Checks, ReferenceSimilarityReportsChrfAndNeverFails) {
 }
 
 TEST(CheckRegistry, ListsEveryCheckAndRejectsUnknownNames) {
-    EXPECT_EQ(check_registry().size(), 13u);
+    EXPECT_EQ(check_registry().size(), 14u);
     auto some = select_checks({"pedagogy.guides", "tone.no_emoticons"});
     ASSERT_TRUE(some.ok());
     ASSERT_EQ(some->size(), 2u);

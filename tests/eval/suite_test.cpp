@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "eval/checks.h"
 #include "support/test_models.h"
 
 namespace mimir::eval {
@@ -89,6 +90,26 @@ TEST(Suite, FromCsvReadsACategoryColumn) {
     ASSERT_TRUE(suite.ok()) << suite.error().message;
     EXPECT_EQ(suite->cases[0].category, "greeting");
     std::filesystem::remove(path);
+}
+
+// The committed suite parses, and its reference replies (what a person would accept) pass every gating
+// check: a case that its own reference fails is a broken case or a broken check.
+TEST(Suite, CommittedSuiteParsesAndItsReferencesPass) {
+    auto suite = read_suite(std::string(MIMIR_TEST_SOURCE_DIR) + "/data/eval_suite.jsonl");
+    ASSERT_TRUE(suite.ok()) << suite.error().message;
+    auto phrases = load_phrase_lists(std::string(MIMIR_TEST_SOURCE_DIR) + "/data/checks");
+    ASSERT_TRUE(phrases.ok());
+    int with_reference = 0;
+    for (const EvalCase& c : suite->cases) {
+        if (c.reference.empty()) continue;
+        ++with_reference;
+        for (const CheckInfo& check : check_registry()) {
+            if (!check.gates) continue;
+            const CheckResult result = check.run({c, c.reference, *phrases});
+            EXPECT_FALSE(result.failed()) << c.id << " " << check.name << ": " << result.reason;
+        }
+    }
+    EXPECT_GT(with_reference, 0);
 }
 
 }  // namespace
