@@ -76,9 +76,9 @@ CheckResult check_dashes(const CheckInput& in) {
         if (RE2::FullMatch(prose.substr(line_start, line_end - line_start), rule_or_table)) continue;
         return {Outcome::failed, "dash run \"" + excerpt(in.reply, at, at + dashes.size()) + "\""};
     }
-    // Dashes used as punctuation (an em or en dash, or a spaced hyphen): a pair (an aside) is fine, more only
-    // in a long reply.
-    static const RE2 punctuation_dash(R"((—|–| - ))");
+    // Dashes used as punctuation (an em dash, a spaced en dash or hyphen): a pair (an aside) is fine, more
+    // only in a long reply.
+    static const RE2 punctuation_dash(R"((—| – | - ))");  // an unspaced en dash is a range: 1990–2000
     re2::StringPiece rest(prose), dash;
     int count = 0;
     size_t first_at = 0;
