@@ -58,8 +58,12 @@ TEST(Checks, DashRunsAndTooManyPunctuationDashes) {
     EXPECT_TRUE(
         run(check_dashes, "Everest \xE2\x80\x93 just ask - every learner \xE2\x80\x94 shall we.").failed());
     EXPECT_FALSE(run(check_dashes, "A well-known two-step method works.").failed());
-    EXPECT_FALSE(
-        run(check_dashes, "Read pages 10\xE2\x80\x9320, 30\xE2\x80\x9340 and 50\xE2\x80\x9360.").failed());
+    EXPECT_FALSE(run(check_dashes,
+                     "Read pages 10\xE2\x80\x93"
+                     "20, 30\xE2\x80\x93"
+                     "40 and 50\xE2\x80\x93"
+                     "60.")
+                     .failed());
     EXPECT_FALSE(run(check_dashes, "One idea \xE2\x80\x94 the main one \xE2\x80\x94 matters here.").failed());
     EXPECT_FALSE(run(check_dashes, "| a | b |\n|---|---|\n| 1 | 2 |\n\nThat is the table.").failed());
     EXPECT_FALSE(run(check_dashes, "Run it:\n```\nls --all\n```\nThen look.").failed());
