@@ -134,7 +134,7 @@ void register_eval_command(CLI::App& app, int& exit_code) {
                     "Name of the tier of the --url in the same position (repeatable)");
     cmd->add_option("--checks", flags->checks, "Only these checks (comma-separated names)")->delimiter(',');
     cmd->add_option("--phrases", flags->phrases,
-                    "Directory of the phrase lists (flowery_phrases.txt, harsh_phrases.txt)")
+                    "Directory of the phrase lists (flowery, harsh, hedging_phrases.txt)")
         ->capture_default_str();
     cmd->add_option("--samples", flags->samples, "Replies per case: greedy, then seeded samples")
         ->capture_default_str()

@@ -40,6 +40,7 @@ std::vector<std::vector<std::string>> table_rows(const EvalReport& report) {
     row("95% interval",
         [](const TierResult& t) { return fmt::format("[{:.3f}, {:.3f}]", t.interval.low, t.interval.high); });
     for (const std::string& name : report.check_names) {
+        if (!(*select_checks({name}))[0]->gates) continue;  // similarity has its own row (mean chrF)
         row(name, [&](const TierResult& t) {
             auto found = t.by_check.find(name);
             return found == t.by_check.end() ? std::string("-") : rate(found->second);
