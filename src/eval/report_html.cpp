@@ -53,6 +53,7 @@ std::string charts(const EvalReport& report) {
     std::vector<std::vector<double>> values(1);
     for (const TierResult& tier : report.tiers) values[0].push_back(tier.accuracy(report.completed));
     for (const std::string& name : report.check_names) {
+        if (!(*select_checks({name}))[0]->gates) continue;  // chrF is no pass rate
         labels.push_back(name);
         values.emplace_back();
         for (const TierResult& tier : report.tiers) {
