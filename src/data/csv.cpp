@@ -135,4 +135,32 @@ Result<CsvTable> read_csv_file(const std::string& path) {
     return table;
 }
 
+std::string format_csv_record(const std::vector<std::string>& fields) {
+    std::string line;
+    for (size_t i = 0; i < fields.size(); ++i) {
+        const std::string& field = fields[i];
+        if (i > 0) line.push_back(',');
+        const bool padded = !field.empty() && (field.front() == ' ' || field.back() == ' ');
+        if (!padded && field.find_first_of(",\"\r\n") == std::string::npos) {
+            line += field;
+            continue;
+        }
+        line.push_back('"');
+        for (char c : field) {
+            if (c == '"') line.push_back('"');
+            line.push_back(c);
+        }
+        line.push_back('"');
+    }
+    line.push_back('\n');
+    return line;
+}
+
+Status write_csv_file(const std::string& path, const std::vector<std::string>& header,
+                      const std::vector<std::vector<std::string>>& records) {
+    std::string text = format_csv_record(header);
+    for (const auto& record : records) text += format_csv_record(record);
+    return write_text_atomically(path, text);
+}
+
 }  // namespace mimir

@@ -34,4 +34,13 @@ Result<CsvTable> parse_csv(std::string_view text);
 // Reads `path` and parses it; "not_found" / "read_failed" name the file.
 Result<CsvTable> read_csv_file(const std::string& path);
 
+// One record as parse_csv reads it back, ending in "\n": a field is quoted when it holds a comma, a quote
+// (doubled inside), a line end, or leading or trailing spaces.
+std::string format_csv_record(const std::vector<std::string>& fields);
+
+// Writes the header and records to `path` (UTF-8, LF line ends, no byte-order mark); "write_failed" names
+// the file.
+Status write_csv_file(const std::string& path, const std::vector<std::string>& header,
+                      const std::vector<std::vector<std::string>>& records);
+
 }  // namespace mimir

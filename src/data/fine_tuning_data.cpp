@@ -23,12 +23,18 @@ std::string normalized_column(const std::string& name) {
     return first == std::string::npos ? std::string() : out.substr(first, last - first + 1);
 }
 
+std::string trimmed(const std::string& text) {
+    const size_t first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos) return {};
+    return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
+}
+
 bool is_blank(const std::string& text) {
     return std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isspace(c); });
 }
 
 struct ColumnIndex {
-    std::optional<size_t> prompt, model_response, issues, ideal_response;
+    std::optional<size_t> prompt, model_response, issues, ideal_response, category;
 };
 
 ColumnIndex find_columns(const std::vector<std::string>& header) {
@@ -39,6 +45,7 @@ ColumnIndex find_columns(const std::vector<std::string>& header) {
         if (name == "model response" && !index.model_response) index.model_response = i;
         if (name == "issues" && !index.issues) index.issues = i;
         if (name == "ideal response" && !index.ideal_response) index.ideal_response = i;
+        if (name == "category" && !index.category) index.category = i;
     }
     return index;
 }
@@ -66,6 +73,7 @@ Result<FineTuningData> parse_fine_tuning_csv(const std::string& text, const std:
                                  joined_header(table->header) + ")");
     }
     FineTuningData data;
+    data.has_category_column = columns.category.has_value();
     int row_number = 0;
     for (const CsvRecord& record : table->records) {
         ++row_number;
@@ -81,7 +89,8 @@ Result<FineTuningData> parse_fine_tuning_csv(const std::string& text, const std:
                           .prompt = field_or_empty(record, columns.prompt),
                           .model_response = field_or_empty(record, columns.model_response),
                           .issues = field_or_empty(record, columns.issues),
-                          .ideal_response = field_or_empty(record, columns.ideal_response)};
+                          .ideal_response = field_or_empty(record, columns.ideal_response),
+                          .category = trimmed(field_or_empty(record, columns.category))};
         if (is_blank(row.prompt)) {
             problem("missing prompt");
         } else if (is_blank(row.ideal_response)) {
@@ -106,6 +115,19 @@ Result<FineTuningData> read_fine_tuning_csv(const std::string& path) {
 std::string describe(const RowProblem& problem) {
     return "row " + std::to_string(problem.row_number) + " (line " + std::to_string(problem.line) +
            "): " + problem.reason;
+}
+
+Status write_fine_tuning_csv(const std::string& path, const std::vector<FineTuningRow>& rows,
+                             bool with_category) {
+    std::vector<std::string> header = {"Prompt", "Model Response", "Issues", "Ideal Response"};
+    if (with_category) header.push_back("Category");
+    std::vector<std::vector<std::string>> records;
+    records.reserve(rows.size());
+    for (const FineTuningRow& row : rows) {
+        records.push_back({row.prompt, row.model_response, row.issues, row.ideal_response});
+        if (with_category) records.back().push_back(row.category);
+    }
+    return write_csv_file(path, header, records);
 }
 
 void seeded_shuffle(std::vector<size_t>& items, uint64_t seed) {

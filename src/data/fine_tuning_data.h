@@ -1,6 +1,6 @@
 // The Mimir fine-tuning data set: one row per reviewed model answer (columns prompt, model response,
-// issues, ideal response; names matched case-insensitively). Training uses the prompt and the ideal
-// response; the other two columns are kept for reports.
+// issues, ideal response, and an optional category; names matched case-insensitively). Training uses the
+// prompt and the ideal response; the other columns are kept for reports, checks and stratified splits.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +18,7 @@ struct FineTuningRow {
     std::string model_response;
     std::string issues;
     std::string ideal_response;
+    std::string category;  // e.g. "math"; empty when the file has no Category column or the cell is empty
 };
 
 // A row that was not usable and why, e.g. {row 5, line 9, "missing ideal response"}.
@@ -30,6 +31,7 @@ struct RowProblem {
 struct FineTuningData {
     std::vector<FineTuningRow> rows;   // usable rows in file order
     std::vector<RowProblem> problems;  // skipped rows in file order
+    bool has_category_column = false;
 };
 
 // Reads the CSV at `path`. Fails for an unreadable or empty file and for a header without the prompt or
@@ -42,6 +44,11 @@ Result<FineTuningData> parse_fine_tuning_csv(const std::string& text, const std:
 
 // "row 5 (line 9): missing ideal response"
 std::string describe(const RowProblem& problem);
+
+// Writes rows under the header Prompt,Model Response,Issues,Ideal Response[,Category] (the Category
+// column when `with_category`); "write_failed" names the file.
+Status write_fine_tuning_csv(const std::string& path, const std::vector<FineTuningRow>& rows,
+                             bool with_category);
 
 // Indices [0, n) shuffled with `seed` and split: the first round(n * eval_fraction) go to eval (at least
 // one when eval_fraction > 0 and n >= 2, never all of them). Same seed, same split on every machine.

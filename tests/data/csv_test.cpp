@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/test_models.h"
+
 namespace mimir {
 namespace {
 
@@ -69,6 +71,37 @@ TEST(Csv, MissingFileAndDirectoryAreErrors) {
     Result<CsvTable> dir = read_csv_file("/tmp");
     ASSERT_FALSE(dir.ok());
     EXPECT_EQ(dir.error().code, "not_a_file");
+}
+
+TEST(Csv, FormatQuotesOnlyWhatNeedsIt) {
+    EXPECT_EQ(format_csv_record({"plain", "a,b", "say \"hi\"", "two\nlines", " padded", ""}),
+              "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",\" padded\",\n");
+}
+
+TEST(Csv, WrittenFileReadsBackFieldForField) {
+    const std::vector<std::string> header = {"Prompt", "Ideal Response"};
+    const std::vector<std::vector<std::string>> records = {
+        {"Hello, Mimir!", "She said \"\"quoted\"\" twice"},
+        {"line one\nline two\n", "emoji \xF0\x9F\x98\x80 and a trailing space "},
+        {"", "\"starts with a quote"},
+    };
+    const std::string path = test::scratch_dir() + "/round_trip.csv";
+    ASSERT_TRUE(write_csv_file(path, header, records).ok());
+    Result<CsvTable> table = read_csv_file(path);
+    ASSERT_TRUE(table.ok()) << table.error().message;
+    EXPECT_EQ(table->header, header);
+    ASSERT_EQ(table->records.size(), records.size());
+    for (size_t i = 0; i < records.size(); ++i) {
+        EXPECT_TRUE(table->records[i].error.empty()) << table->records[i].error;
+        EXPECT_EQ(table->records[i].fields, records[i]) << "record " << i;
+    }
+}
+
+TEST(Csv, WritingToAMissingDirectoryFails) {
+    Status written = write_csv_file("/nonexistent/dir/out.csv", {"a"}, {});
+    ASSERT_FALSE(written.ok());
+    EXPECT_EQ(written.error().code, "write_failed");
+    EXPECT_NE(written.error().message.find("/nonexistent/dir/out.csv"), std::string::npos);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 
 #include <set>
 
+#include "support/test_models.h"
+
 namespace mimir {
 namespace {
 
@@ -54,13 +56,62 @@ TEST(FineTuningData, EmptyAndHeaderOnlyFilesFail) {
     EXPECT_EQ(parse_fine_tuning_csv("prompt,ideal response\n", "h.csv").error().code, "no_rows");
 }
 
-TEST(FineTuningData, SampleDataSetParsesCleanly) {
+TEST(FineTuningData, CategoryColumnIsOptional) {
+    Result<FineTuningData> with =
+        parse_fine_tuning_csv("Prompt,Ideal Response,Category\np,i, math \nq,j,\n", "c.csv");
+    ASSERT_TRUE(with.ok()) << with.error().message;
+    EXPECT_TRUE(with->has_category_column);
+    ASSERT_EQ(with->rows.size(), 2u);
+    EXPECT_EQ(with->rows[0].category, "math");
+    EXPECT_EQ(with->rows[1].category, "");
+    Result<FineTuningData> without = parse_fine_tuning_csv("Prompt,Ideal Response\np,i\n", "n.csv");
+    ASSERT_TRUE(without.ok());
+    EXPECT_FALSE(without->has_category_column);
+    EXPECT_EQ(without->rows[0].category, "");
+}
+
+TEST(FineTuningData, WrittenRowsReadBackWithAndWithoutCategory) {
+    const std::vector<FineTuningRow> rows = {
+        {1, 2, "What's 2+2, quickly?", "4!!! :)", "Tone: emoticon.\nPedagogy: gives it away.",
+         "Count up from 2.", "math"},
+        {2, 5, "hi", "", "", "Hello! What are you working on?", "greeting"},
+    };
+    for (bool with_category : {true, false}) {
+        const std::string path = test::scratch_dir() + "/rows.csv";
+        ASSERT_TRUE(write_fine_tuning_csv(path, rows, with_category).ok());
+        Result<FineTuningData> data = read_fine_tuning_csv(path);
+        ASSERT_TRUE(data.ok()) << data.error().message;
+        EXPECT_EQ(data->has_category_column, with_category);
+        ASSERT_EQ(data->rows.size(), rows.size());
+        for (size_t i = 0; i < rows.size(); ++i) {
+            EXPECT_EQ(data->rows[i].prompt, rows[i].prompt);
+            EXPECT_EQ(data->rows[i].model_response, rows[i].model_response);
+            EXPECT_EQ(data->rows[i].issues, rows[i].issues);
+            EXPECT_EQ(data->rows[i].ideal_response, rows[i].ideal_response);
+            EXPECT_EQ(data->rows[i].category, with_category ? rows[i].category : "");
+        }
+    }
+}
+
+TEST(FineTuningData, CommittedDataSetParsesCleanly) {
+    Result<FineTuningData> data =
+        read_fine_tuning_csv(std::string(MIMIR_TEST_SOURCE_DIR) + "/data/mimir_fine_tuning.csv");
+    ASSERT_TRUE(data.ok()) << data.error().message;
+    EXPECT_GE(data->rows.size(), 130u);
+    EXPECT_TRUE(data->problems.empty());
+    EXPECT_TRUE(data->has_category_column);
+    EXPECT_EQ(data->rows[0].prompt, "Hello!");
+    for (const FineTuningRow& row : data->rows)
+        EXPECT_FALSE(row.category.empty()) << "row " << row.row_number;
+}
+
+TEST(FineTuningData, SampleDataSetStillParses) {
+    // The train tests and bench train on this smaller file.
     Result<FineTuningData> data =
         read_fine_tuning_csv(std::string(MIMIR_TEST_SOURCE_DIR) + "/data/mimir_fine_tuning_sample.csv");
     ASSERT_TRUE(data.ok()) << data.error().message;
-    EXPECT_GE(data->rows.size(), 13u);
+    EXPECT_EQ(data->rows.size(), 14u);
     EXPECT_TRUE(data->problems.empty());
-    EXPECT_EQ(data->rows[0].prompt, "Hello!");
 }
 
 TEST(Split, SeededSplitIsDeterministicDisjointAndComplete) {

@@ -1,0 +1,155 @@
+// mimir eval: flags -> a suite and tiers, then run_eval and the reports; or --check-data, which validates
+// the checks against the fine-tuning CSV's human labels.
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "eval/agreement.h"
+#include "eval/progress.h"
+#include "eval/report.h"
+#include "eval/runner.h"
+
+namespace mimir::cli {
+
+namespace {
+
+struct EvalFlags {
+    std::string suite = "data/eval_suite.jsonl";
+    std::string suite_from_csv;
+    std::string check_data;
+    std::string out = "eval-report";
+    std::vector<std::string> urls;
+    std::vector<std::string> names;
+    std::vector<std::string> checks;
+    std::string phrases = "data/checks";
+    int samples = 3;
+    uint64_t seed = 0;
+    float temperature = 0.7f;
+    int max_tokens = 512;
+    int timeout_s = 300;
+    double min_accuracy = -1;  // < 0: no threshold
+    std::string gate_tier;
+    // LOCAL TIERS (lead): --base/--adapter/--fine-tuned model paths go here; each becomes a ReplySource
+    // backed by a ModelSession (model loaded through the fallback chain + an Engine).
+};
+
+std::atomic<bool> g_stop_requested{false};
+
+extern "C" void request_stop(int) {
+    g_stop_requested.store(true);
+    std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+
+int fail(const Error& error) {
+    spdlog::error("event=eval_failed code={} reason=\"{}\"", error.code, error.message);
+    return 2;
+}
+
+int run_check_data(const EvalFlags& flags, const eval::PhraseLists& phrases) {
+    auto report = eval::check_agreement(flags.check_data, phrases, flags.checks);
+    if (!report) return fail(report.error());
+    std::cout << eval::format_agreement(*report);
+    const bool met = report->ideal_pass_share() >= eval::kIdealPassGoal &&
+                     report->bad_caught_share() >= eval::kBadCaughtGoal;
+    return met ? 0 : 1;
+}
+
+Result<std::vector<std::unique_ptr<eval::ReplySource>>> make_tiers(const EvalFlags& flags) {
+    std::vector<std::unique_ptr<eval::ReplySource>> tiers;
+    for (size_t i = 0; i < flags.urls.size(); ++i) {
+        auto source = eval::OpenAiReplySource::create({.url = flags.urls[i],
+                                                       .name = i < flags.names.size() ? flags.names[i] : "",
+                                                       .read_timeout_s = flags.timeout_s});
+        if (!source) return source.error();
+        tiers.push_back(std::move(*source));
+    }
+    // LOCAL TIERS (lead): append the --base/--adapter/--fine-tuned sources here.
+    if (tiers.empty()) return Error{"invalid_options", "no tier to evaluate: pass --url (or --check-data)"};
+    return tiers;
+}
+
+int run_eval_command(const EvalFlags& flags) {
+    auto phrases = eval::load_phrase_lists(flags.phrases);
+    if (!phrases) return fail(phrases.error());
+    if (auto checks = eval::select_checks(flags.checks); !checks) return fail(checks.error());
+    if (!flags.check_data.empty()) return run_check_data(flags, *phrases);
+
+    auto suite = flags.suite_from_csv.empty() ? eval::read_suite(flags.suite)
+                                              : eval::suite_from_csv(flags.suite_from_csv);
+    if (!suite) return fail(suite.error());
+    auto tiers = make_tiers(flags);
+    if (!tiers) return fail(tiers.error());
+    std::vector<eval::ReplySource*> sources;
+    for (auto& tier : *tiers) sources.push_back(tier.get());
+
+    eval::EvalProgress progress;
+    eval::RunOptions options{
+        .samples = flags.samples,
+        .seed = flags.seed,
+        .sampling = {.temperature = flags.temperature, .max_tokens = flags.max_tokens},
+        .checks = flags.checks,
+        .phrases = std::move(*phrases),
+        .stop = &g_stop_requested,
+        .on_progress = [&progress](int done, int total) { progress.update(done, total); }};
+    std::signal(SIGINT, request_stop);
+    auto report = eval::run_eval(*suite, sources, options);
+    std::signal(SIGINT, SIG_DFL);
+    progress.finish();
+    if (!report) return fail(report.error());
+    for (const eval::TierResult& tier : report->tiers) {
+        if (!tier.error.empty())
+            spdlog::error("event=tier_failed tier=\"{}\" reason=\"{}\"", tier.name, tier.error);
+    }
+    std::cout << eval::format_table(*report);
+    if (Status written = eval::write_reports(*report, flags.out); !written) return fail(written.error());
+    spdlog::info("event=eval_reports dir={} partial={}", flags.out, report->partial);
+    if (flags.min_accuracy < 0) return 0;
+    auto below = eval::tiers_below(*report, flags.min_accuracy, flags.gate_tier);
+    if (!below) return fail(below.error());
+    for (const std::string& name : *below)
+        spdlog::error("event=below_min_accuracy tier=\"{}\" min={}", name, flags.min_accuracy);
+    return below->empty() ? 0 : 1;
+}
+
+}  // namespace
+
+void register_eval_command(CLI::App& app, int& exit_code) {
+    auto flags = std::make_shared<EvalFlags>();
+    CLI::App* cmd =
+        app.add_subcommand("eval", "Score tutoring replies with named checks, per tier, into reports");
+    cmd->add_option("--suite", flags->suite, "Suite of cases (JSON Lines)")->capture_default_str();
+    cmd->add_option(
+        "--suite-from-csv", flags->suite_from_csv,
+        "Use the fine-tuning CSV as the suite (ideal response = reference; style and pedagogy checks)");
+    cmd->add_option("--check-data", flags->check_data,
+                    "Validate the checks against the CSV's human labels and exit (1 when a goal is missed)");
+    cmd->add_option("--out", flags->out, "Directory for report.json, report.md, report.html, junit.xml")
+        ->capture_default_str();
+    cmd->add_option("--url", flags->urls, "OpenAI-compatible server of a tier (repeat for more tiers)");
+    cmd->add_option("--name", flags->names,
+                    "Name of the tier of the --url in the same position (repeatable)");
+    cmd->add_option("--checks", flags->checks, "Only these checks (comma-separated names)")->delimiter(',');
+    cmd->add_option("--phrases", flags->phrases,
+                    "Directory of the phrase lists (flowery, harsh, hedging_phrases.txt)")
+        ->capture_default_str();
+    cmd->add_option("--samples", flags->samples, "Replies per case: greedy, then seeded samples")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100));
+    cmd->add_option("--seed", flags->seed, "Seed of the sampled replies")->capture_default_str();
+    cmd->add_option("--temperature", flags->temperature, "Temperature of the sampled replies")
+        ->capture_default_str();
+    cmd->add_option("--max-tokens", flags->max_tokens, "Longest reply in tokens")->capture_default_str();
+    cmd->add_option("--timeout", flags->timeout_s, "Seconds a server may take for one reply")
+        ->capture_default_str();
+    cmd->add_option("--min-accuracy", flags->min_accuracy, "Exit 1 when a tier's accuracy is below this")
+        ->check(CLI::Range(0.0, 1.0));
+    cmd->add_option("--gate-tier", flags->gate_tier, "Apply --min-accuracy to this tier only");
+    // LOCAL TIERS (lead): cmd->add_option("--base" / "--adapter" / "--fine-tuned", ...) here.
+    cmd->callback([flags, &exit_code] { exit_code = run_eval_command(*flags); });
+}
+
+}  // namespace mimir::cli

@@ -1,0 +1,258 @@
+#include "data/dataset_checks.h"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+
+namespace mimir {
+
+namespace {
+
+bool is_ascii_alnum(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+uint64_t fnv1a(std::string_view text, uint64_t hash = 0xcbf29ce484222325ull) {
+    for (unsigned char c : text) hash = (hash ^ c) * 0x100000001b3ull;
+    return hash;
+}
+
+// A prompt ready for comparison: its normalised text and its sorted, unique trigram hashes.
+struct PromptKey {
+    std::string normalized;
+    std::vector<uint64_t> trigrams;
+};
+
+PromptKey prompt_key(std::string_view text) {
+    PromptKey key{normalize_prompt(text), {}};
+    std::vector<std::string_view> words;
+    std::string_view rest = key.normalized;
+    while (!rest.empty()) {
+        const size_t space = rest.find(' ');
+        words.push_back(rest.substr(0, space));
+        rest = space == std::string_view::npos ? std::string_view() : rest.substr(space + 1);
+    }
+    for (size_t i = 0; i + 2 < words.size(); ++i) {
+        uint64_t hash = fnv1a(words[i]);
+        hash = fnv1a(" ", hash);
+        hash = fnv1a(words[i + 1], hash);
+        hash = fnv1a(" ", hash);
+        key.trigrams.push_back(fnv1a(words[i + 2], hash));
+    }
+    std::sort(key.trigrams.begin(), key.trigrams.end());
+    key.trigrams.erase(std::unique(key.trigrams.begin(), key.trigrams.end()), key.trigrams.end());
+    return key;
+}
+
+double jaccard(const PromptKey& a, const PromptKey& b) {
+    if (a.trigrams.empty() || b.trigrams.empty()) return 0;
+    size_t shared = 0;
+    auto i = a.trigrams.begin();
+    auto j = b.trigrams.begin();
+    while (i != a.trigrams.end() && j != b.trigrams.end()) {
+        if (*i < *j) {
+            ++i;
+        } else if (*j < *i) {
+            ++j;
+        } else {
+            ++shared;
+            ++i;
+            ++j;
+        }
+    }
+    return static_cast<double>(shared) / static_cast<double>(a.trigrams.size() + b.trigrams.size() - shared);
+}
+
+struct Comparison {
+    PromptMatch match = PromptMatch::none;
+    double jaccard = 0;
+};
+
+Comparison compare(const PromptKey& a, const PromptKey& b, double threshold) {
+    if (a.normalized == b.normalized) return {PromptMatch::exact, 1.0};
+    const double similarity = jaccard(a, b);
+    return {similarity >= threshold ? PromptMatch::near : PromptMatch::none, similarity};
+}
+
+std::vector<PromptKey> row_keys(const std::vector<FineTuningRow>& rows) {
+    std::vector<PromptKey> keys;
+    keys.reserve(rows.size());
+    for (const FineTuningRow& row : rows) keys.push_back(prompt_key(row.prompt));
+    return keys;
+}
+
+std::vector<std::pair<std::string, size_t>> sorted_counts(const std::map<std::string, size_t>& counts) {
+    return {counts.begin(), counts.end()};
+}
+
+}  // namespace
+
+std::string normalize_prompt(std::string_view text) {
+    std::string out;
+    bool pending_space = false;
+    for (char c : text) {
+        if (!is_ascii_alnum(c)) {
+            pending_space = !out.empty();
+            continue;
+        }
+        if (pending_space) out.push_back(' ');
+        pending_space = false;
+        out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    }
+    return out;
+}
+
+double trigram_jaccard(std::string_view a, std::string_view b) {
+    return jaccard(prompt_key(a), prompt_key(b));
+}
+
+std::string_view to_string(PromptMatch match) {
+    switch (match) {
+        case PromptMatch::exact:
+            return "exact";
+        case PromptMatch::near:
+            return "near";
+        case PromptMatch::none:
+            break;
+    }
+    return "none";
+}
+
+std::vector<DuplicatePrompts> find_duplicate_prompts(const std::vector<FineTuningRow>& rows,
+                                                     double threshold) {
+    const std::vector<PromptKey> keys = row_keys(rows);
+    std::vector<DuplicatePrompts> found;
+    for (size_t i = 0; i < keys.size(); ++i) {
+        for (size_t j = i + 1; j < keys.size(); ++j) {
+            const Comparison c = compare(keys[i], keys[j], threshold);
+            if (c.match != PromptMatch::none)
+                found.push_back({rows[i].row_number, rows[j].row_number, c.match, c.jaccard});
+        }
+    }
+    return found;
+}
+
+std::vector<Contamination> find_contamination(const std::vector<FineTuningRow>& rows,
+                                              const std::vector<HeldOutPrompt>& held_out, double threshold) {
+    const std::vector<PromptKey> keys = row_keys(rows);
+    std::vector<PromptKey> held_keys;
+    held_keys.reserve(held_out.size());
+    for (const HeldOutPrompt& prompt : held_out) held_keys.push_back(prompt_key(prompt.prompt));
+    std::vector<Contamination> found;
+    for (size_t i = 0; i < keys.size(); ++i) {
+        for (size_t j = 0; j < held_keys.size(); ++j) {
+            const Comparison c = compare(keys[i], held_keys[j], threshold);
+            if (c.match != PromptMatch::none)
+                found.push_back({rows[i].row_number, held_out[j].label, c.match, c.jaccard});
+        }
+    }
+    return found;
+}
+
+DatasetValidation validate_dataset(const FineTuningData& data, const std::vector<HeldOutPrompt>& held_out,
+                                   const std::vector<int>& token_counts, int n_ctx) {
+    DatasetValidation result;
+    result.row_problems = data.problems;
+    for (size_t i = 0; i < token_counts.size() && i < data.rows.size(); ++i) {
+        if (token_counts[i] <= n_ctx) continue;
+        const FineTuningRow& row = data.rows[i];
+        result.row_problems.push_back({row.row_number, row.line,
+                                       "over the context: " + std::to_string(token_counts[i]) +
+                                           " tokens > --ctx " + std::to_string(n_ctx)});
+    }
+    std::stable_sort(result.row_problems.begin(), result.row_problems.end(),
+                     [](const RowProblem& a, const RowProblem& b) { return a.row_number < b.row_number; });
+    result.duplicates = find_duplicate_prompts(data.rows);
+    result.contamination = find_contamination(data.rows, held_out);
+    if (!data.has_category_column) {
+        result.warnings.push_back("no Category column: stats and split treat all rows as one category");
+        return result;
+    }
+    for (const FineTuningRow& row : data.rows) {
+        if (row.category.empty())
+            result.warnings.push_back("row " + std::to_string(row.row_number) + " (line " +
+                                      std::to_string(row.line) + "): no category");
+    }
+    return result;
+}
+
+std::optional<CountSummary> summarize_counts(std::vector<int> counts) {
+    if (counts.empty()) return std::nullopt;
+    std::sort(counts.begin(), counts.end());
+    return CountSummary{counts.front(), counts[(counts.size() - 1) / 2], counts.back()};
+}
+
+int count_words(std::string_view text) {
+    int words = 0;
+    bool in_word = false;
+    for (unsigned char c : text) {
+        const bool space = std::isspace(c) != 0;
+        if (!space && !in_word) ++words;
+        in_word = !space;
+    }
+    return words;
+}
+
+std::vector<std::string> issue_labels(std::string_view issues) {
+    constexpr size_t kLongestLabel = 40;
+    std::vector<std::string> labels;
+    while (!issues.empty()) {
+        const size_t end = issues.find('\n');
+        std::string_view line = issues.substr(0, end);
+        issues = end == std::string_view::npos ? std::string_view() : issues.substr(end + 1);
+        const size_t colon = line.find(':');
+        if (colon == std::string_view::npos || colon == 0 || colon > kLongestLabel) continue;
+        std::string label(line.substr(0, colon));
+        label.erase(0, label.find_first_not_of(' '));
+        const bool name_like = !label.empty() && std::isupper(static_cast<unsigned char>(label[0])) &&
+                               std::all_of(label.begin(), label.end(),
+                                           [](unsigned char c) { return std::isalpha(c) || c == ' '; });
+        if (name_like && std::find(labels.begin(), labels.end(), label) == labels.end())
+            labels.push_back(std::move(label));
+    }
+    return labels;
+}
+
+DatasetStats dataset_stats(const FineTuningData& data, const std::vector<int>& token_counts) {
+    DatasetStats stats;
+    stats.rows = data.rows.size();
+    stats.skipped_rows = data.problems.size();
+    std::map<std::string, size_t> categories, labels;
+    std::vector<int> ideal_words, model_words;
+    for (const FineTuningRow& row : data.rows) {
+        ++categories[row.category];
+        const std::vector<std::string> row_labels = issue_labels(row.issues);
+        if (row_labels.empty()) ++labels[""];
+        for (const std::string& label : row_labels) ++labels[label];
+        ideal_words.push_back(count_words(row.ideal_response));
+        model_words.push_back(count_words(row.model_response));
+    }
+    stats.categories = sorted_counts(categories);
+    stats.issue_labels = sorted_counts(labels);
+    stats.ideal_words = summarize_counts(ideal_words);
+    stats.model_words = summarize_counts(model_words);
+    stats.tokens = summarize_counts(token_counts);
+    return stats;
+}
+
+TrainEvalSplit split_stratified(const std::vector<FineTuningRow>& rows, double eval_fraction, uint64_t seed) {
+    std::map<std::string, std::vector<size_t>> groups;
+    for (size_t i = 0; i < rows.size(); ++i) groups[rows[i].category].push_back(i);
+    TrainEvalSplit split;
+    if (groups.size() <= 1) {
+        split = split_train_eval(rows.size(), eval_fraction, seed);
+    } else {
+        for (const auto& [category, members] : groups) {
+            // Each category its own order: adding rows to one category leaves the others' splits alone.
+            const TrainEvalSplit part =
+                split_train_eval(members.size(), eval_fraction, fnv1a(category, seed));
+            for (size_t i : part.train) split.train.push_back(members[i]);
+            for (size_t i : part.eval) split.eval.push_back(members[i]);
+        }
+    }
+    std::sort(split.train.begin(), split.train.end());
+    std::sort(split.eval.begin(), split.eval.end());
+    return split;
+}
+
+}  // namespace mimir
