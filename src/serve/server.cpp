@@ -4,9 +4,11 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <cerrno>
 #include <csignal>
 #include <thread>
+#include <utility>
 
 #include "serve/chat_request.h"
 #include "serve/http_common.h"
@@ -20,42 +22,73 @@ void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
     res.set_content(to_text(body), "application/json");
 }
 
-const char* error_type_for_status(int status) {
-    switch (status) {
-        case 400:
-        case 404:
-        case 405:
-        case 408:
-        case 413:
-        case 414:
-        case 422:
-            return "invalid_request_error";
-        case 401:
-            return "authentication_error";
-        case 403:
-            return "permission_error";
-        case 429:
-            return "rate_limit_error";
-        case 503:
-            return "service_unavailable_error";
-        default:
-            return "server_error";
+namespace {
+
+constexpr std::string_view kInvalidRequest = "invalid_request_error";
+constexpr std::string_view kServerError = "server_error";
+constexpr std::string_view kUnavailable = "service_unavailable_error";
+
+// Codes whose wire name differs from the engine's own take OpenAI's (or llama-server's) name. Everything
+// that means "no model can serve" (a tier that failed to load, an engine that could not start) is
+// model_not_loaded: the client can do nothing about which.
+constexpr std::array<std::pair<std::string_view, HttpError>, 34> kErrorMap = {{
+    {"invalid_request", {400, "invalid_request", kInvalidRequest}},
+    {"context_exceeded", {400, "context_length_exceeded", kInvalidRequest}},
+    {"invalid_path", {400, "invalid_path", kInvalidRequest}},
+    {"bad_request", {400, "bad_request", kInvalidRequest}},
+    {"invalid_api_key", {401, "invalid_api_key", "authentication_error"}},
+    {"reload_disabled", {403, "reload_disabled", "permission_error"}},
+    {"not_found", {404, "not_found", kInvalidRequest}},
+    {"method_not_allowed", {405, "method_not_allowed", kInvalidRequest}},
+    {"request_timeout", {408, "request_timeout", kInvalidRequest}},
+    {"request_too_large", {413, "request_too_large", kInvalidRequest}},
+    {"uri_too_long", {414, "uri_too_long", kInvalidRequest}},
+    {"reload_failed", {422, "reload_failed", kInvalidRequest}},
+    {"rate_limited", {429, "rate_limited", "rate_limit_error"}},
+    {"busy", {429, "server_busy", "rate_limit_error"}},
+    {"server_busy", {429, "server_busy", "rate_limit_error"}},
+    {"model_not_loaded", {503, "model_not_loaded", kUnavailable}},
+    {"model_loading", {503, "model_loading", kUnavailable}},
+    {"shutting_down", {503, "shutting_down", kUnavailable}},
+    {"no_model", {503, "model_not_loaded", kUnavailable}},
+    {"invalid_options", {503, "model_not_loaded", kUnavailable}},
+    {"context_failed", {503, "model_not_loaded", kUnavailable}},
+    {"adapter_failed", {503, "model_not_loaded", kUnavailable}},
+    {"not_configured", {503, "model_not_loaded", kUnavailable}},
+    {"not_gguf", {503, "model_not_loaded", kUnavailable}},
+    {"truncated", {503, "model_not_loaded", kUnavailable}},
+    {"corrupt", {503, "model_not_loaded", kUnavailable}},
+    {"wrong_architecture", {503, "model_not_loaded", kUnavailable}},
+    {"vocab_mismatch", {503, "model_not_loaded", kUnavailable}},
+    {"adapter_mismatch", {503, "model_not_loaded", kUnavailable}},
+    {"out_of_memory", {503, "model_not_loaded", kUnavailable}},
+    {"load_failed", {503, "model_not_loaded", kUnavailable}},
+    {"internal_error", {500, "internal_error", kServerError}},
+    {"decode_failed", {500, "decode_failed", kServerError}},
+    {"template_failed", {500, "template_failed", kServerError}},
+}};
+
+}  // namespace
+
+HttpError http_error_for(std::string_view code) {
+    for (const auto& [known, error] : kErrorMap) {
+        if (known == code) return error;
     }
+    return HttpError{500, code, kServerError};
 }
 
-int status_for_error_code(std::string_view code) {
-    if (code == "invalid_request" || code == "context_exceeded" || code == "invalid_path") return 400;
-    if (code == "not_found") return 404;
-    if (code == "busy") return 429;
-    if (code == "shutting_down" || code == "model_not_loaded") return 503;
-    return 500;
+void send_error(httplib::Response& res, ServingState& state, const Error& error) {
+    const HttpError http = http_error_for(error.code);
+    if (http.status == 429 && !res.has_header("Retry-After")) res.set_header("Retry-After", "1");
+    state.metrics().count_error(std::string(http.type), std::string(http.code));
+    send_json(res, http.status, error_json(http.code, error.message, http.type));
 }
 
 void send_error(httplib::Response& res, ServingState& state, int status, std::string_view code,
                 std::string_view message) {
-    const char* type = error_type_for_status(status);
-    state.metrics().count_error(type, std::string(code));
-    send_json(res, status, error_json(code, message, type));
+    const HttpError http = http_error_for(code);
+    state.metrics().count_error(std::string(http.type), std::string(http.code));
+    send_json(res, status, error_json(http.code, message, http.type));
 }
 
 std::string client_address(const httplib::Request& req, bool trust_forwarded_for) {
@@ -136,7 +169,7 @@ void Server::Impl::register_routes() {
         nlohmann::json body =
             error_json(loading ? "model_loading" : "model_not_loaded",
                        loading ? "the model is loading" : "no model is loaded: " + info.error,
-                       error_type_for_status(503));
+                       http_error_for("model_not_loaded").type);
         body["status"] = loading ? "loading" : "error";
         send_json(res, 503, body);
     });
@@ -166,9 +199,7 @@ void Server::Impl::register_routes() {
     register_chat_routes(http, state);
     http.Get(R"(/.*)", [this](const httplib::Request& req, httplib::Response& res) {
         Result<StaticAsset> asset = find_static_asset(req.path);
-        if (!asset)
-            return send_error(res, state, status_for_error_code(asset.error().code), asset.error().code,
-                              asset.error().message);
+        if (!asset) return send_error(res, state, asset.error());
         res.set_header("Cache-Control", asset->cache_control);
         res.set_content(asset->body.data(), asset->body.size(), asset->content_type);
     });
