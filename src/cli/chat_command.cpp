@@ -42,11 +42,14 @@ Result<GenerationResult> reply(Engine& engine, const std::vector<ChatMessage>& m
     GenerationRequest request;
     request.messages = messages;
     request.sampling = options.sampling;
-    request.on_text = [](std::string_view text) {
-        std::cout << text << std::flush;
-        return true;
-    };
-    return engine.generate(std::move(request));
+    Result<std::unique_ptr<GenerationHandle>> handle = engine.submit(std::move(request));
+    if (!handle) return handle.error();
+    for (;;) {
+        GenerationEvent event = (*handle)->next(std::chrono::seconds(1));
+        if (event.kind == GenerationEvent::Kind::Text) std::cout << event.text << std::flush;
+        if (event.kind == GenerationEvent::Kind::Finished) return std::move(event.result);
+        if (event.kind == GenerationEvent::Kind::Failed) return std::move(event.error);
+    }
 }
 
 int run_chat(const ChatOptions& options) {

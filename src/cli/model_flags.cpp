@@ -1,6 +1,7 @@
 #include "cli/model_flags.h"
 
 #include "agent/tutor_prompt.h"
+#include "model/sampling_limits.h"
 #include "support/files.h"
 
 namespace mimir::cli {
@@ -27,17 +28,23 @@ void add_engine_flags(CLI::App& command, EngineOptions& engine, bool with_parall
 }
 
 void add_sampling_flags(CLI::App& command, SamplingParams& sampling) {
+    using Limits = SamplingLimits;
     command.add_option("--temperature", sampling.temperature, "Sampling temperature (0 = greedy)")
-        ->capture_default_str();
-    command.add_option("--top-p", sampling.top_p, "Nucleus sampling threshold")->capture_default_str();
+        ->capture_default_str()
+        ->check(CLI::Range(Limits::kMinTemperature, Limits::kMaxTemperature));
+    command.add_option("--top-p", sampling.top_p, "Nucleus sampling threshold, above 0")
+        ->capture_default_str()
+        ->check(CLI::Range(Limits::kMinTopPExclusive, Limits::kMaxTopP));
     command.add_option("--top-k", sampling.top_k, "Sample among the k likeliest tokens (0 = off)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(CLI::Range(Limits::kMinTopK, Limits::kMaxTopK));
     command.add_option("--repeat-penalty", sampling.repeat_penalty, "Penalty for repeated tokens (1 = off)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(CLI::Range(Limits::kMinRepeatPenalty, Limits::kMaxRepeatPenalty));
     command.add_option("--seed", sampling.seed, "Random seed (4294967295 = random)")->capture_default_str();
     command.add_option("--max-tokens", sampling.max_tokens, "Longest reply in tokens")
         ->capture_default_str()
-        ->check(CLI::PositiveNumber);
+        ->check(CLI::Range(Limits::kMinMaxTokens, 1 << 20));
 }
 
 void add_system_prompt_flags(CLI::App& command, SystemPromptFlags& flags) {

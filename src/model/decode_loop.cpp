@@ -133,7 +133,7 @@ void Engine::Impl::drop_cancelled_queued() {
             continue;
         }
         ++stats_.cancelled;
-        (*it)->done.set_value(Error{"cancelled", "the request was cancelled before it started"});
+        (*it)->state->finish(Error{"cancelled", "the request was cancelled before it started"});
         it = queue_.erase(it);
     }
 }
@@ -272,10 +272,12 @@ void Engine::Impl::sample_next(Slot& slot) {
         return;
     }
     ++job.result.completion_tokens;
-    deliver(job, job.stop_filter.push(job.utf8.push(token_piece(vocab_, token))));
+    std::string piece = token_piece(vocab_, token);
+    if (job.request.sampling.logprobs) record_logprob(job, token, piece);
+    deliver(job, job.stop_filter.push(job.utf8.push(piece)), false);
     if (job.stop_filter.stopped()) {
         finish(slot, "stop");
-    } else if (job.cancel_requested) {
+    } else if (job.is_cancelled()) {
         finish(slot, "cancelled");
     } else if (job.result.completion_tokens >= job.max_tokens ||
                static_cast<int>(slot.cached.size()) >= n_ctx_) {
@@ -285,11 +287,26 @@ void Engine::Impl::sample_next(Slot& slot) {
     }
 }
 
-void Engine::Impl::deliver(Job& job, const std::string& text) {
-    if (text.empty()) return;
+void Engine::Impl::record_logprob(Job& job, llama_token token, const std::string& piece) {
+    const float* logits = llama_get_logits_ith(ctx_.get(), job.logits_index);
+    const LogSoftmax log_softmax(logits, llama_vocab_n_tokens(vocab_));
+    TokenLogprob entry{.sampled = {.token = piece, .logprob = log_softmax.at(token)}};
+    for (llama_token alternative : log_softmax.likeliest(job.request.sampling.top_logprobs)) {
+        entry.top.push_back(
+            {.token = token_piece(vocab_, alternative), .logprob = log_softmax.at(alternative)});
+    }
+    job.result.logprobs.push_back(std::move(entry));
+}
+
+void Engine::Impl::deliver(Job& job, const std::string& text, bool final) {
+    // Logprobs go out with the text their tokens produced; at the end, also those whose text was held back
+    // (a stop string) so that the reader gets every token.
+    const std::vector<TokenLogprob>& logprobs = job.result.logprobs;
+    const bool logprobs_left = job.logprobs_sent < logprobs.size();
+    if (text.empty() && !(final && logprobs_left)) return;
     job.result.text += text;
-    if (job.request.on_text && !job.cancel_requested && !job.request.on_text(text))
-        job.cancel_requested = true;
+    job.state->push(text, logprobs.begin() + static_cast<std::ptrdiff_t>(job.logprobs_sent), logprobs.end());
+    job.logprobs_sent = logprobs.size();
 }
 
 void Engine::Impl::finish(Slot& slot, const char* finish_reason) {
@@ -298,7 +315,7 @@ void Engine::Impl::finish(Slot& slot, const char* finish_reason) {
     if (!cancelled) {
         std::string tail = job.stop_filter.push(job.utf8.finish());
         tail += job.stop_filter.flush();
-        deliver(job, tail);
+        deliver(job, tail, true);
     }
     GenerationResult& result = job.result;
     result.finish_reason = finish_reason;
@@ -331,7 +348,7 @@ void Engine::Impl::finish_prefill(Slot& slot) {
 }
 
 void Engine::Impl::release(Slot& slot, Result<GenerationResult> outcome) {
-    slot.job->done.set_value(std::move(outcome));
+    slot.job->state->finish(std::move(outcome));
     slot.job.reset();
     slot.last_used = ++use_counter_;
 }
@@ -358,7 +375,7 @@ void Engine::Impl::fail_everything(const Error& error) {
     std::lock_guard<std::mutex> lock(mutex_);
     for (std::unique_ptr<Job>& job : queue_) {
         ++stats_.failed;
-        job->done.set_value(error);
+        job->state->finish(error);
     }
     queue_.clear();
     stats_.queued = 0;

@@ -7,6 +7,7 @@
 
 #include "model/engine_impl.h"
 #include "model/sampler.h"
+#include "support/system.h"
 
 namespace mimir {
 
@@ -32,10 +33,6 @@ bool has_shared_sequence(const EngineOptions& options) {
     return options.n_parallel > 1;
 }
 
-int default_threads() {
-    return std::max(1u, std::thread::hardware_concurrency());
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const LoadedModel> model,
@@ -45,7 +42,7 @@ Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const LoadedModel
         return R::failure("no_model", "no model is loaded; generation is unavailable");
     if (Status valid = validate_options(options); !valid) return valid.error();
     ensure_llama_backend();
-    if (options.n_threads == 0) options.n_threads = default_threads();
+    if (options.n_threads == 0) options.n_threads = default_thread_count();
     options.n_batch = std::min(options.n_batch, options.n_ctx);
 
     llama_context_params params = llama_context_default_params();
@@ -83,8 +80,17 @@ Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const LoadedModel
 
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Engine::~Engine() = default;
+Result<std::unique_ptr<GenerationHandle>> Engine::submit(GenerationRequest request) {
+    return impl_->submit(std::move(request));
+}
 Result<GenerationResult> Engine::generate(GenerationRequest request) {
-    return impl_->generate(std::move(request));
+    Result<std::unique_ptr<GenerationHandle>> handle = submit(std::move(request));
+    if (!handle) return handle.error();
+    for (;;) {
+        GenerationEvent event = (*handle)->next(std::chrono::hours(1));
+        if (event.kind == GenerationEvent::Kind::Finished) return std::move(event.result);
+        if (event.kind == GenerationEvent::Kind::Failed) return std::move(event.error);
+    }
 }
 Result<int> Engine::prefill_system_prompt(const std::string& system_prompt) {
     return impl_->prefill_system_prompt(system_prompt);
@@ -124,11 +130,7 @@ Engine::Impl::~Impl() {
 }
 
 Result<std::unique_ptr<Job>> Engine::Impl::prepare(GenerationRequest request) const {
-    using R = Result<std::unique_ptr<Job>>;
     if (Status valid = validate_sampling(request.sampling); !valid) return valid.error();
-    if (request.cancelled && request.cancelled->load()) {
-        return R::failure("cancelled", "the request was cancelled before it started");
-    }
     // Shorten the conversation so a reply of max_tokens fits, but never reserve more than a quarter of the
     // context for it: a long conversation keeps more history and gets a shorter reply ("length").
     const int reserve = std::min(request.sampling.max_tokens, n_ctx_ / 4);
@@ -146,7 +148,7 @@ void Engine::Impl::count_failure() {
     ++stats_.failed;
 }
 
-Result<GenerationResult> Engine::Impl::generate(GenerationRequest request) {
+Result<std::unique_ptr<GenerationHandle>> Engine::Impl::submit(GenerationRequest request) {
     Result<std::unique_ptr<Job>> job = prepare(std::move(request));
     if (!job) {
         count_failure();
@@ -154,11 +156,9 @@ Result<GenerationResult> Engine::Impl::generate(GenerationRequest request) {
                      job.error().message);
         return job.error();
     }
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        ++stats_.requests;
-    }
-    return submit(std::move(*job));
+    Result<std::shared_ptr<GenerationHandle::State>> state = enqueue(std::move(*job));
+    if (!state) return state.error();
+    return std::make_unique<GenerationHandle>(std::move(*state));
 }
 
 Result<int> Engine::Impl::prefill_system_prompt(const std::string& system_prompt) {
@@ -179,32 +179,36 @@ Result<int> Engine::Impl::prefill_system_prompt(const std::string& system_prompt
     (*job)->prompt.tokens.resize(static_cast<size_t>(n_prefix));
     (*job)->prefill_only = true;
     const EngineClock::time_point start = EngineClock::now();
-    Result<GenerationResult> done = submit(std::move(*job));
+    Result<std::shared_ptr<GenerationHandle::State>> state = enqueue(std::move(*job));
+    if (!state) return state.error();
+    Result<GenerationResult> done = (*state)->wait_outcome();
     if (!done) return done.error();
     spdlog::info("event=system_prompt_prefilled tokens={} ms={:.1f}", n_prefix,
                  std::chrono::duration<double, std::milli>(EngineClock::now() - start).count());
     return n_prefix;
 }
 
-Result<GenerationResult> Engine::Impl::submit(std::unique_ptr<Job> job) {
-    std::future<Result<GenerationResult>> done = job->done.get_future();
+Result<std::shared_ptr<GenerationHandle::State>> Engine::Impl::enqueue(std::unique_ptr<Job> job) {
+    using R = Result<std::shared_ptr<GenerationHandle::State>>;
+    std::shared_ptr<GenerationHandle::State> state = job->state;
     {
         std::lock_guard<std::mutex> lock(mutex_);
+        if (!job->prefill_only) ++stats_.requests;
         if (stopping_) {
             ++stats_.failed;
-            return Result<GenerationResult>::failure("shutting_down", "the engine is shutting down");
+            return R::failure("shutting_down", "the engine is shutting down");
         }
         if (static_cast<int>(queue_.size()) >= options_.max_queue + idle_slots()) {
             ++stats_.failed;
-            return Result<GenerationResult>::failure(
-                "busy", "all " + std::to_string(options_.n_parallel) + " slots and the queue of " +
-                            std::to_string(options_.max_queue) + " are full; retry later");
+            return R::failure("busy", "all " + std::to_string(options_.n_parallel) +
+                                          " slots and the queue of " + std::to_string(options_.max_queue) +
+                                          " are full; retry later");
         }
         queue_.push_back(std::move(job));
         stats_.queued = static_cast<int>(queue_.size());
     }
     wake_.notify_one();
-    return done.get();
+    return state;
 }
 
 EngineStats Engine::Impl::stats() const {

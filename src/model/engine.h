@@ -1,18 +1,19 @@
 // The generation engine: one llama.cpp context serving many conversations at once by continuous
-// batching. Each request has its own sampler and streams text through a callback; requests can be
-// cancelled mid-stream. KV cache of a conversation's unchanged prefix is reused between turns, and a
-// shared prefix (the system prompt) is computed once and copied into new sequences.
+// batching. Each request has its own sampler; its caller pulls the text from a GenerationHandle as it is
+// produced and can cancel it mid-stream. KV cache of a conversation's unchanged prefix is reused between
+// turns, and a shared prefix (the system prompt) is computed once and copied into new sequences.
 #pragma once
 
-#include <atomic>
+#include <array>
+#include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "model/model_manager.h"
+#include "model/sampling_limits.h"
 #include "support/result.h"
 
 namespace mimir {
@@ -22,9 +23,9 @@ struct ChatMessage {
     std::string content;  // valid UTF-8, not empty
 };
 
-// Per-request sampling. Validated by Engine::generate (ranges in the comments).
+// Per-request sampling. Validated by Engine::submit against SamplingLimits (model/sampling_limits.h).
 struct SamplingParams {
-    float temperature = 0.7f;     // 0 = greedy; [0, 5]
+    float temperature = 0.7f;     // 0 = greedy
     float top_p = 0.95f;          // (0, 1]
     int top_k = 40;               // 0 = off
     float repeat_penalty = 1.1f;  // 1 = off
@@ -33,29 +34,87 @@ struct SamplingParams {
     int max_tokens = 512;             // [1, context size]
     std::vector<std::string> stop;    // extra stop strings; the model's end-of-turn always stops
     bool ignore_end_of_turn = false;  // for benchmarks: never sample end-of-generation tokens
+    // Report each generated token's log-probability, and that many of the likeliest alternatives with
+    // theirs. Costs a pass over the vocabulary per token, so only when asked. top_logprobs needs logprobs.
+    bool logprobs = false;
+    int top_logprobs = 0;
 };
 
 struct GenerationRequest {
     std::vector<ChatMessage> messages;
     SamplingParams sampling;
-    // Called on the engine's decode thread with each new piece of valid UTF-8 text (never a partial
-    // character, never part of a stop string). Keep it quick: every running sequence waits for it.
-    // Return false to cancel the request (e.g. the client disconnected).
-    std::function<bool(std::string_view text)> on_text;
-    // Another way to cancel: set to true from any thread.
-    std::shared_ptr<std::atomic<bool>> cancelled;
+};
+
+// A token and its log-probability under the model: the log-softmax of the raw logits, before temperature,
+// top-k, top-p or penalties. `token` holds the token's bytes, which may be part of a UTF-8 character.
+struct TokenProbability {
+    std::string token;
+    float logprob = 0;
+};
+
+// One generated token (when SamplingParams::logprobs): its own probability and the likeliest alternatives,
+// most likely first (top_logprobs of them; the sampled token is among them when likely enough).
+struct TokenLogprob {
+    TokenProbability sampled;
+    std::vector<TokenProbability> top;
 };
 
 struct GenerationResult {
     std::string text;
     std::string finish_reason;  // "stop" (end of turn or stop string), "length" (max_tokens or the
                                 // context ran out), "cancelled" (mid-stream; `text` is what was sent)
+    // With SamplingParams::logprobs: every generated token in order, up to the one that completed a stop
+    // string (the end-of-turn token is not listed); empty otherwise.
+    std::vector<TokenLogprob> logprobs;
     int prompt_tokens = 0;
     int completion_tokens = 0;
     int cached_prompt_tokens = 0;  // prompt tokens whose KV was reused rather than computed
     int dropped_messages = 0;      // oldest turns removed to fit the context
     double time_to_first_token_ms = 0;
     double total_ms = 0;
+};
+
+// What GenerationHandle::next returns.
+struct GenerationEvent {
+    enum class Kind { Text, Finished, Failed, Idle };
+    Kind kind = Kind::Idle;
+    std::string text;                    // Text: valid UTF-8 produced since the last event (empty when
+                                         // only logprobs are new, e.g. the tokens of a stop string)
+    std::vector<TokenLogprob> logprobs;  // Text: the tokens produced since the last event, when requested
+    GenerationResult result;             // Finished
+    Error error;                         // Failed
+};
+
+// One submitted generation, read by its caller: next() pulls what the decode thread has produced. The
+// decode thread never waits for the reader and never touches the handle; they share a small state, so
+// the handle can be destroyed at any time (that cancels the generation and frees its slot). The handle
+// does not keep the engine alive: if the engine goes first, next() answers "shutting_down".
+// Text is handed out at once when it is the first in a while, and otherwise at most every kTextInterval: a
+// fast model's tokens leave in fewer, larger pieces, so a streaming reader does not wake (and take a core
+// from the engine's compute threads) for every token. A reader still sees 50 updates a second; a
+// Phi-3-mini token (~170 ms on a CPU) is never held back.
+class GenerationHandle {
+  public:
+    static constexpr std::chrono::milliseconds kTextInterval{20};
+
+    struct State;  // shared with the decode thread (engine_impl.h)
+    explicit GenerationHandle(std::shared_ptr<State> state);
+    ~GenerationHandle();
+    GenerationHandle(const GenerationHandle&) = delete;
+    GenerationHandle& operator=(const GenerationHandle&) = delete;
+
+    // Waits up to `timeout` for new text or the end: Text (everything since the last call), then once
+    // Finished (the whole result) or Failed, and Idle when nothing happened in that time or after the end.
+    // Failed codes: "cancelled" (cancelled while queued), "context_exceeded" (the shared context filled
+    // up with other conversations before this prompt was computed), "decode_failed", "shutting_down".
+    GenerationEvent next(std::chrono::milliseconds timeout);
+
+    // Cancels from any thread; the generation ends with finish_reason "cancelled" (or Failed "cancelled"
+    // when it had not started).
+    void cancel();
+
+  private:
+    std::shared_ptr<State> state_;
 };
 
 struct EngineOptions {
@@ -83,11 +142,14 @@ class Engine {
     Engine(const Engine&) = delete;
     Engine& operator=(const Engine&) = delete;
 
-    // Blocks until the request finishes. Thread-safe; call from as many threads as there are clients.
-    // Errors: "invalid_request" (empty/unknown role/invalid UTF-8/bad sampling values, naming the field),
-    // "context_exceeded" (system prompt + last message alone do not fit, or the shared context is full),
-    // "cancelled" (cancelled before it started), "busy" (queue full), "shutting_down", "template_failed",
-    // "decode_failed". A max_tokens beyond the context is clamped to it (finish_reason "length").
+    // Validates and queues a request; the handle streams its text. Thread-safe; call from as many threads
+    // as there are clients. Refusals come back here, before anything is queued: "invalid_request"
+    // (empty/unknown role/invalid UTF-8/bad sampling values, naming the field), "context_exceeded" (system
+    // prompt + last message alone do not fit), "busy" (queue full), "shutting_down", "template_failed".
+    // A max_tokens beyond the context is clamped to it (finish_reason "length").
+    Result<std::unique_ptr<GenerationHandle>> submit(GenerationRequest request);
+
+    // submit, then waits for the end. Errors: submit's and GenerationHandle::next's Failed codes.
     Result<GenerationResult> generate(GenerationRequest request);
 
     // Computes the KV of `system_prompt` (as the chat template renders it before a user turn) into the
@@ -107,5 +169,12 @@ class Engine {
     explicit Engine(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };
+
+// Every error code Engine::create, submit, generate, prefill_system_prompt and GenerationHandle::next can
+// return, for checks that each has a documented meaning for clients.
+inline constexpr std::array<std::string_view, 12> kEngineErrorCodes = {
+    "no_model",        "invalid_options",  "context_failed",   "adapter_failed",
+    "invalid_request", "context_exceeded", "cancelled",        "busy",
+    "shutting_down",   "template_failed",  "no_shared_prefix", "decode_failed"};
 
 }  // namespace mimir

@@ -2,13 +2,15 @@
 // decode thread alone touches. engine.cpp holds the caller side, decode_loop.cpp the decode thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -23,14 +25,36 @@ namespace mimir {
 
 using EngineClock = std::chrono::steady_clock;
 
-// One accepted request, from the queue until its promise is fulfilled.
+// What a GenerationHandle and its Job share: the decode thread appends text and finally the outcome; the
+// reader takes them. The decode thread never waits on the reader, which may be gone.
+struct GenerationHandle::State {
+    std::atomic<bool> cancelled{false};
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::string pending_text;
+    std::vector<TokenLogprob> pending_logprobs;
+    bool wake_sent = false;  // the reader was woken for what is pending already
+    EngineClock::time_point last_text{};
+    std::optional<Result<GenerationResult>> outcome;
+    bool outcome_delivered = false;
+
+    // Decode thread. A notify only when the reader has not been woken for pending text yet.
+    void push(std::string_view text, std::vector<TokenLogprob>::const_iterator first,
+              std::vector<TokenLogprob>::const_iterator last);
+    void finish(Result<GenerationResult> result);
+    // Blocks until the outcome is there (for callers that need no text).
+    Result<GenerationResult> wait_outcome();
+};
+
+// One accepted request, from the queue until its outcome is handed over.
 struct Job {
     Job(GenerationRequest req, ChatPrompt chat_prompt, int token_limit, const llama_vocab* vocab)
         : request(std::move(req)),
           prompt(std::move(chat_prompt)),
           max_tokens(token_limit),
           sampler(request.sampling, vocab),
-          stop_filter(request.sampling.stop) {}
+          stop_filter(request.sampling.stop),
+          state(std::make_shared<GenerationHandle::State>()) {}
 
     GenerationRequest request;
     ChatPrompt prompt;
@@ -39,8 +63,9 @@ struct Job {
     Utf8Stream utf8;
     StopStringFilter stop_filter;
     EngineClock::time_point start = EngineClock::now();
-    std::promise<Result<GenerationResult>> done;
+    std::shared_ptr<GenerationHandle::State> state;
     GenerationResult result;
+    size_t logprobs_sent = 0;  // entries of result.logprobs pushed to the reader
 
     // Decode state.
     size_t n_prompt_decoded = 0;  // prompt tokens whose KV the slot holds
@@ -50,10 +75,9 @@ struct Job {
     int n_in_batch = 0;     // how many tokens it put there
     int logits_index = -1;  // its output row in that batch, -1 when none
     bool shared_prefix_published = false;
-    bool cancel_requested = false;  // on_text returned false
-    bool prefill_only = false;      // computes the prompt's KV for later conversations; no reply
+    bool prefill_only = false;  // computes the prompt's KV for later conversations; no reply
 
-    bool is_cancelled() const { return cancel_requested || (request.cancelled && request.cancelled->load()); }
+    bool is_cancelled() const { return state->cancelled.load(std::memory_order_relaxed); }
 };
 
 // One llama.cpp sequence. `cached` mirrors exactly which tokens its KV holds (positions 0..n-1), so a
@@ -70,7 +94,7 @@ class Engine::Impl {
     Impl(std::shared_ptr<const LoadedModel> model, EngineOptions options, ContextHandle ctx);
     ~Impl();
 
-    Result<GenerationResult> generate(GenerationRequest request);
+    Result<std::unique_ptr<GenerationHandle>> submit(GenerationRequest request);
     Result<int> prefill_system_prompt(const std::string& system_prompt);
     EngineStats stats() const;
     int context_size() const { return n_ctx_; }
@@ -79,7 +103,8 @@ class Engine::Impl {
   private:
     Result<std::unique_ptr<Job>> prepare(GenerationRequest request) const;
     void count_failure();
-    Result<GenerationResult> submit(std::unique_ptr<Job> job);
+    // Queues the job; its state is what the caller reads. Errors: "busy", "shutting_down".
+    Result<std::shared_ptr<GenerationHandle::State>> enqueue(std::unique_ptr<Job> job);
 
     // Decode thread (decode_loop.cpp).
     void decode_loop();
@@ -93,7 +118,8 @@ class Engine::Impl {
     void on_context_full();
     void publish_shared_prefix(Slot& slot);
     void sample_next(Slot& slot);
-    void deliver(Job& job, const std::string& text);
+    void record_logprob(Job& job, llama_token token, const std::string& piece);
+    void deliver(Job& job, const std::string& text, bool final);
     void finish(Slot& slot, const char* finish_reason);
     void finish_prefill(Slot& slot);
     void release(Slot& slot, Result<GenerationResult> outcome);  // hands the outcome over, frees the slot

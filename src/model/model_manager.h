@@ -3,6 +3,7 @@
 // process (files are validated by inspect_gguf before llama.cpp sees them).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -10,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "model/gguf_inspect.h"
@@ -49,11 +51,14 @@ struct TierAttempt {
     Tier tier;
     std::string path;  // the file this tier tried (the adapter file for Tier::Adapter)
     bool ok = false;
-    Error error;  // code: "not_configured", "not_found", "not_gguf", "truncated", "corrupt",
-                  // "wrong_architecture", "vocab_mismatch", "adapter_mismatch", "out_of_memory",
-                  // "load_failed"
+    Error error;  // code: one of kModelLoadErrorCodes
     double load_ms = 0;
 };
+
+// Every code a failed tier reports (TierAttempt::error): for checks that each has a documented meaning.
+inline constexpr std::array<std::string_view, 10> kModelLoadErrorCodes = {
+    "not_configured",     "not_found",      "not_gguf",         "truncated",     "corrupt",
+    "wrong_architecture", "vocab_mismatch", "adapter_mismatch", "out_of_memory", "load_failed"};
 
 // A model that loaded, with the adapter (if any) that belongs to it. Shared so that a reload can swap in a
 // new model while streams on the old one finish; the last owner frees it.

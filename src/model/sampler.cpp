@@ -1,7 +1,10 @@
 #include "model/sampler.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -10,36 +13,61 @@
 namespace mimir {
 
 namespace {
-constexpr size_t kMaxStopStrings = 16;
-constexpr size_t kMaxStopBytes = 256;
+
+using Limits = SamplingLimits;
 
 Status invalid(const std::string& field, const std::string& why) {
     return Status::failure("invalid_request", "sampling." + field + ": " + why);
 }
+
+std::string range(float low, float high) {
+    return fmt::format("[{:g}, {:g}]", low, high);
+}
+
+bool outside(float value, float low, float high) {
+    return !std::isfinite(value) || value < low || value > high;
+}
+
 }  // namespace
 
 Status validate_sampling(const SamplingParams& params) {
-    if (!std::isfinite(params.temperature) || params.temperature < 0 || params.temperature > 5) {
-        return invalid("temperature", "must be in [0, 5]");
+    if (outside(params.temperature, Limits::kMinTemperature, Limits::kMaxTemperature)) {
+        return invalid("temperature",
+                       "must be in " + range(Limits::kMinTemperature, Limits::kMaxTemperature));
     }
-    if (!std::isfinite(params.top_p) || params.top_p <= 0 || params.top_p > 1) {
-        return invalid("top_p", "must be in (0, 1]");
+    if (outside(params.top_p, Limits::kMinTopPExclusive, Limits::kMaxTopP) ||
+        params.top_p <= Limits::kMinTopPExclusive) {
+        return invalid("top_p",
+                       fmt::format("must be in ({:g}, {:g}]", Limits::kMinTopPExclusive, Limits::kMaxTopP));
     }
-    if (params.top_k < 0) return invalid("top_k", "must be >= 0 (0 = off)");
-    if (!std::isfinite(params.repeat_penalty) || params.repeat_penalty <= 0 || params.repeat_penalty > 10) {
-        return invalid("repeat_penalty", "must be in (0, 10] (1 = off)");
+    if (params.top_k < Limits::kMinTopK || params.top_k > Limits::kMaxTopK) {
+        return invalid("top_k",
+                       fmt::format("must be in [{}, {}] (0 = off)", Limits::kMinTopK, Limits::kMaxTopK));
     }
-    if (params.repeat_last_n < 0) return invalid("repeat_last_n", "must be >= 0");
-    if (params.max_tokens <= 0) return invalid("max_tokens", "must be at least 1");
-    if (params.stop.size() > kMaxStopStrings) {
-        return invalid("stop", "at most " + std::to_string(kMaxStopStrings) + " stop strings");
+    if (outside(params.repeat_penalty, Limits::kMinRepeatPenalty, Limits::kMaxRepeatPenalty)) {
+        return invalid(
+            "repeat_penalty",
+            "must be in " + range(Limits::kMinRepeatPenalty, Limits::kMaxRepeatPenalty) + " (1 = off)");
+    }
+    if (params.repeat_last_n < Limits::kMinRepeatLastN || params.repeat_last_n > Limits::kMaxRepeatLastN) {
+        return invalid("repeat_last_n",
+                       fmt::format("must be in [{}, {}]", Limits::kMinRepeatLastN, Limits::kMaxRepeatLastN));
+    }
+    if (params.max_tokens < Limits::kMinMaxTokens) return invalid("max_tokens", "must be at least 1");
+    if (params.top_logprobs < Limits::kMinTopLogprobs || params.top_logprobs > Limits::kMaxTopLogprobs) {
+        return invalid("top_logprobs",
+                       fmt::format("must be in [{}, {}]", Limits::kMinTopLogprobs, Limits::kMaxTopLogprobs));
+    }
+    if (params.top_logprobs > 0 && !params.logprobs) return invalid("top_logprobs", "needs logprobs");
+    if (params.stop.size() > Limits::kMaxStopStrings) {
+        return invalid("stop", fmt::format("at most {} stop strings", Limits::kMaxStopStrings));
     }
     for (size_t i = 0; i < params.stop.size(); ++i) {
         const std::string& stop = params.stop[i];
         const std::string field = "stop[" + std::to_string(i) + "]";
         if (stop.empty()) return invalid(field, "empty");
-        if (stop.size() > kMaxStopBytes)
-            return invalid(field, "longer than " + std::to_string(kMaxStopBytes) + " bytes");
+        if (stop.size() > Limits::kMaxStopBytes)
+            return invalid(field, fmt::format("longer than {} bytes", Limits::kMaxStopBytes));
         if (!is_valid_utf8(stop)) return invalid(field, "not valid UTF-8");
     }
     return ok_status();
@@ -111,6 +139,24 @@ int32_t arg_max(const float* logits, int32_t n) {
     }
     const float* found = std::find(logits + best_block, logits + n, best);
     return found == logits + n ? 0 : static_cast<int32_t>(found - logits);
+}
+
+LogSoftmax::LogSoftmax(const float* logits, int32_t n_vocab) : logits_(logits), n_vocab_(n_vocab) {
+    const float max = logits[arg_max(logits, n_vocab)];
+    double sum = 0;
+    for (int32_t i = 0; i < n_vocab; ++i) sum += std::exp(static_cast<double>(logits[i] - max));
+    log_normalizer_ = max + static_cast<float>(std::log(sum));
+}
+
+std::vector<llama_token> LogSoftmax::likeliest(int n) const {
+    std::vector<llama_token> ids(static_cast<size_t>(n_vocab_));
+    std::iota(ids.begin(), ids.end(), 0);
+    const auto count = static_cast<std::ptrdiff_t>(std::clamp(n, 0, n_vocab_));
+    std::partial_sort(ids.begin(), ids.begin() + count, ids.end(), [this](llama_token a, llama_token b) {
+        return logits_[a] > logits_[b] || (logits_[a] == logits_[b] && a < b);
+    });
+    ids.resize(static_cast<size_t>(count));
+    return ids;
 }
 
 RequestSampler::RequestSampler(const SamplingParams& params, const llama_vocab* vocab)

@@ -10,8 +10,23 @@
 
 namespace mimir {
 
-// Checks the ranges documented on SamplingParams. Error code "invalid_request" naming the field.
+// Checks SamplingParams against SamplingLimits. Error code "invalid_request" naming the field.
 Status validate_sampling(const SamplingParams& params);
+
+// The log-softmax of one output row of logits: log-probabilities under the model's own distribution, as
+// OpenAI's logprobs report them. Built only for requests that ask for logprobs (a pass over the vocabulary).
+class LogSoftmax {
+  public:
+    LogSoftmax(const float* logits, int32_t n_vocab);
+    float at(llama_token token) const { return logits_[token] - log_normalizer_; }
+    // The `n` likeliest tokens, most likely first (the smaller id first on ties).
+    std::vector<llama_token> likeliest(int n) const;
+
+  private:
+    const float* logits_;
+    int32_t n_vocab_;
+    float log_normalizer_;
+};
 
 // Index of the largest of `n` (> 0) logits, the first one on ties, as std::max_element gives it, but in a
 // few microseconds for a 32064-token vocabulary instead of ~30 (a few percent of a small model's decode

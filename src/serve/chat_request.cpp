@@ -87,7 +87,7 @@ Status read_integer(const json& body, const char* name, long long low, long long
     return ok_status();
 }
 
-Status read_stop(const json& body, const ChatRequestLimits& limits, std::vector<std::string>& stop) {
+Status read_stop(const json& body, std::vector<std::string>& stop) {
     if (!body.contains("stop") || body["stop"].is_null()) return ok_status();
     const json& v = body["stop"];
     if (v.is_string()) {
@@ -95,37 +95,85 @@ Status read_stop(const json& body, const ChatRequestLimits& limits, std::vector<
         return ok_status();
     }
     if (!v.is_array()) return invalid("stop must be a string or an array of strings");
-    if (v.size() > limits.max_stop_strings)
-        return invalid("stop has more than " + std::to_string(limits.max_stop_strings) + " strings");
+    if (v.size() > SamplingLimits::kMaxStopStrings)
+        return invalid("stop has more than " + std::to_string(SamplingLimits::kMaxStopStrings) + " strings");
     for (const json& s : v) {
         if (!s.is_string()) return invalid("stop must be a string or an array of strings");
+        if (s.get<std::string>().size() > SamplingLimits::kMaxStopBytes)
+            return invalid("stop strings must be at most " + std::to_string(SamplingLimits::kMaxStopBytes) +
+                           " bytes");
         if (!s.get<std::string>().empty()) stop.push_back(s.get<std::string>());
     }
     return ok_status();
 }
 
+Status read_boolean(const json& body, const char* name, bool& target) {
+    if (!body.contains(name) || body[name].is_null()) return ok_status();
+    if (!body[name].is_boolean()) return invalid(std::string(name) + " must be true or false");
+    target = body[name].get<bool>();
+    return ok_status();
+}
+
+Status read_logprobs(const json& body, SamplingParams& sampling) {
+    if (Status s = read_boolean(body, "logprobs", sampling.logprobs); !s) return s;
+    long long top = 0;
+    if (Status s = read_integer(body, "top_logprobs", SamplingLimits::kMinTopLogprobs,
+                                SamplingLimits::kMaxTopLogprobs, top);
+        !s)
+        return s;
+    if (top > 0 && !sampling.logprobs) return invalid("top_logprobs needs \"logprobs\": true");
+    sampling.top_logprobs = static_cast<int>(top);
+    return ok_status();
+}
+
 Status read_sampling(const json& body, const ChatRequestLimits& limits, SamplingParams& sampling) {
-    for (Status s : {read_number(body, "temperature", 0, 2, sampling.temperature),
-                     read_number(body, "top_p", 0, 1, sampling.top_p),
-                     read_number(body, "repeat_penalty", 0.5, 2, sampling.repeat_penalty)})
+    using L = SamplingLimits;
+    for (Status s :
+         {read_number(body, "temperature", L::kMinTemperature, L::kMaxTemperature, sampling.temperature),
+          read_number(body, "top_p", L::kMinTopPExclusive, L::kMaxTopP, sampling.top_p),
+          read_number(body, "repeat_penalty", L::kMinRepeatPenalty, L::kMaxRepeatPenalty,
+                      sampling.repeat_penalty)})
         if (!s) return s;
-    if (body.contains("top_p") && sampling.top_p <= 0) return invalid("top_p must be greater than 0");
+    if (body.contains("top_p") && sampling.top_p <= L::kMinTopPExclusive)
+        return invalid("top_p must be greater than 0");
     long long top_k = sampling.top_k, seed = -1, max_tokens = -1;
     for (Status s :
-         {read_integer(body, "top_k", 0, 1000, top_k), read_integer(body, "seed", 0, 0xFFFFFFFFLL, seed),
-          read_integer(body, "max_tokens", 1, limits.max_tokens, max_tokens),
-          read_integer(body, "max_completion_tokens", 1, limits.max_tokens, max_tokens)})
+         {read_integer(body, "top_k", L::kMinTopK, L::kMaxTopK, top_k),
+          read_integer(body, "seed", 0, L::kMaxSeed, seed),
+          read_integer(body, "max_tokens", L::kMinMaxTokens, limits.max_tokens, max_tokens),
+          read_integer(body, "max_completion_tokens", L::kMinMaxTokens, limits.max_tokens, max_tokens)})
         if (!s) return s;
     sampling.top_k = static_cast<int>(top_k);
     if (seed >= 0) sampling.seed = static_cast<uint32_t>(seed);
     if (max_tokens > 0) sampling.max_tokens = static_cast<int>(max_tokens);
     sampling.max_tokens = std::min(sampling.max_tokens, limits.max_tokens);
     // llama-server's extension, for benchmarks that need replies of a fixed length.
-    if (body.contains("ignore_eos") && !body["ignore_eos"].is_null()) {
-        if (!body["ignore_eos"].is_boolean()) return invalid("ignore_eos must be true or false");
-        sampling.ignore_end_of_turn = body["ignore_eos"].get<bool>();
+    if (Status s = read_boolean(body, "ignore_eos", sampling.ignore_end_of_turn); !s) return s;
+    if (Status s = read_logprobs(body, sampling); !s) return s;
+    return read_stop(body, sampling.stop);
+}
+
+bool present(const json& body, const char* name) {
+    return body.contains(name) && !body[name].is_null();
+}
+
+// OpenAI fields asking for what the server cannot do: answering as if they were honoured would mislead.
+Status refuse_unsupported(const json& body) {
+    if (present(body, "n")) {
+        const json& n = body["n"];
+        if (!n.is_number_integer() || n.get<long long>() != 1)
+            return invalid("n: only 1 choice per request is supported");
     }
-    return read_stop(body, limits, sampling.stop);
+    if (present(body, "response_format")) {
+        const json& format = body["response_format"];
+        if (!format.is_object() || format.value("type", json()) != "text")
+            return invalid("response_format: only {\"type\":\"text\"} is supported (no JSON mode)");
+    }
+    if (present(body, "tools") && !(body["tools"].is_array() && body["tools"].empty()))
+        return invalid("tools: tool calls are not supported");
+    if (present(body, "tool_choice") && body["tool_choice"] != "none")
+        return invalid("tool_choice: tool calls are not supported");
+    return ok_status();
 }
 
 }  // namespace
@@ -141,13 +189,11 @@ Result<ChatCompletionRequest> parse_chat_request(std::string_view body, const Ch
         if (!parsed["model"].is_string()) return invalid("model must be a string");
         request.model = parsed["model"].get<std::string>();
     }
-    if (parsed.contains("stream") && !parsed["stream"].is_null()) {
-        if (!parsed["stream"].is_boolean()) return invalid("stream must be true or false");
-        request.stream = parsed["stream"].get<bool>();
-    }
+    if (Status s = read_boolean(parsed, "stream", request.stream); !s) return s.error();
     Result<std::vector<ChatMessage>> messages = read_messages(parsed, limits);
     if (!messages) return messages.error();
     request.messages = std::move(*messages);
+    if (Status s = refuse_unsupported(parsed); !s) return s.error();
     if (Status s = read_sampling(parsed, limits, request.sampling); !s) return s.error();
     return request;
 }
@@ -186,10 +232,28 @@ json envelope(const CompletionId& id, const char* object) {
 }
 }  // namespace
 
-json completion_json(const CompletionId& id, const GenerationResult& result) {
+json logprobs_json(const std::vector<TokenLogprob>& logprobs) {
+    auto entry = [](const TokenProbability& p) {
+        json bytes = json::array();
+        for (unsigned char byte : p.token) bytes.push_back(byte);
+        return json{{"token", p.token}, {"logprob", p.logprob}, {"bytes", std::move(bytes)}};
+    };
+    json content = json::array();
+    for (const TokenLogprob& token : logprobs) {
+        json item = entry(token.sampled);
+        item["top_logprobs"] = json::array();
+        for (const TokenProbability& alternative : token.top)
+            item["top_logprobs"].push_back(entry(alternative));
+        content.push_back(std::move(item));
+    }
+    return {{"content", std::move(content)}};
+}
+
+json completion_json(const CompletionId& id, const GenerationResult& result, bool with_logprobs) {
     json out = envelope(id, "chat.completion");
     out["choices"] = json::array({{{"index", 0},
                                    {"message", {{"role", "assistant"}, {"content", result.text}}},
+                                   {"logprobs", with_logprobs ? logprobs_json(result.logprobs) : json()},
                                    {"finish_reason", result.finish_reason}}});
     out["usage"] = usage_json(result);
     out["timings"] = timings_json(result);
@@ -203,10 +267,12 @@ json role_chunk_json(const CompletionId& id) {
     return out;
 }
 
-json text_chunk_json(const CompletionId& id, std::string_view text) {
+json text_chunk_json(const CompletionId& id, std::string_view text,
+                     const std::vector<TokenLogprob>& logprobs) {
     json out = envelope(id, "chat.completion.chunk");
-    out["choices"] = json::array(
-        {{{"index", 0}, {"delta", {{"content", std::string(text)}}}, {"finish_reason", nullptr}}});
+    json choice = {{"index", 0}, {"delta", {{"content", std::string(text)}}}, {"finish_reason", nullptr}};
+    if (!logprobs.empty()) choice["logprobs"] = logprobs_json(logprobs);
+    out["choices"] = json::array({std::move(choice)});
     return out;
 }
 

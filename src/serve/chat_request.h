@@ -14,15 +14,17 @@
 
 namespace mimir::serve {
 
-// Bounds a request must respect beyond its JSON shape. max_tokens is capped by the context size.
+// Bounds a request must respect beyond its JSON shape and SamplingLimits. max_tokens is capped by the
+// context size.
 struct ChatRequestLimits {
     int max_tokens = 4096;
     size_t max_messages = 256;
-    size_t max_stop_strings = 4;
 };
 
-// A validated request. Fields the engine does not use (n, logprobs, tools, ...) are ignored, as clients
-// written for OpenAI send them routinely.
+// A validated request. Sampling values are checked against SamplingLimits (model/sampling_limits.h).
+// Fields that ask for something the server cannot do (n > 1, response_format other than text, tools,
+// tool_choice) are refused naming the field; harmless ones clients send routinely (user,
+// frequency_penalty, ...) are ignored. docs/api.md lists which.
 struct ChatCompletionRequest {
     std::string model;
     std::vector<ChatMessage> messages;
@@ -45,13 +47,19 @@ struct CompletionId {
 nlohmann::json usage_json(const GenerationResult& result);
 nlohmann::json timings_json(const GenerationResult& result);
 
-// The whole non-streamed response (object "chat.completion").
-nlohmann::json completion_json(const CompletionId& id, const GenerationResult& result);
+// choices[i].logprobs as OpenAI writes it: {"content":[{token, logprob, bytes, top_logprobs}]}.
+nlohmann::json logprobs_json(const std::vector<TokenLogprob>& logprobs);
 
-// Streamed chunks (object "chat.completion.chunk"): the first carries the role, then one per text piece,
-// and the last carries finish_reason, usage and timings.
+// The whole non-streamed response (object "chat.completion"); with_logprobs when the request asked.
+nlohmann::json completion_json(const CompletionId& id, const GenerationResult& result,
+                               bool with_logprobs = false);
+
+// Streamed chunks (object "chat.completion.chunk"): the first carries the role, then one per text piece
+// (with the logprobs of its tokens, when there are any), and the last carries finish_reason, usage and
+// timings.
 nlohmann::json role_chunk_json(const CompletionId& id);
-nlohmann::json text_chunk_json(const CompletionId& id, std::string_view text);
+nlohmann::json text_chunk_json(const CompletionId& id, std::string_view text,
+                               const std::vector<TokenLogprob>& logprobs = {});
 nlohmann::json final_chunk_json(const CompletionId& id, const GenerationResult& result);
 
 // {"error":{"code","message","type"}}

@@ -20,13 +20,20 @@ class ServingState;
 
 void send_json(httplib::Response& res, int status, const nlohmann::json& body);
 
-// Writes {"error":{code,message,type}} with the type that belongs to `status`, and counts it.
-void send_error(httplib::Response& res, ServingState& state, int status, std::string_view code,
-                std::string_view message);
+// What a client sees for an error code.
+struct HttpError {
+    int status;
+    std::string_view code;  // on the wire: the engine's own code, or its OpenAI-style name
+    std::string_view type;  // OpenAI's error type for the status, e.g. "invalid_request_error"
+};
 
-// Maps an engine or parser error code to its HTTP status (invalid_request 400, busy 429, ...).
-int status_for_error_code(std::string_view code);
-const char* error_type_for_status(int status);
+// The one map from an error code of the engine, the model manager, the request parser or the server to
+// its HTTP status, wire code and type, for whole replies and errors inside a stream alike. docs/api.md's
+// error table lists every entry. An unknown code is a 500 "server_error" that keeps its code.
+HttpError http_error_for(std::string_view code);
+
+// Writes {"error":{code,message,type}} as http_error_for(error.code) says, and counts it.
+void send_error(httplib::Response& res, ServingState& state, const Error& error);
 
 // The unit of rate limiting: the peer address, or behind a trusted reverse proxy (a Hugging Face Space)
 // the address that proxy appended last to X-Forwarded-For.

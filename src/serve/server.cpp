@@ -4,8 +4,10 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <cerrno>
 #include <thread>
+#include <utility>
 
 #include "serve/chat_request.h"
 #include "serve/http_common.h"
@@ -19,42 +21,66 @@ void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
     res.set_content(to_text(body), "application/json");
 }
 
-const char* error_type_for_status(int status) {
-    switch (status) {
-        case 400:
-        case 404:
-        case 405:
-        case 408:
-        case 413:
-        case 414:
-        case 422:
-            return "invalid_request_error";
-        case 401:
-            return "authentication_error";
-        case 403:
-            return "permission_error";
-        case 429:
-            return "rate_limit_error";
-        case 503:
-            return "service_unavailable_error";
-        default:
-            return "server_error";
+namespace {
+
+constexpr std::string_view kInvalidRequest = "invalid_request_error";
+constexpr std::string_view kServerError = "server_error";
+constexpr std::string_view kUnavailable = "service_unavailable_error";
+
+// Codes whose wire name differs from the engine's own take OpenAI's (or llama-server's) name. Everything
+// that means "no model can serve" (a tier that failed to load, an engine that could not start) is
+// model_not_loaded: the client can do nothing about which.
+constexpr std::array<std::pair<std::string_view, HttpError>, 34> kErrorMap = {{
+    {"invalid_request", {400, "invalid_request", kInvalidRequest}},
+    {"context_exceeded", {400, "context_length_exceeded", kInvalidRequest}},
+    {"invalid_path", {400, "invalid_path", kInvalidRequest}},
+    {"bad_request", {400, "bad_request", kInvalidRequest}},
+    {"invalid_api_key", {401, "invalid_api_key", "authentication_error"}},
+    {"reload_disabled", {403, "reload_disabled", "permission_error"}},
+    {"not_found", {404, "not_found", kInvalidRequest}},
+    {"method_not_allowed", {405, "method_not_allowed", kInvalidRequest}},
+    {"request_timeout", {408, "request_timeout", kInvalidRequest}},
+    {"request_too_large", {413, "request_too_large", kInvalidRequest}},
+    {"uri_too_long", {414, "uri_too_long", kInvalidRequest}},
+    {"reload_failed", {422, "reload_failed", kInvalidRequest}},
+    {"rate_limited", {429, "rate_limited", "rate_limit_error"}},
+    {"busy", {429, "server_busy", "rate_limit_error"}},
+    {"server_busy", {429, "server_busy", "rate_limit_error"}},
+    {"model_not_loaded", {503, "model_not_loaded", kUnavailable}},
+    {"model_loading", {503, "model_loading", kUnavailable}},
+    {"shutting_down", {503, "shutting_down", kUnavailable}},
+    {"no_model", {503, "model_not_loaded", kUnavailable}},
+    {"invalid_options", {503, "model_not_loaded", kUnavailable}},
+    {"context_failed", {503, "model_not_loaded", kUnavailable}},
+    {"adapter_failed", {503, "model_not_loaded", kUnavailable}},
+    {"not_configured", {503, "model_not_loaded", kUnavailable}},
+    {"not_gguf", {503, "model_not_loaded", kUnavailable}},
+    {"truncated", {503, "model_not_loaded", kUnavailable}},
+    {"corrupt", {503, "model_not_loaded", kUnavailable}},
+    {"wrong_architecture", {503, "model_not_loaded", kUnavailable}},
+    {"vocab_mismatch", {503, "model_not_loaded", kUnavailable}},
+    {"adapter_mismatch", {503, "model_not_loaded", kUnavailable}},
+    {"out_of_memory", {503, "model_not_loaded", kUnavailable}},
+    {"load_failed", {503, "model_not_loaded", kUnavailable}},
+    {"internal_error", {500, "internal_error", kServerError}},
+    {"decode_failed", {500, "decode_failed", kServerError}},
+    {"template_failed", {500, "template_failed", kServerError}},
+}};
+
+}  // namespace
+
+HttpError http_error_for(std::string_view code) {
+    for (const auto& [known, error] : kErrorMap) {
+        if (known == code) return error;
     }
+    return HttpError{500, code, kServerError};
 }
 
-int status_for_error_code(std::string_view code) {
-    if (code == "invalid_request" || code == "context_exceeded" || code == "invalid_path") return 400;
-    if (code == "not_found") return 404;
-    if (code == "busy") return 429;
-    if (code == "shutting_down" || code == "model_not_loaded") return 503;
-    return 500;
-}
-
-void send_error(httplib::Response& res, ServingState& state, int status, std::string_view code,
-                std::string_view message) {
-    const char* type = error_type_for_status(status);
-    state.metrics().count_error(type, std::string(code));
-    send_json(res, status, error_json(code, message, type));
+void send_error(httplib::Response& res, ServingState& state, const Error& error) {
+    const HttpError http = http_error_for(error.code);
+    if (http.status == 429 && !res.has_header("Retry-After")) res.set_header("Retry-After", "1");
+    state.metrics().count_error(std::string(http.type), std::string(http.code));
+    send_json(res, http.status, error_json(http.code, error.message, http.type));
 }
 
 std::string client_address(const httplib::Request& req, bool trust_forwarded_for) {
@@ -102,7 +128,7 @@ void handle_health(const httplib::Request&, httplib::Response& res, ServingState
     const bool loading = info.status == ModelStatus::Loading;
     nlohmann::json body = error_json(loading ? "model_loading" : "model_not_loaded",
                                      loading ? "the model is loading" : "no model is loaded: " + info.error,
-                                     error_type_for_status(503));
+                                     http_error_for("model_not_loaded").type);
     body["status"] = loading ? "loading" : "error";
     send_json(res, 503, body);
 }
@@ -134,31 +160,32 @@ void handle_models(const httplib::Request&, httplib::Response& res, ServingState
 void handle_reload(const httplib::Request& req, httplib::Response& res, ServingState& state) {
     const std::string& key = state.options().api_key;
     if (key.empty())
-        return send_error(res, state, 403, "reload_disabled",
-                          "reloading is disabled: start the server with --api-key or MIMIR_API_KEY");
+        return send_error(res, state,
+                          Error{"reload_disabled",
+                                "reloading is disabled: start the server with --api-key or MIMIR_API_KEY"});
     std::string provided = req.has_header("X-API-Key") ? req.get_header_value("X-API-Key")
                                                        : bearer_token(req.get_header_value("Authorization"));
     if (!constant_time_equals(key, provided)) {
         res.set_header("WWW-Authenticate", "Bearer");
-        return send_error(res, state, 401, "invalid_api_key",
-                          provided.empty() ? "an API key is required (Authorization: Bearer <key>)"
-                                           : "the API key is not valid");
+        return send_error(
+            res, state,
+            Error{"invalid_api_key", provided.empty() ? "an API key is required (Authorization: Bearer <key>)"
+                                                      : "the API key is not valid"});
     }
     spdlog::info("event=reload_requested client={}",
                  client_address(req, state.options().trust_forwarded_for));
     ReloadResult reload = state.reload();
     if (reload.kept_previous) {
-        return send_error(res, state, 422, "reload_failed",
-                          "no tier loaded (" + reload.info.error + "); the previous model keeps serving");
+        return send_error(res, state,
+                          Error{"reload_failed", "no tier loaded (" + reload.info.error +
+                                                     "); the previous model keeps serving"});
     }
     send_json(res, 200, state.status());
 }
 
 void handle_static(const httplib::Request& req, httplib::Response& res, ServingState& state) {
     Result<StaticAsset> asset = find_static_asset(req.path);
-    if (!asset)
-        return send_error(res, state, status_for_error_code(asset.error().code), asset.error().code,
-                          asset.error().message);
+    if (!asset) return send_error(res, state, asset.error());
     res.set_header("Cache-Control", asset->cache_control);
     res.set_content(asset->body.data(), asset->body.size(), asset->content_type);
 }
@@ -250,7 +277,7 @@ Status Server::Impl::start() {
         } catch (...) {
         }
         spdlog::error("event=handler_exception method={} path={} what=\"{}\"", req.method, req.path, what);
-        send_error(res, state, 500, "internal_error", "the server failed to handle this request");
+        send_error(res, state, Error{"internal_error", "the server failed to handle this request"});
     });
     http.set_error_handler(
         httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
@@ -264,7 +291,7 @@ Status Server::Impl::start() {
                 : res.status == 400 ? "the request could not be read: malformed, or not complete within " +
                                           std::to_string(state.options().read_timeout_seconds) + " s"
                                     : std::string("request refused: ") + code;
-            send_error(res, state, res.status, code, message);
+            send_error(res, state, Error{code, message});
             return httplib::Server::HandlerResponse::Handled;
         }));
     http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {

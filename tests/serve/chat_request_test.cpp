@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "model/sampler.h"
+
 namespace mimir::serve {
 namespace {
 
@@ -101,6 +103,58 @@ TEST(ChatRequest, RefusesValuesOutOfRange) {
     EXPECT_EQ(error_of("{" + user + R"(,"stop":["a","b","c","d","e"]})"), "stop has more than 4 strings");
 }
 
+TEST(ChatRequest, RefusesFieldsAskingForWhatTheServerCannotDo) {
+    const std::string user = R"("messages":[{"role":"user","content":"x"}])";
+    EXPECT_NE(error_of("{" + user + R"(,"n":2})").find("n:"), std::string::npos);
+    EXPECT_NE(error_of("{" + user + R"(,"n":"1"})").find("n:"), std::string::npos);
+    EXPECT_NE(error_of("{" + user + R"(,"response_format":{"type":"json_object"}})").find("response_format"),
+              std::string::npos);
+    EXPECT_NE(error_of("{" + user + R"(,"response_format":"text"})").find("response_format"),
+              std::string::npos);
+    EXPECT_NE(
+        error_of("{" + user + R"(,"tools":[{"type":"function","function":{"name":"f"}}]})").find("tools"),
+        std::string::npos);
+    EXPECT_NE(error_of("{" + user + R"(,"tool_choice":"auto"})").find("tool_choice"), std::string::npos);
+    // What asks for nothing beyond the default is accepted, and so are harmless fields.
+    for (const char* fine : {R"("n":1)", R"("response_format":{"type":"text"})", R"("tools":[])",
+                             R"("tool_choice":"none")", R"("n":null,"tools":null)", R"("user":"student-7")",
+                             R"("frequency_penalty":0.5,"presence_penalty":0.1)"}) {
+        auto parsed = parse("{" + user + "," + fine + "}");
+        EXPECT_TRUE(parsed.ok()) << fine << ": " << parsed.error().message;
+    }
+}
+
+TEST(ChatRequest, ReadsLogprobs) {
+    const std::string user = R"("messages":[{"role":"user","content":"x"}])";
+    auto plain = parse("{" + user + "}");
+    ASSERT_TRUE(plain.ok());
+    EXPECT_FALSE(plain->sampling.logprobs);
+    auto parsed = parse("{" + user + R"(,"logprobs":true,"top_logprobs":20})");
+    ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+    EXPECT_TRUE(parsed->sampling.logprobs);
+    EXPECT_EQ(parsed->sampling.top_logprobs, 20);
+    EXPECT_EQ(error_of("{" + user + R"(,"logprobs":true,"top_logprobs":21})"),
+              "top_logprobs must be between 0 and 20");
+    EXPECT_EQ(error_of("{" + user + R"(,"top_logprobs":2})"), "top_logprobs needs \"logprobs\": true");
+    EXPECT_EQ(error_of("{" + user + R"(,"logprobs":1})"), "logprobs must be true or false");
+    // What the HTTP layer accepts, the engine accepts too: one set of limits.
+    EXPECT_TRUE(validate_sampling(parsed->sampling).ok());
+}
+
+TEST(ChatRequest, AcceptsExactlyTheEnginesSamplingLimits) {
+    using L = SamplingLimits;
+    const std::string user = R"("messages":[{"role":"user","content":"x"}])";
+    auto edge = parse("{" + user + R"(,"temperature":)" + std::to_string(L::kMaxTemperature) +
+                      R"(,"repeat_penalty":)" + std::to_string(L::kMinRepeatPenalty) + R"(,"top_k":)" +
+                      std::to_string(L::kMaxTopK) + R"(,"stop":["a","b","c","d"]})");
+    ASSERT_TRUE(edge.ok()) << edge.error().message;
+    EXPECT_TRUE(validate_sampling(edge->sampling).ok());
+    EXPECT_FALSE(
+        parse("{" + user + R"(,"repeat_penalty":)" + std::to_string(L::kMaxRepeatPenalty + 0.5f) + "}").ok());
+    EXPECT_FALSE(parse("{" + user + R"(,"top_k":)" + std::to_string(L::kMaxTopK + 1) + "}").ok());
+    EXPECT_FALSE(parse("{" + user + R"(,"stop":[")" + std::string(L::kMaxStopBytes + 1, 'a') + "\"]}").ok());
+}
+
 TEST(ChatRequest, IgnoreEosKeepsGeneratingPastTheEndOfTurn) {
     const std::string user = R"("messages":[{"role":"user","content":"x"}])";
     auto parsed = parse("{" + user + R"(,"ignore_eos":true})");
@@ -170,6 +224,32 @@ TEST(ChatResponse, ChunksCarryRoleThenTextThenFinishReason) {
     EXPECT_EQ(last["choices"][0]["finish_reason"], "stop");
     EXPECT_TRUE(last["choices"][0]["delta"].empty());
     EXPECT_EQ(last["usage"]["completion_tokens"], 3);
+}
+
+TEST(ChatResponse, LogprobsHaveTheOpenAiShape) {
+    GenerationResult result = sample_result();
+    result.logprobs = {{.sampled = {"Fo", -0.25f}, .top = {{"Fo", -0.25f}, {"Th", -1.5f}}},
+                       {.sampled = {"ur.", -0.5f}, .top = {}}};
+    const CompletionId id = CompletionId::make("mimir-base");
+    json whole = completion_json(id, result, true);
+    const json& content = whole["choices"][0]["logprobs"]["content"];
+    ASSERT_EQ(content.size(), 2u);
+    EXPECT_EQ(content[0]["token"], "Fo");
+    EXPECT_FLOAT_EQ(content[0]["logprob"].get<float>(), -0.25f);
+    EXPECT_EQ(content[0]["bytes"], json({70, 111}));
+    ASSERT_EQ(content[0]["top_logprobs"].size(), 2u);
+    EXPECT_EQ(content[0]["top_logprobs"][1]["token"], "Th");
+    EXPECT_EQ(content[0]["top_logprobs"][1]["bytes"], json({84, 104}));
+    EXPECT_TRUE(content[1]["top_logprobs"].empty());
+    EXPECT_TRUE(completion_json(id, result)["choices"][0]["logprobs"].is_null()) << "not asked for";
+
+    json chunk = text_chunk_json(id, "Four.", result.logprobs);
+    EXPECT_EQ(chunk["choices"][0]["logprobs"]["content"], content);
+    EXPECT_FALSE(text_chunk_json(id, "Four.")["choices"][0].contains("logprobs"));
+    // A token that is part of a UTF-8 character: `bytes` keeps it exactly.
+    json partial = logprobs_json({{.sampled = {"\xC3", -1.0f}, .top = {}}});
+    EXPECT_EQ(partial["content"][0]["bytes"], json({0xC3}));
+    EXPECT_NO_THROW(to_text(partial));
 }
 
 TEST(ChatResponse, SseEventFramingAndErrorBody) {

@@ -319,6 +319,68 @@ TEST_F(ServerTest, BadInputGetsAClearErrorAndTheServerKeepsServing) {
               6);
 }
 
+TEST_F(ServerTest, RefusedFieldsAndEngineRefusalsGetTheirHttpStatus) {
+    TestServer server(fine_tuned());
+    auto client = server.client();
+    const std::string user = R"("messages":[{"role":"user","content":"x"}])";
+    const std::pair<const char*, const char*> refused[] = {
+        {R"("n":3)", "n:"},
+        {R"("response_format":{"type":"json_object"})", "response_format"},
+        {R"("tools":[{"type":"function","function":{"name":"f"}}])", "tools"}};
+    for (const auto& [field, named] : refused) {
+        for (const char* stream : {"false", "true"}) {
+            expect_error(
+                client->Post("/v1/chat/completions",
+                             "{" + user + "," + field + R"(,"stream":)" + stream + "}", "application/json"),
+                400, "invalid_request_error", named);
+        }
+    }
+    // A last turn that cannot fit the context is refused before the stream starts, with the OpenAI code.
+    std::string text;
+    for (int i = 0; i < 3000; ++i) text += "word" + std::to_string(i) + " ";
+    auto res = client->Post("/v1/chat/completions", chat_body(text, 8, true), "application/json");
+    expect_error(res, 400, "invalid_request_error");
+    EXPECT_EQ(json::parse(res->body)["error"]["code"], "context_length_exceeded");
+}
+
+TEST_F(ServerTest, LogprobsWholeAndStreamedAgree) {
+    TestServer server(fine_tuned());
+    json request = json::parse(chat_body("Explain fractions.", 16, false));
+    request["logprobs"] = true;
+    request["top_logprobs"] = 3;
+    request["ignore_eos"] = true;
+    request["repeat_penalty"] = 1.0;  // plain greedy: the sampled token is the likeliest
+    auto whole = server.client()->Post("/v1/chat/completions", request.dump(), "application/json");
+    ASSERT_TRUE(whole);
+    ASSERT_EQ(whole->status, 200) << whole->body;
+    const json choice = json::parse(whole->body)["choices"][0];
+    const json& content = choice["logprobs"]["content"];
+    ASSERT_EQ(content.size(), 16u) << whole->body;
+    for (const json& token : content) {
+        EXPECT_LE(token["logprob"].get<double>(), 0.0);
+        ASSERT_EQ(token["top_logprobs"].size(), 3u);
+        EXPECT_EQ(token["top_logprobs"][0]["token"], token["token"]) << "greedy: the likeliest token";
+        EXPECT_TRUE(token["bytes"].is_array());
+    }
+
+    request["stream"] = true;
+    int status = 0;
+    std::vector<std::string> payloads = sse_payloads(stream_chat(server, request.dump(), &status));
+    EXPECT_EQ(status, 200);
+    json streamed = json::array();
+    for (const std::string& payload : payloads) {
+        json chunk = json::parse(payload, nullptr, false);
+        if (!chunk.is_object() || !chunk["choices"][0].contains("logprobs")) continue;
+        for (const json& token : chunk["choices"][0]["logprobs"]["content"]) streamed.push_back(token);
+    }
+    // The same tokens; the values may differ in the last digits (the second request reuses cached KV).
+    ASSERT_EQ(streamed.size(), content.size());
+    for (size_t i = 0; i < content.size(); ++i) {
+        EXPECT_EQ(streamed[i]["token"], content[i]["token"]) << i;
+        EXPECT_NEAR(streamed[i]["logprob"].get<double>(), content[i]["logprob"].get<double>(), 1e-2) << i;
+    }
+}
+
 TEST_F(ServerTest, RateLimitAnswers429WithRetryAfter) {
     ServeOptions options = test_options();
     options.rate_limit_per_minute = 6;
