@@ -8,7 +8,9 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/model_flags.h"
 #include "eval/agreement.h"
+#include "eval/model_reply_source.h"
 #include "eval/progress.h"
 #include "eval/report.h"
 #include "eval/runner.h"
@@ -33,8 +35,10 @@ struct EvalFlags {
     int timeout_s = 300;
     double min_accuracy = -1;  // < 0: no threshold
     std::string gate_tier;
-    // LOCAL TIERS (lead): --base/--adapter/--fine-tuned model paths go here; each becomes a ReplySource
-    // backed by a ModelSession (model loaded through the fallback chain + an Engine).
+    // Local tiers: each file given becomes a tier (base, base + adapter, fine-tuned), opened as serve would.
+    ModelPaths models;
+    EngineOptions engine{.n_parallel = 1};
+    SystemPromptFlags system_prompt;
 };
 
 std::atomic<bool> g_stop_requested{false};
@@ -58,6 +62,33 @@ int run_check_data(const EvalFlags& flags, const eval::PhraseLists& phrases) {
     return met ? 0 : 1;
 }
 
+// Base, adapter and fine-tuned tiers in that order, each opened on its own; one that does not load is
+// reported as failed by the run, and the others still run.
+Result<std::vector<std::unique_ptr<eval::ReplySource>>> local_tiers(const EvalFlags& flags) {
+    std::vector<std::unique_ptr<eval::ReplySource>> tiers;
+    const ModelPaths files = ModelPaths::from_environment().overridden_by(flags.models);
+    if (files.base.empty() && !files.adapter.empty()) {
+        return Error{"invalid_options", "--adapter needs --base (the model the adapter was trained on)"};
+    }
+    Result<std::string> system_prompt = chosen_system_prompt(flags.system_prompt);
+    if (!system_prompt) return system_prompt.error();
+    const SessionOptions session{.engine = flags.engine, .system_prompt = *system_prompt};
+    const std::pair<Tier, const std::string*> wanted[] = {
+        {Tier::Base, &files.base}, {Tier::Adapter, &files.adapter}, {Tier::FineTuned, &files.fine_tuned}};
+    for (const auto& [tier, file] : wanted) {
+        if (file->empty()) continue;
+        auto source = eval::ModelReplySource::open(
+            {.tier = tier, .paths = eval::paths_for_tier(tier, files), .session = session});
+        if (source) {
+            tiers.push_back(std::move(*source));
+        } else {
+            spdlog::error("event=tier_failed tier={} reason=\"{}\"", tier_name(tier), source.error().message);
+            tiers.push_back(std::make_unique<eval::UnavailableReplySource>(tier_name(tier), source.error()));
+        }
+    }
+    return tiers;
+}
+
 Result<std::vector<std::unique_ptr<eval::ReplySource>>> make_tiers(const EvalFlags& flags) {
     std::vector<std::unique_ptr<eval::ReplySource>> tiers;
     for (size_t i = 0; i < flags.urls.size(); ++i) {
@@ -67,8 +98,14 @@ Result<std::vector<std::unique_ptr<eval::ReplySource>>> make_tiers(const EvalFla
         if (!source) return source.error();
         tiers.push_back(std::move(*source));
     }
-    // LOCAL TIERS (lead): append the --base/--adapter/--fine-tuned sources here.
-    if (tiers.empty()) return Error{"invalid_options", "no tier to evaluate: pass --url (or --check-data)"};
+    Result<std::vector<std::unique_ptr<eval::ReplySource>>> local = local_tiers(flags);
+    if (!local) return local.error();
+    for (auto& tier : *local) tiers.push_back(std::move(tier));
+    if (tiers.empty()) {
+        return Error{
+            "invalid_options",
+            "no tier to evaluate: pass --base (with --adapter / --fine-tuned) or --url, or --check-data"};
+    }
     return tiers;
 }
 
@@ -148,7 +185,9 @@ void register_eval_command(CLI::App& app, int& exit_code) {
     cmd->add_option("--min-accuracy", flags->min_accuracy, "Exit 1 when a tier's accuracy is below this")
         ->check(CLI::Range(0.0, 1.0));
     cmd->add_option("--gate-tier", flags->gate_tier, "Apply --min-accuracy to this tier only");
-    // LOCAL TIERS (lead): cmd->add_option("--base" / "--adapter" / "--fine-tuned", ...) here.
+    add_model_path_flags(*cmd, flags->models);
+    add_engine_flags(*cmd, flags->engine, false);
+    add_system_prompt_flags(*cmd, flags->system_prompt);
     cmd->callback([flags, &exit_code] { exit_code = run_eval_command(*flags); });
 }
 
