@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
     mimir::cli::register_chat_command(app, exit_code);
     mimir::cli::register_serve_command(app, exit_code);
     mimir::cli::register_train_commands(app, exit_code);
+    mimir::cli::register_demo_command(app, exit_code);
     CLI11_PARSE(app, argc, argv);
     return exit_code;
 }

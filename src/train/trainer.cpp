@@ -241,6 +241,7 @@ class TrainingRun {
         state_.log.steps.push_back(record);
         note_anomalies(record, progress);
         progress.step(state_.step, state_.epoch + 1, loss, record.tokens_per_s);
+        if (o_.on_step) o_.on_step(state_.step, total_steps_, state_.epoch + 1);
         return tokens;
     }
 

@@ -4,6 +4,7 @@
 // loss.svg (and checkpoint.gguf when asked) into the output folder.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,9 @@ struct TrainOptions {
     std::string merged_type;   // "" = the base's types; f16 | q8_0 | q4_k_m
     bool quiet = false;        // no per-step lines (benchmarks, tests)
     int stop_after_steps = 0;  // tests: return right after this step's checkpoint, as if killed
+    // Called after every optimizer step with (step, total steps, 1-based epoch): progress for callers
+    // that show it elsewhere than the terminal (the demo builder).
+    std::function<void(int step, int total_steps, int epoch)> on_step;
 };
 
 struct TrainSummary {
