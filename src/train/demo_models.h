@@ -30,14 +30,14 @@ struct DemoRecipe {
     int n_embd = 128;
     int n_head = 4;
     int n_ff = 256;
-    int n_ctx = 384;  // training context: must cover the longest rendered row, system prompt included
+    int n_ctx = 400;  // training context: must cover the longest rendered row, system prompt included
     uint32_t seed = 42;
 
-    int base_epochs = 6;
-    float base_learning_rate = 3e-3f;
+    int base_epochs = 24;
+    float base_learning_rate = 5e-3f;
     int base_grad_accumulation = 2;
 
-    int adapter_epochs = 6;
+    int adapter_epochs = 40;
     float adapter_learning_rate = 1e-2f;
     int adapter_grad_accumulation = 2;
     int rank = 16;
