@@ -10,6 +10,7 @@ void register_model_commands(CLI::App& app, int& exit_code);  // mimir model tin
 void register_chat_command(CLI::App& app, int& exit_code);    // mimir chat
 void register_serve_command(CLI::App& app, int& exit_code);   // mimir serve
 void register_train_commands(CLI::App& app, int& exit_code);  // mimir train, mimir merge
+void register_demo_command(CLI::App& app, int& exit_code);    // mimir demo
 void register_eval_command(CLI::App& app, int& exit_code);    // mimir eval
 
 // mimir dataset validate|stats|split

@@ -173,6 +173,10 @@ class TrainingRun {
                 Result<double> tokens = train_step(order, progress);
                 if (!tokens) return SummaryResult(tokens.error());
                 trained_tokens += *tokens;
+                if (stop_requested_) {
+                    summary_.interrupted = true;
+                    return finish_summary();
+                }
                 if (o_.checkpoint_every > 0 && state_.step % o_.checkpoint_every == 0) {
                     Status saved = checkpoint();
                     if (!saved) return SummaryResult(saved.error());
@@ -242,6 +246,7 @@ class TrainingRun {
         state_.log.steps.push_back(record);
         note_anomalies(record, progress);
         progress.step(state_.step, state_.epoch + 1, loss, record.tokens_per_s);
+        if (o_.on_step && !o_.on_step(state_.step, total_steps_, state_.epoch + 1)) stop_requested_ = true;
         return tokens;
     }
 
@@ -344,6 +349,7 @@ class TrainingRun {
     int total_steps_ = 0;
     TrainingState state_;
     TrainSummary summary_;
+    bool stop_requested_ = false;  // on_step returned false
 };
 
 }  // namespace

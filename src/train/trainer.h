@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,10 @@ struct TrainOptions {
     bool quiet = false;             // no per-step lines (benchmarks, tests)
     int stop_after_steps = 0;       // tests: return right after this step's checkpoint, as if killed
     size_t memory_limit_bytes = 0;  // tests: TrainingGraph::set_memory_limit (0 = none)
+    // Called after every optimizer step with (step, total steps, 1-based epoch): progress for callers that
+    // show it elsewhere than the terminal (the demo builder). Returning false stops the run after this
+    // step, as stop_after_steps does (TrainSummary::interrupted).
+    std::function<bool(int step, int total_steps, int epoch)> on_step;
 };
 
 struct TrainSummary {
@@ -80,7 +85,7 @@ struct TrainSummary {
     float best_eval_loss = -1;
     int best_epoch = 0;
     bool stopped_early = false;
-    bool interrupted = false;  // stop_after_steps reached
+    bool interrupted = false;  // stop_after_steps reached, or on_step returned false
     double tokens_per_s = 0;   // trained tokens per second over the whole run
 };
 
