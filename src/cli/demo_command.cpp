@@ -22,11 +22,6 @@ struct DemoFlags {
     SystemPromptFlags system_prompt;
 };
 
-std::string default_cache_dir() {
-    const char* home = std::getenv("HOME");
-    return std::string(home ? home : ".") + "/.cache/mimir/demo";
-}
-
 int run_demo(const DemoFlags& flags) {
     Result<std::string> system_prompt = chosen_system_prompt(flags.system_prompt);
     if (!system_prompt) {
@@ -34,7 +29,7 @@ int run_demo(const DemoFlags& flags) {
         return 2;
     }
     DemoOptions options{.data_path = flags.data_path,
-                        .cache_dir = flags.cache_dir.empty() ? default_cache_dir() : flags.cache_dir,
+                        .cache_dir = flags.cache_dir.empty() ? default_demo_cache_dir() : flags.cache_dir,
                         .recipe = flags.quick ? DemoRecipe::quick() : DemoRecipe::standard(),
                         .system_prompt = *system_prompt,
                         .n_threads = flags.n_threads,

@@ -3,9 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <memory>
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/demo_serving.h"
 #include "cli/model_flags.h"
 #include "serve/server.h"
 
@@ -17,7 +19,20 @@ struct ServeFlags {
     serve::ServeOptions options;
     ModelPaths paths;
     SystemPromptFlags system_prompt;
+    bool demo = false;
+    std::string demo_data = "data/mimir_fine_tuning.csv";
+    std::string demo_cache;
+    int demo_threads = 0;
 };
+
+// With --demo, the tiers nobody named point at the demo build's files.
+ModelPaths paths_for(const ServeFlags& flags, const std::string& demo_cache) {
+    ModelPaths paths = ModelPaths::from_environment().overridden_by(flags.paths);
+    if (!flags.demo || !(paths.fine_tuned.empty() && paths.adapter.empty() && paths.base.empty()))
+        return paths;
+    const DemoServePaths demo = demo_serve_paths(demo_cache);
+    return ModelPaths{.fine_tuned = demo.fine_tuned, .adapter = demo.adapter, .base = demo.base};
+}
 
 int run_serve(ServeFlags flags) {
     Result<std::string> prompt = chosen_system_prompt(flags.system_prompt);
@@ -34,8 +49,8 @@ int run_serve(ServeFlags flags) {
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-    ModelPaths paths = ModelPaths::from_environment().overridden_by(flags.paths);
-    serve::Server server(paths, flags.options);
+    const std::string demo_cache = flags.demo_cache.empty() ? default_demo_cache_dir() : flags.demo_cache;
+    serve::Server server(paths_for(flags, demo_cache), flags.options);
     if (Status started = server.start(); !started) {
         spdlog::error("event=serve_failed reason=\"{}\"", started.error().message);
         return 1;
@@ -46,7 +61,18 @@ int run_serve(ServeFlags flags) {
         spdlog::info("event=shutdown signal={}", received);
         server.stop();
     }).detach();
-    server.reload_models();
+    std::unique_ptr<DemoWhileServing> demo;
+    if (flags.demo) {
+        // Serves at once ("Loading" with the build's progress), then each model as it is ready.
+        server.set_activity("Preparing the demo models from " + flags.demo_data);
+        demo = std::make_unique<DemoWhileServing>(server,
+                                                  DemoOptions{.data_path = flags.demo_data,
+                                                              .cache_dir = demo_cache,
+                                                              .system_prompt = flags.options.system_prompt,
+                                                              .n_threads = flags.demo_threads});
+    } else {
+        server.reload_models();
+    }
     spdlog::info("event=ready url=http://{}:{}/", flags.options.host, server.port());
     server.wait();
     return 0;
@@ -85,6 +111,16 @@ void register_serve_command(CLI::App& app, int& exit_code) {
     cmd->add_flag("--mmap", o.map_model_files,
                   "Map model files instead of reading them (faster load; overwriting a served file in place "
                   "then crashes the server: replace files with mv)");
+    cmd->add_flag(
+        "--demo", flags->demo,
+        "Serve the demo models, building them from the data set (mimir demo) while serving: the "
+        "status goes from base to adapter to fine-tuned as each is ready; a second start is instant");
+    cmd->add_option("--demo-data", flags->demo_data, "Data set the demo models are built from")
+        ->capture_default_str();
+    cmd->add_option("--demo-cache", flags->demo_cache, "Demo model cache (default ~/.cache/mimir/demo)");
+    cmd->add_option("--demo-threads", flags->demo_threads,
+                    "CPU threads for building the demo (0 = all cores; the server shares them)")
+        ->capture_default_str();
     cmd->callback([flags, &exit_code] { exit_code = run_serve(*flags); });
 }
 

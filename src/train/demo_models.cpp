@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 #include <system_error>
@@ -14,6 +15,7 @@
 #include "support/system.h"
 #include "train/merge.h"
 #include "train/run_files.h"
+#include "train/run_folder.h"
 #include "train/trainer.h"
 
 namespace mimir {
@@ -24,6 +26,12 @@ namespace fs = std::filesystem;
 // Shares of the whole build each stage stands for in DemoProgress::fraction (merging is quick).
 constexpr double kBaseShare = 0.5;
 constexpr double kAdapterShare = 0.45;
+
+// A build folder's models: the adapter and the merged model keep a training run's names.
+DemoServePaths demo_files_in(const std::string& dir) {
+    const RunFolder run{dir};
+    return {.fine_tuned = run.fine_tuned(), .adapter = run.adapter(), .base = dir + "/base.gguf"};
+}
 
 // The data set as the base model learns it: the bad reply stands in the ideal reply's column, so the
 // trainer (which learns that column) learns the original model's style.
@@ -128,7 +136,7 @@ class DemoBuilder {
         if (!trained) return Status(trained.error());
         if (trained->interrupted) return stopped();
         spdlog::info("event=demo_base_trained steps={} last_loss={:.4f}", trained->steps, trained->last_loss);
-        return replace_file_with(work + "/base/fine-tuned.gguf", models_.base_path);
+        return replace_file_with(RunFolder{work + "/base"}.fine_tuned(), models_.base_path);
     }
 
     Status train_adapter(const std::string& work) {
@@ -150,7 +158,7 @@ class DemoBuilder {
         if (trained->interrupted) return stopped();
         spdlog::info("event=demo_adapter_trained steps={} last_loss={:.4f}", trained->steps,
                      trained->last_loss);
-        return replace_file_with(work + "/adapter/adapter.gguf", models_.adapter_path);
+        return replace_file_with(RunFolder{work + "/adapter"}.adapter(), models_.adapter_path);
     }
 
     static Status stopped() {
@@ -211,6 +219,15 @@ const char* to_string(DemoStage stage) {
     return "unknown";
 }
 
+std::string default_demo_cache_dir() {
+    const char* home = std::getenv("HOME");
+    return std::string(home ? home : ".") + "/.cache/mimir/demo";
+}
+
+DemoServePaths demo_serve_paths(const std::string& cache_dir) {
+    return demo_files_in(cache_dir + "/current");
+}
+
 std::string demo_cache_key(const std::string& csv_bytes, const DemoOptions& options) {
     // One text of every input, hashed once: the same on every machine.
     const uint64_t hash =
@@ -227,9 +244,10 @@ Result<DemoModels> build_demo_models(const DemoOptions& options) {
     DemoModels models;
     models.key = demo_cache_key(*bytes, options);
     models.dir = options.cache_dir + "/" + models.key;
-    models.base_path = models.dir + "/base.gguf";
-    models.adapter_path = models.dir + "/adapter.gguf";
-    models.fine_tuned_path = models.dir + "/fine-tuned.gguf";
+    const DemoServePaths files = demo_files_in(models.dir);
+    models.base_path = files.base;
+    models.adapter_path = files.adapter;
+    models.fine_tuned_path = files.fine_tuned;
     if (fs::exists(models.dir + "/complete")) {
         models.reused = true;
         Status pointed = point_current_at(options.cache_dir, models.key);

@@ -81,6 +81,16 @@ struct DemoModels {
     bool reused = false;  // true when a complete cached build was found and nothing was trained
 };
 
+// ~/.cache/mimir/demo ($HOME from the environment; "./.cache/mimir/demo" without one).
+std::string default_demo_cache_dir();
+
+// Where a server finds the latest build's models: <cache>/current/{fine-tuned,adapter,base}.gguf (files that
+// do not exist yet make their tiers fail with "not_found", so the fallback serves what is ready).
+struct DemoServePaths {
+    std::string fine_tuned, adapter, base;
+};
+DemoServePaths demo_serve_paths(const std::string& cache_dir);
+
 // The cache key for this CSV content and these options (hex, 16 digits).
 std::string demo_cache_key(const std::string& csv_bytes, const DemoOptions& options);
 
