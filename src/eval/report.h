@@ -19,7 +19,7 @@ std::string report_html(const EvalReport& report);
 std::string report_junit(const EvalReport& report);
 
 // Writes report.json, report.md, report.html and junit.xml into `dir` (created when missing).
-// Errors: "write_failed" naming the file.
+// Each file is written atomically. Errors: "bad_output_dir", "write_failed", naming the folder or file.
 Status write_reports(const EvalReport& report, const std::string& dir);
 
 // The tiers whose accuracy is below `min_accuracy`: only `tier_name` when set (an unknown name is

@@ -1,10 +1,9 @@
 // The terminal table, report.md, the threshold and writing the files.
 #include <spdlog/fmt/fmt.h>
 
-#include <filesystem>
-#include <fstream>
 
 #include "eval/report.h"
+#include "support/files.h"
 
 namespace mimir::eval {
 
@@ -173,19 +172,14 @@ Result<std::vector<std::string>> tiers_below(const EvalReport& report, double mi
 }
 
 Status write_reports(const EvalReport& report, const std::string& dir) {
-    std::error_code error;
-    std::filesystem::create_directories(dir, error);
-    if (error) return Error{"write_failed", "cannot create " + dir + ": " + error.message()};
+    if (Status ready = prepare_output_dir(dir); !ready) return ready;
     const std::pair<const char*, std::string> files[] = {
         {"report.json", report_to_json(report).dump(2) + "\n"},
         {"report.md", report_markdown(report)},
         {"report.html", report_html(report)},
         {"junit.xml", report_junit(report)}};
     for (const auto& [name, text] : files) {
-        const std::string path = dir + "/" + name;
-        std::ofstream out(path, std::ios::binary);
-        out << text;
-        if (!out.flush()) return Error{"write_failed", "cannot write " + path};
+        if (Status written = write_text_atomically(dir + "/" + name, text); !written) return written;
     }
     return ok_status();
 }
