@@ -1,5 +1,7 @@
 // mimir: one executable, one subcommand per capability.
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <csignal>
 
 #include "cli/commands.h"
@@ -8,6 +10,8 @@ int main(int argc, char** argv) {
     // Debian's cpp-httplib writes without MSG_NOSIGNAL: a client that closes its socket mid-stream must
     // fail that write, not kill the server.
     std::signal(SIGPIPE, SIG_IGN);
+    // stdout carries each command's output (a table, JSON, a reply); logs, one line per event, go to stderr.
+    spdlog::set_default_logger(spdlog::stderr_color_mt("mimir"));
     CLI::App app{"Mimir: a tutoring assistant that fine-tunes, evaluates and serves small language models"};
     app.require_subcommand(1);
     app.get_formatter()->column_width(40);

@@ -1,6 +1,5 @@
 // mimir model tiny|tiny-adapter|info|load: write a random-weight model or LoRA adapter, describe a GGUF file,
 // dry-run the fallback chain.
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -129,10 +128,7 @@ int run_info(const std::string& path, bool as_json) {
 }
 
 int run_load(const ModelPaths& flags, bool verbose) {
-    // stdout carries the JSON alone; the per-tier log lines go to stderr.
-    auto logger = spdlog::stderr_color_mt("mimir-model-load");
-    logger->set_level(verbose ? spdlog::level::info : spdlog::level::warn);
-    spdlog::set_default_logger(logger);
+    spdlog::set_level(verbose ? spdlog::level::info : spdlog::level::warn);
     ModelManager manager(ModelPaths::from_environment().overridden_by(flags));
     const ModelInfo info = manager.load_with_fallback();
     std::cout << serve::model_info_json(info).dump(2) << "\n";
