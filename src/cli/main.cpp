@@ -1,7 +1,8 @@
 // mimir: one executable, one subcommand per capability.
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
 #include <csignal>
 
 #include "cli/commands.h"

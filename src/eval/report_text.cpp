@@ -1,7 +1,6 @@
 // The terminal table, report.md, the threshold and writing the files.
 #include <spdlog/fmt/fmt.h>
 
-
 #include "eval/report.h"
 #include "support/files.h"
 
