@@ -2,8 +2,8 @@
 # Built with the same scripts/setup.sh the README uses, with MIMIR_NATIVE=OFF so the llama.cpp build
 # runs on whatever CPU the Space gets. Runs as uid 1000 (as Spaces require) on 0.0.0.0:7860.
 # Models: put fine-tuned.gguf, adapter.gguf and base.gguf in the Space's persistent storage (/data), or
-# set MIMIR_FINE_TUNED / MIMIR_ADAPTER / MIMIR_BASE (Space variables); without them the demo model
-# (tiny, random weights) serves in the fallback state. Set MIMIR_API_KEY as a Space secret to allow
+# set MIMIR_FINE_TUNED / MIMIR_ADAPTER / MIMIR_BASE (Space variables); without them the demo models
+# (tiny, trained from data/mimir_fine_tuning.csv at image build time) serve. Set MIMIR_API_KEY as a Space secret to allow
 # POST /api/models/reload.
 FROM debian:bookworm
 
@@ -24,9 +24,9 @@ RUN scripts/setup.sh --build-dir build -DMIMIR_BUILD_TESTS=OFF -DMIMIR_BUILD_BEN
     && chown -R 1000:1000 /home/user "$MIMIR_CACHE"
 
 USER 1000
-# The demo model is written at build time so the Space starts in seconds.
-RUN mkdir -p /home/user/.cache/mimir/demo \
-    && build/src/cli/mimir model tiny --arch phi3 --out /home/user/.cache/mimir/demo/base.gguf
+# The demo models are built into the image (mimir demo, minutes on 2 cores), so the Space starts serving the
+# fine-tuned demo at once: `mimir serve --demo` finds them in its cache.
+RUN build/src/cli/mimir demo --data data/mimir_fine_tuning.csv
 
 ENV MIMIR_SKIP_SETUP=1
 EXPOSE 7860
