@@ -212,7 +212,9 @@ TEST_F(TrainedAdapter, LlamaCompletionLoadsTheAdapterAndChangesItsOutput) {
     const std::string tool = test::llama_tool("llama-completion");
     if (tool.empty()) GTEST_SKIP() << "llama-completion not built";
     const std::string prompt_file = *dir_ + "/prompt.txt";
-    std::ofstream(prompt_file) << "<|user|>\nHello!<|end|>\n<|assistant|>\n";
+    // The tokens the adapter was trained on (BOS <|user|> Hello! <|end|> <|assistant|>, as the greedy test
+    // above feeds them): newlines after the markers would put the tiny model off its memorised path.
+    std::ofstream(prompt_file) << "<|user|>Hello!<|end|><|assistant|>";
     const std::string common = tool + " -m " + *base_ + " -f " + prompt_file +
                                " -n 16 --temp 0 -no-cnv --no-display-prompt --no-warmup -t 1 -c 256";
     std::string with_adapter, without;
