@@ -2,7 +2,6 @@
 // set alone; see train/demo_models.h.
 #include <spdlog/spdlog.h>
 
-#include <cstdlib>
 #include <iostream>
 #include <memory>
 

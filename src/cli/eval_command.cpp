@@ -14,6 +14,7 @@
 #include "eval/progress.h"
 #include "eval/report.h"
 #include "eval/runner.h"
+#include "model/sampling_limits.h"
 
 namespace mimir::cli {
 
@@ -178,8 +179,11 @@ void register_eval_command(CLI::App& app, int& exit_code) {
         ->check(CLI::Range(1, 100));
     cmd->add_option("--seed", flags->seed, "Seed of the sampled replies")->capture_default_str();
     cmd->add_option("--temperature", flags->temperature, "Temperature of the sampled replies")
+        ->check(CLI::Range(SamplingLimits::kMinTemperature, SamplingLimits::kMaxTemperature))
         ->capture_default_str();
-    cmd->add_option("--max-tokens", flags->max_tokens, "Longest reply in tokens")->capture_default_str();
+    cmd->add_option("--max-tokens", flags->max_tokens, "Longest reply in tokens")
+        ->capture_default_str()
+        ->check(CLI::Range(SamplingLimits::kMinMaxTokens, 1 << 20));
     cmd->add_option("--timeout", flags->timeout_s, "Seconds a server may take for one reply")
         ->capture_default_str();
     cmd->add_option("--min-accuracy", flags->min_accuracy, "Exit 1 when a tier's accuracy is below this")
