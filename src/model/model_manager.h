@@ -87,6 +87,9 @@ struct ModelInfo {
     uint64_t n_params = 0;
     std::string architecture, quantization;
     uint64_t resident_memory_bytes = 0;  // RSS of this process after the load
+    // SHA-256 (hex) of the file that serves (the fine-tuned GGUF, or the adapter GGUF for the adapter tier):
+    // what feedback rows and promotion records name. Empty until the loader computes it.
+    std::string file_sha256;
 
     bool is_adapter() const { return tier == Tier::Adapter; }
     bool using_fallback() const { return tier == Tier::Base; }  // the base model alone serves
