@@ -39,7 +39,11 @@ Status write_base_csv(const FineTuningData& data, const std::string& path) {
     std::vector<FineTuningRow> rows;
     for (const FineTuningRow& row : data.rows) {
         if (row.model_response.empty()) continue;
-        rows.push_back({.prompt = row.prompt, .ideal_response = row.model_response});
+        // The base learns the bad reply; the good one rides along in the column training does not read,
+        // so zero_unused_output_rows keeps its tokens' output rows for the adapter to use.
+        rows.push_back({.prompt = row.prompt,
+                        .model_response = row.ideal_response,
+                        .ideal_response = row.model_response});
     }
     if (rows.empty()) return Status::failure("no_rows", "no row of the data set has a model response");
     return write_fine_tuning_csv(path, rows, false);
@@ -127,6 +131,7 @@ class DemoBuilder {
         if (!st) return st;
         TrainOptions t = train_options(work + "/base.csv", random_base, work + "/base");
         t.full = true;
+        t.zero_unused_output_rows = true;
         t.epochs = r.base_epochs;
         t.learning_rate = r.base_learning_rate;
         t.grad_accumulation = r.base_grad_accumulation;

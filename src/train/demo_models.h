@@ -21,7 +21,7 @@
 namespace mimir {
 
 // Bump when a change to the builder or the trainer makes old cached models wrong.
-inline constexpr int kDemoCodeVersion = 1;
+inline constexpr int kDemoCodeVersion = 2;
 
 // How the three models are made. `standard()` is what `mimir demo` runs; `quick()` is a much shorter run
 // for tests (its models learn little).

@@ -23,6 +23,18 @@ ggml_tensor* ForwardBuilder::head(ggml_tensor* rows) {
     return project(model_.output, norm(rows, model_.output_norm));
 }
 
+// The head's rows picked before the product, in the weight and in the adapter's B alike, so the
+// product costs n_ids rows instead of n_vocab.
+ggml_tensor* ForwardBuilder::head_for(ggml_tensor* rows, ggml_tensor* vocabulary) {
+    ggml_tensor* x = norm(rows, model_.output_norm);
+    ggml_tensor* out = ggml_mul_mat(ctx_, ggml_get_rows(ctx_, model_.output, vocabulary), x);
+    const LoraPair* pair = lora_ ? lora_->find(model_.output) : nullptr;
+    if (!pair) return out;
+    ggml_tensor* low =
+        ggml_mul_mat(ctx_, ggml_get_rows(ctx_, pair->b, vocabulary), ggml_mul_mat(ctx_, pair->a, x));
+    return ggml_add(ctx_, out, ggml_scale(ctx_, low, lora_->scale()));
+}
+
 ggml_tensor* ForwardBuilder::norm(ggml_tensor* x, ggml_tensor* weight) {
     return ggml_mul(ctx_, ggml_rms_norm(ctx_, x, shape_.rms_eps), weight);
 }

@@ -24,6 +24,8 @@ class ForwardBuilder {
     ggml_tensor* blocks(ggml_tensor* tokens, ggml_tensor* positions);
     // Logits [n_vocab, n] for the hidden states `rows` [n_embd, n].
     ggml_tensor* head(ggml_tensor* rows);
+    // Logits of the vocabulary entries `vocabulary` (I32 token ids) only: [n_ids, n].
+    ggml_tensor* head_for(ggml_tensor* rows, ggml_tensor* vocabulary);
 
   private:
     ggml_tensor* norm(ggml_tensor* x, ggml_tensor* weight);

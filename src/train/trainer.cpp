@@ -69,7 +69,21 @@ Status record_system_prompt(const TrainOptions& o) {
 struct Examples {
     std::vector<TrainingExample> train, eval;
     int skipped_rows = 0;
+    std::vector<int32_t> model_response_tokens;  // with zero_unused_output_rows: the bad replies' tokens
 };
+
+// The tokens of every row's model response, as a reply (what zero_unused_output_rows keeps besides labels).
+Result<std::vector<int32_t>> model_response_tokens(const FineTuningData& data, const ChatTokenizer& tokenizer,
+                                                   const std::string& system_prompt) {
+    std::vector<int32_t> tokens;
+    for (const FineTuningRow& row : data.rows) {
+        if (row.model_response.empty()) continue;
+        Result<TokenSequence> chat = tokenizer.chat_tokens(system_prompt, row.prompt, row.model_response);
+        if (!chat) return Result<std::vector<int32_t>>(chat.error());
+        tokens.insert(tokens.end(), chat->tokens.begin() + chat->n_prompt, chat->tokens.end());
+    }
+    return tokens;
+}
 
 Result<Examples> load_examples(const TrainOptions& o) {
     Result<FineTuningData> data = read_fine_tuning_csv(o.data_path);
@@ -94,6 +108,11 @@ Result<Examples> load_examples(const TrainOptions& o) {
         return Result<Examples>::failure("no_rows", o.data_path + ": no usable rows");
     Examples examples;
     examples.skipped_rows = static_cast<int>(problems.size());
+    if (o.zero_unused_output_rows) {
+        Result<std::vector<int32_t>> tokens = model_response_tokens(*data, **tokenizer, o.system_prompt);
+        if (!tokens) return Result<Examples>(tokens.error());
+        examples.model_response_tokens = std::move(*tokens);
+    }
     const TrainEvalSplit split = split_train_eval(prepared->examples.size(), o.eval_fraction, o.seed);
     for (size_t i : split.train) examples.train.push_back(prepared->examples[i]);
     for (size_t i : split.eval) examples.eval.push_back(prepared->examples[i]);
@@ -158,8 +177,41 @@ class TrainingRun {
         const int per_step = o_.batch_size * o_.grad_accumulation;
         const int n_train = static_cast<int>(examples_.train.size());
         total_steps_ = o_.epochs * ((n_train + per_step - 1) / per_step);
-        if (o_.resume) return resume();
+        if (o_.resume) {
+            if (Status resumed = resume(); !resumed) return resumed;
+        }
+        restrict_head();
         return ok_status();
+    }
+
+    // The head's softmax over the rows that can be non-zero and the labels (exact, see
+    // set_head_vocabulary); with zero_unused_output_rows, the other rows are zeroed first.
+    void restrict_head() {
+        std::vector<int32_t> labels = examples_.model_response_tokens;
+        for (const auto* split : {&examples_.train, &examples_.eval}) {
+            for (const TrainingExample& example : *split) {
+                const TokenSequence& s = example.sequence;
+                for (int i = std::max(0, s.n_prompt - 1); i + 1 < static_cast<int>(s.tokens.size()); ++i)
+                    labels.push_back(s.label_at(static_cast<size_t>(i)));
+            }
+        }
+        if (o_.full && o_.zero_unused_output_rows) zero_output_rows_except(labels);
+        std::vector<int32_t> vocabulary = output_rows_in_use(*model_, adapter_.get());
+        vocabulary.insert(vocabulary.end(), labels.begin(), labels.end());
+        graph_->set_head_vocabulary(vocabulary);
+        spdlog::info("event=head_vocabulary rows={} n_vocab={}", graph_->head_vocabulary_size(),
+                     model_->shape.n_vocab);
+    }
+
+    void zero_output_rows_except(const std::vector<int32_t>& kept) {
+        ggml_tensor* output = model_->output;
+        if (output == model_->token_embd || output->type != GGML_TYPE_F32) return;
+        std::vector<bool> keep(static_cast<size_t>(output->ne[1]), false);
+        for (int32_t id : kept) keep.at(static_cast<size_t>(id)) = true;
+        for (int64_t row = 0; row < output->ne[1]; ++row) {
+            if (!keep[static_cast<size_t>(row)])
+                std::memset(static_cast<uint8_t*>(output->data) + row * output->nb[1], 0, output->nb[1]);
+        }
     }
 
     SummaryResult run() {

@@ -18,7 +18,31 @@ size_t graph_size_for(const BaseModel& model) {
     return 4096 + 1024 * static_cast<size_t>(model.shape.n_layer);
 }
 
+bool row_has_nonzero(const ggml_tensor* t, int64_t row) {
+    const auto* bytes = static_cast<const uint8_t*>(t->data) + row * t->nb[1];
+    if (t->type == GGML_TYPE_F32) {
+        const auto* values = reinterpret_cast<const float*>(bytes);
+        return std::any_of(values, values + t->ne[0], [](float v) { return v != 0.0f; });
+    }
+    const auto* values = reinterpret_cast<const ggml_fp16_t*>(bytes);  // F16: +0 and -0 only
+    return std::any_of(values, values + t->ne[0], [](ggml_fp16_t v) { return (v & 0x7fff) != 0; });
+}
+
 }  // namespace
+
+std::vector<int32_t> output_rows_in_use(const BaseModel& model, const LoraAdapter* lora) {
+    std::vector<int32_t> rows;
+    const ggml_tensor* output = model.output;
+    const LoraPair* pair = lora ? lora->find(output) : nullptr;
+    const bool readable = output != model.token_embd &&
+                          (output->type == GGML_TYPE_F32 || output->type == GGML_TYPE_F16) &&
+                          (!pair || pair->b->type == GGML_TYPE_F32);
+    for (int64_t row = 0; row < output->ne[1]; ++row) {
+        if (!readable || row_has_nonzero(output, row) || (pair && row_has_nonzero(pair->b, row)))
+            rows.push_back(static_cast<int32_t>(row));
+    }
+    return rows;
+}
 
 struct TrainingGraph::Built {
     GgmlContextHandle ctx;
@@ -26,8 +50,10 @@ struct TrainingGraph::Built {
     // Inputs, null when the graph has no use for them.
     ggml_tensor* tokens = nullptr;
     ggml_tensor* positions = nullptr;
-    ggml_tensor* target_rows = nullptr;  // positions whose next token is a reply token (or all positions)
-    ggml_tensor* labels = nullptr;       // one-hot [n_vocab, n_targets]
+    ggml_tensor* target_rows = nullptr;      // positions whose next token is a reply token (or all positions)
+    ggml_tensor* labels = nullptr;           // one-hot [n_vocab or head vocabulary, n_targets]
+    ggml_tensor* head_vocabulary = nullptr;  // set_head_vocabulary's ids
+    ggml_tensor* head_bias = nullptr;        // [ids + 1, n_targets]: 0, and log(rows left out) last
     ggml_tensor* logits = nullptr;
     ggml_tensor* loss = nullptr;
 };
@@ -85,9 +111,24 @@ ggml_tensor* TrainingGraph::add_head(Built& b, const TokenSequence& sequence, gg
     const int64_t n_rows = all_logits ? static_cast<int64_t>(sequence.tokens.size()) : sequence.n_targets();
     b.target_rows = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, n_rows);
     ggml_set_input(b.target_rows);
-    b.logits = ForwardBuilder(ctx, model_, lora_).head(ggml_get_rows(ctx, hidden, b.target_rows));
-    if (all_logits) return b.logits;
-    b.labels = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, model_.shape.n_vocab, n_rows);
+    ggml_tensor* rows = ggml_get_rows(ctx, hidden, b.target_rows);
+    ForwardBuilder forward(ctx, model_, lora_);
+    const bool restricted = !all_logits && !head_vocabulary_.empty();
+    if (!restricted) {
+        b.logits = forward.head(rows);
+        if (all_logits) return b.logits;
+    } else {
+        b.head_vocabulary =
+            ggml_new_tensor_1d(ctx, GGML_TYPE_I32, static_cast<int64_t>(head_vocabulary_.size()));
+        ggml_set_input(b.head_vocabulary);
+        // One more logit after the kept ones: log(count) for the left-out rows, a constant (no weight
+        // behind it, so no gradient goes anywhere from it).
+        b.head_bias = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, b.head_vocabulary->ne[0] + 1, n_rows);
+        ggml_set_input(b.head_bias);
+        b.logits = ggml_acc(ctx, b.head_bias, forward.head_for(rows, b.head_vocabulary), b.head_bias->nb[1],
+                            b.head_bias->nb[2], b.head_bias->nb[3], 0);
+    }
+    b.labels = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, b.logits->ne[0], n_rows);
     ggml_set_input(b.labels);
     b.loss = ggml_cross_entropy_loss(ctx, b.logits, b.labels);
     return b.loss;
@@ -136,6 +177,39 @@ Status TrainingGraph::allocate(Built& b, size_t n_tokens) {
             ": lower --ctx (longer rows are skipped) or recompute more layers (--recompute all)");
 }
 
+void TrainingGraph::fill_labels(Built& b, const TokenSequence& sequence, int64_t first) const {
+    std::memset(b.labels->data, 0, ggml_nbytes(b.labels));
+    auto* labels = static_cast<float*>(b.labels->data);
+    const int64_t width = b.labels->ne[0];
+    for (int64_t i = 0; i < b.labels->ne[1]; ++i) {
+        int32_t label = sequence.label_at(static_cast<size_t>(first + i));
+        if (!head_vocabulary_.empty()) {
+            label = head_index_.at(static_cast<size_t>(label));
+            if (label < 0) throw std::logic_error("a label outside the head vocabulary");
+        }
+        labels[i * width + label] = 1.0f;
+    }
+}
+
+void TrainingGraph::set_head_vocabulary(std::vector<int32_t> vocabulary) {
+    head_vocabulary_.clear();
+    head_index_.clear();
+    const int64_t n_vocab = model_.shape.n_vocab;
+    std::sort(vocabulary.begin(), vocabulary.end());
+    vocabulary.erase(std::unique(vocabulary.begin(), vocabulary.end()), vocabulary.end());
+    // Nothing left out: the plain head is the same and cheaper.
+    if (vocabulary.empty() || static_cast<int64_t>(vocabulary.size()) >= n_vocab) return;
+    head_index_.assign(static_cast<size_t>(n_vocab), -1);
+    for (int32_t id : vocabulary) {
+        if (id < 0 || id >= n_vocab) throw std::out_of_range("head vocabulary id out of range");
+        head_index_[static_cast<size_t>(id)] = static_cast<int32_t>(head_vocabulary_.size());
+        head_vocabulary_.push_back(id);
+    }
+    // Every left-out row is zero, so its logit is 0: together they add count * exp(0) to the softmax's
+    // denominator, which one extra logit of log(count) does.
+    left_out_log_count_ = std::log(static_cast<float>(n_vocab - static_cast<int64_t>(vocabulary.size())));
+}
+
 Status TrainingGraph::compute(Built& b, const TokenSequence& sequence) {
     if (Status allocated = allocate(b, sequence.tokens.size()); !allocated) return allocated;
     const int64_t n_tokens = static_cast<int64_t>(sequence.tokens.size());
@@ -151,12 +225,15 @@ Status TrainingGraph::compute(Built& b, const TokenSequence& sequence) {
         const int64_t n_rows = b.target_rows->ne[0];
         const int64_t first = b.labels ? sequence.n_prompt - 1 : 0;
         for (int64_t i = 0; i < n_rows; ++i) rows[i] = static_cast<int32_t>(first + i);
-        if (b.labels) {
-            std::memset(b.labels->data, 0, ggml_nbytes(b.labels));
-            auto* labels = static_cast<float*>(b.labels->data);
-            for (int64_t i = 0; i < n_rows; ++i)
-                labels[i * model_.shape.n_vocab + sequence.label_at(static_cast<size_t>(first + i))] = 1.0f;
-        }
+        if (b.labels) fill_labels(b, sequence, first);
+    }
+    if (b.head_vocabulary) {
+        std::memcpy(b.head_vocabulary->data, head_vocabulary_.data(), ggml_nbytes(b.head_vocabulary));
+        auto* bias = static_cast<float*>(b.head_bias->data);
+        const int64_t width = b.head_bias->ne[0];
+        std::fill(bias, bias + ggml_nelements(b.head_bias), 0.0f);
+        for (int64_t column = 0; column < b.head_bias->ne[1]; ++column)
+            bias[column * width + width - 1] = left_out_log_count_;
     }
     if (ggml_backend_graph_compute(backend_.get(), b.graph) != GGML_STATUS_SUCCESS) {
         throw std::runtime_error("ggml graph compute failed");

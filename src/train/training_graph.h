@@ -32,6 +32,11 @@ struct TokenSequence {
 // gradient accumulator that backward passes add into until zero_gradients().
 // A graph whose activations do not fit in memory is the user's --ctx / --recompute choice, not a bug: the
 // passes below then fail with "out_of_memory", naming those flags. Exceptions are for bugs only.
+// Token ids whose row of the output projection (or of a LoRA adapter's B on it) has a non-zero entry: the
+// rows that can give a logit other than 0. Every row when the head is tied to the embeddings or is stored
+// quantized (nothing to gain there).
+std::vector<int32_t> output_rows_in_use(const BaseModel& model, const LoraAdapter* lora);
+
 class TrainingGraph {
   public:
     TrainingGraph(const BaseModel& model, const LoraAdapter* lora, std::vector<ggml_tensor*> parameters,
@@ -54,6 +59,20 @@ class TrainingGraph {
     // as an allocation failure does (0 = no limit, the default): makes that path testable.
     void set_memory_limit(size_t bytes) { memory_limit_bytes_ = bytes; }
 
+    // Restricts the loss's softmax to the output rows `vocabulary` (token ids, every label among them),
+    // plus one term that stands for all the other rows. Those must be zero in the weights and in any
+    // adapter's B; they are held there (no gradient reaches them). Their logits are exactly 0, so the loss
+    // and every other gradient equal the full vocabulary's while the head costs vocabulary.size() / n_vocab
+    // of its price.
+    // A model trained from scratch on a small data set (the demo's) has that shape; see
+    // output_rows_in_use. Empty = the whole vocabulary (the default).
+    void set_head_vocabulary(std::vector<int32_t> vocabulary);
+    // Rows the loss's head computes: n_vocab without a restriction.
+    int64_t head_vocabulary_size() const {
+        return head_vocabulary_.empty() ? model_.shape.n_vocab
+                                        : static_cast<int64_t>(head_vocabulary_.size());
+    }
+
     void zero_gradients();
     // Bytes of the compute buffer (activations kept for backward + transients) the largest graph so far
     // needed: the part of training memory that grows with sequence length and layer count.
@@ -73,6 +92,7 @@ class TrainingGraph {
                 const std::vector<std::pair<ggml_tensor*, ggml_tensor*>>& extra_accumulators = {});
     Status allocate(Built& built, size_t n_tokens);
     Status compute(Built& built, const TokenSequence& sequence);
+    void fill_labels(Built& built, const TokenSequence& sequence, int64_t first) const;
     Result<float> accumulate_recomputing(const TokenSequence& sequence);
 
     const BaseModel& model_;
@@ -80,6 +100,11 @@ class TrainingGraph {
     std::vector<ggml_tensor*> parameters_;
     std::vector<ggml_tensor*> gradients_;
     int recompute_layers_ = 0;
+    // set_head_vocabulary: the ids, each token's index among them (-1 when left out), and log(number of
+    // rows left out).
+    std::vector<int32_t> head_vocabulary_;
+    std::vector<int32_t> head_index_;
+    float left_out_log_count_ = 0;
     size_t memory_limit_bytes_ = 0;
     ggml_tensor* loss_seed_ = nullptr;  // d(loss)/d(loss) = 1, the backward pass's starting point
     // Weights whose products W x and W^T g run through Mimir's own ops (see projection_ops.h).
