@@ -62,7 +62,27 @@ double squared_norm(const ggml_tensor* g, int n_threads) {
     return sum;
 }
 
+bool all_zero(const float* values, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
+        if (values[i] != 0.0f) return false;
+    }
+    return true;
+}
+
 }  // namespace
+
+void AdamW::find_quiet_rows() {
+    quiet_rows_.clear();
+    for (size_t p = 0; p < parameters_.size(); ++p) {
+        const int64_t width = parameters_[p]->ne[0];
+        const int64_t n_rows = static_cast<int64_t>(m_[p].size()) / width;
+        std::vector<uint8_t> quiet(static_cast<size_t>(n_rows));
+        for (int64_t r = 0; r < n_rows; ++r)
+            quiet[r] = all_zero(m_[p].data() + r * width, width) && all_zero(v_[p].data() + r * width, width);
+        quiet_rows_.push_back(std::move(quiet));
+    }
+    quiet_rows_known_ = true;
+}
 
 StepOutcome AdamW::step(const std::vector<ggml_tensor*>& gradients, int n_summed, float learning_rate) {
     StepOutcome outcome;
@@ -81,18 +101,31 @@ StepOutcome AdamW::step(const std::vector<ggml_tensor*>& gradients, int n_summed
     const float step_size = learning_rate / (1.0f - std::pow(b1, static_cast<float>(t_)));
     const float inv_sqrt_c2 = 1.0f / std::sqrt(1.0f - std::pow(b2, static_cast<float>(t_)));
     const float decay = 1.0f - learning_rate * settings_.weight_decay;
+    if (!quiet_rows_known_) find_quiet_rows();
+    const bool skip_quiet = decay == 1.0f;
     for (size_t p = 0; p < parameters_.size(); ++p) {
         float* w = static_cast<float*>(parameters_[p]->data);
         const float* g = static_cast<const float*>(gradients[p]->data);
         float* m = m_[p].data();
         float* v = v_[p].data();
+        uint8_t* quiet = quiet_rows_[p].data();
         const int64_t n = static_cast<int64_t>(m_[p].size());
-#pragma omp parallel for simd num_threads(n_threads_) schedule(static) if (n > (1 << 16))
-        for (int64_t i = 0; i < n; ++i) {
-            const float grad = g[i] * scale;
-            m[i] = b1 * m[i] + (1.0f - b1) * grad;
-            v[i] = b2 * v[i] + (1.0f - b2) * grad * grad;
-            w[i] = w[i] * decay - step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_c2 + eps);
+        const int64_t width = parameters_[p]->ne[0];
+        const int64_t n_rows = n / width;
+#pragma omp parallel for num_threads(n_threads_) schedule(static) if (n > (1 << 16))
+        for (int64_t r = 0; r < n_rows; ++r) {
+            const int64_t begin = r * width, end = begin + width;
+            if (quiet[r]) {
+                if (skip_quiet && all_zero(g + begin, width)) continue;
+                quiet[r] = 0;
+            }
+#pragma omp simd
+            for (int64_t i = begin; i < end; ++i) {
+                const float grad = g[i] * scale;
+                m[i] = b1 * m[i] + (1.0f - b1) * grad;
+                v[i] = b2 * v[i] + (1.0f - b2) * grad * grad;
+                w[i] = w[i] * decay - step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_c2 + eps);
+            }
         }
     }
     outcome.applied = true;

@@ -4,6 +4,7 @@
 // AdamW step can do none of these (its moments and step count are private).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -49,9 +50,15 @@ class AdamW {
     StepOutcome step(const std::vector<ggml_tensor*>& gradients, int n_summed, float learning_rate);
 
     int64_t steps_taken() const { return t_; }
-    // Moments in parameter order, for checkpoints.
-    std::vector<std::vector<float>>& first_moments() { return m_; }
-    std::vector<std::vector<float>>& second_moments() { return v_; }
+    // Moments in parameter order, for checkpoints (a caller may overwrite them).
+    std::vector<std::vector<float>>& first_moments() {
+        quiet_rows_known_ = false;
+        return m_;
+    }
+    std::vector<std::vector<float>>& second_moments() {
+        quiet_rows_known_ = false;
+        return v_;
+    }
     void set_steps_taken(int64_t t) { t_ = t; }
 
   private:
@@ -60,6 +67,12 @@ class AdamW {
     std::vector<std::vector<float>> m_, v_;
     int n_threads_ = 1;
     int64_t t_ = 0;
+    // Per parameter, per row (ne[0] elements): 1 while the row's moments are all zero. Such a row with a
+    // zero gradient would not change (without weight decay), so the step skips it: a model trained from
+    // scratch on a small data set has most of its embedding and head rows in that state.
+    std::vector<std::vector<uint8_t>> quiet_rows_;
+    bool quiet_rows_known_ = false;
+    void find_quiet_rows();
 };
 
 }  // namespace mimir

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <vector>
 
 namespace mimir {
 namespace {
@@ -92,6 +94,59 @@ TEST(AdamW, NonFiniteGradientSkipsTheStepAndLeavesEverythingUntouched) {
     EXPECT_EQ(adam.first_moments()[0][1], 0.0f);
     ggml_set_f32_1d(t.grad, 0, INFINITY);
     EXPECT_FALSE(adam.step({t.grad}, 1, 0.1f).applied);
+}
+
+// The textbook update, element by element, for comparison with the row-skipping one.
+struct ReferenceAdam {
+    std::vector<float> m, v;
+    int t = 0;
+    void step(std::vector<float>& w, const std::vector<float>& g, float lr, const OptimizerSettings& s) {
+        if (m.empty()) m.assign(w.size(), 0.0f), v.assign(w.size(), 0.0f);
+        ++t;
+        for (size_t i = 0; i < w.size(); ++i) {
+            m[i] = s.beta1 * m[i] + (1 - s.beta1) * g[i];
+            v[i] = s.beta2 * v[i] + (1 - s.beta2) * g[i] * g[i];
+            const float m_hat = m[i] / (1 - std::pow(s.beta1, static_cast<float>(t)));
+            const float v_hat = v[i] / (1 - std::pow(s.beta2, static_cast<float>(t)));
+            w[i] = w[i] * (1 - lr * s.weight_decay) - lr * m_hat / (std::sqrt(v_hat) + s.epsilon);
+        }
+    }
+};
+
+// Rows whose gradient has always been zero are skipped; a row that starts receiving gradients late, and
+// a resume that loads moments, must still give the textbook result.
+TEST(AdamW, RowsWithoutGradientsAreSkippedWithTheSameResult) {
+    for (float weight_decay : {0.0f, 0.01f}) {
+        SCOPED_TRACE(weight_decay);
+        GgmlContextHandle ctx(ggml_init({4 * ggml_tensor_overhead() + 4096, nullptr, false}));
+        ggml_tensor* param = ggml_new_tensor_2d(ctx.get(), GGML_TYPE_F32, 4, 3);  // 3 rows of 4
+        ggml_tensor* grad = ggml_new_tensor_2d(ctx.get(), GGML_TYPE_F32, 4, 3);
+        std::vector<float> w(12), reference_w;
+        for (size_t i = 0; i < w.size(); ++i) w[i] = 0.1f * static_cast<float>(i) - 0.5f;
+        reference_w = w;
+        std::memcpy(param->data, w.data(), sizeof(float) * 12);
+        OptimizerSettings s;
+        s.max_grad_norm = 0;
+        s.weight_decay = weight_decay;
+        AdamW adam({param}, s);
+        ReferenceAdam reference;
+        for (int step = 0; step < 6; ++step) {
+            std::vector<float> g(12, 0.0f);
+            for (int i = 0; i < 4; ++i) g[i] = 0.3f - 0.1f * static_cast<float>(i + step);  // row 0: always
+            if (step >= 3)
+                for (int i = 8; i < 12; ++i) g[i] = 0.05f * static_cast<float>(i - step);  // row 2: late
+            std::memcpy(grad->data, g.data(), sizeof(float) * 12);                          // row 1: never
+            if (step == 4) adam.first_moments();  // as a resume does: the skip must not trust old state
+            ASSERT_TRUE(adam.step({grad}, 1, 0.05f).applied);
+            reference.step(reference_w, g, 0.05f, s);
+        }
+        const float* ours = static_cast<const float*>(param->data);
+        for (size_t i = 0; i < 12; ++i) EXPECT_NEAR(ours[i], reference_w[i], 1e-6f) << "element " << i;
+        EXPECT_NE(ours[9], w[9]) << "the late row moved";
+        if (weight_decay == 0.0f) {
+            EXPECT_EQ(ours[5], w[5]) << "the row without gradients stays exactly where it was";
+        }
+    }
 }
 
 }  // namespace
