@@ -158,17 +158,25 @@ class PostgresFeedbackStore : public FeedbackStore {
   private:
     static constexpr size_t kMaxIdleConnections = 8;
 
-    Result<PgResult> run(const feedback_sql::Statement& statement) {
-        Result<PgConnection> connection = acquire();
-        if (!connection) return log_error(connection.error());
-        Result<PgResult> result = execute(connection->get(), statement, shown_);
-        release(std::move(*connection));
-        if (!result) return log_error(result.error());
-        return result;
+    enum class Retry { never, on_broken_connection };
+
+    // A read may go again on a fresh connection when the one it used had been closed by the server while
+    // it sat idle (a restart, an idle timeout); a write may not, since the server could have committed it
+    // before the connection broke, and a second try would store the row twice.
+    Result<PgResult> run(const feedback_sql::Statement& statement, Retry retry = Retry::never) {
+        for (int attempt = 0;; ++attempt) {
+            Result<PgConnection> connection = acquire();
+            if (!connection) return log_error(connection.error());
+            Result<PgResult> result = execute(connection->get(), statement, shown_);
+            const bool broken = PQstatus(connection->get()) != CONNECTION_OK;
+            release(std::move(*connection));
+            if (result) return result;
+            if (!broken || retry == Retry::never || attempt > 0) return log_error(result.error());
+        }
     }
 
     Result<std::vector<FeedbackRecord>> records(const feedback_sql::Statement& statement) {
-        Result<PgResult> result = run(statement);
+        Result<PgResult> result = run(statement, Retry::on_broken_connection);
         if (!result) return result.error();
         std::vector<FeedbackRecord> out;
         for (int row = 0; row < PQntuples(result->get()); ++row) {
