@@ -1,9 +1,11 @@
-// The PostgreSQL feedback store: a small pool of libpq connections (one per request in flight, idle ones
-// kept for reuse), so several threads and several `mimir serve` replicas write at once; the server's own
-// durable commit stands behind each acknowledged id. A connection that failed is dropped, never reused.
+// The PostgreSQL feedback store: a small pool of libpq connections (one per call in flight, at most
+// kMaxConnections, idle ones kept for reuse), so several threads and several `mimir serve` replicas write
+// at once; the server's own durable commit stands behind each acknowledged id. A connection that failed is
+// dropped, never reused.
 #include <libpq-fe.h>
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
 #include <mutex>
 
 #include "data/feedback_sql.h"
@@ -156,7 +158,7 @@ class PostgresFeedbackStore : public FeedbackStore {
     std::string describe() const override { return shown_; }
 
   private:
-    static constexpr size_t kMaxIdleConnections = 8;
+    static constexpr int kMaxConnections = 8;
 
     enum class Retry { never, on_broken_connection };
 
@@ -190,24 +192,41 @@ class PostgresFeedbackStore : public FeedbackStore {
         return out;
     }
 
+    // An idle connection, else a new one while fewer than kMaxConnections are open, else waits for one:
+    // a burst of requests must not use up the server's connections, which replicas share.
     Result<PgConnection> acquire() {
         {
-            std::lock_guard lock(mutex_);
+            std::unique_lock lock(mutex_);
+            returned_.wait(lock, [this] { return !idle_.empty() || open_ < kMaxConnections; });
             if (!idle_.empty()) {
                 PgConnection connection = std::move(idle_.back());
                 idle_.pop_back();
                 return connection;
             }
+            ++open_;
         }
-        return connect(url_, shown_);
+        Result<PgConnection> connection = connect(url_, shown_);
+        if (!connection) close_one();
+        return connection;
     }
 
     void release(PgConnection connection) {
         if (PQstatus(connection.get()) != CONNECTION_OK ||
             PQtransactionStatus(connection.get()) != PQTRANS_IDLE)
-            return;
-        std::lock_guard lock(mutex_);
-        if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(connection));
+            return close_one();  // `connection` closes as it goes out of scope
+        {
+            std::lock_guard lock(mutex_);
+            idle_.push_back(std::move(connection));
+        }
+        returned_.notify_one();
+    }
+
+    void close_one() {
+        {
+            std::lock_guard lock(mutex_);
+            --open_;
+        }
+        returned_.notify_one();
     }
 
     static Error log_error(Error error) {
@@ -219,7 +238,9 @@ class PostgresFeedbackStore : public FeedbackStore {
     std::string url_;
     std::string shown_;
     std::mutex mutex_;
-    std::vector<PgConnection> idle_;
+    std::condition_variable returned_;
+    std::vector<PgConnection> idle_;  // guarded by mutex_
+    int open_ = 1;                    // connections open, idle or in use; guarded by mutex_
 };
 
 }  // namespace
