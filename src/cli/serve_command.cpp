@@ -36,6 +36,15 @@ std::string default_data_location() {
     return "mimir-data/feedback.db";
 }
 
+// The phrase lists mimir eval reads by default (data/checks, from the repository root); a server started
+// elsewhere without --phrases (a test's folder) uses the copy in the source tree this binary was built from.
+std::string default_phrases_dir() {
+    std::error_code error;
+    if (std::filesystem::is_directory("data/checks", error)) return "data/checks";
+    const std::string built_from = std::string(MIMIR_SOURCE_DIR) + "/data/checks";
+    return std::filesystem::is_directory(built_from, error) ? built_from : "data/checks";
+}
+
 // With --demo, the tiers nobody named point at the demo build's files.
 ModelPaths paths_for(const ServeFlags& flags, const std::string& demo_cache) {
     ModelPaths paths = ModelPaths::from_environment().overridden_by(flags.paths);
@@ -126,9 +135,11 @@ void register_serve_command(CLI::App& app, int& exit_code) {
         "Feedback store: a SQLite file, or a postgresql:// URL shared by several servers (default: "
         "$MIMIR_DATA, else /data/feedback.db when /data exists, else mimir-data/feedback.db); "
         "the server does not start when it cannot open it");
-    cmd->add_option("--phrases", o.phrases_dir,
-                    "Phrase lists of the checks run on submitted rewrites (as mimir eval --phrases)")
-        ->capture_default_str();
+    CLI::Option* phrases =
+        cmd->add_option("--phrases", o.phrases_dir,
+                        "Phrase lists of the checks run on submitted rewrites (as mimir eval --phrases; "
+                        "when data/checks is not in the working folder, the source tree's)")
+            ->capture_default_str();
     cmd->add_option("--feedback-rate-limit", o.feedback_rate_limit_per_minute,
                     "Feedback submissions and checks per minute per client (0 = off)")
         ->capture_default_str()
@@ -151,7 +162,10 @@ void register_serve_command(CLI::App& app, int& exit_code) {
     cmd->add_option("--demo-threads", flags->demo_threads,
                     "CPU threads for building the demo (0 = all cores; the server shares them)")
         ->capture_default_str();
-    cmd->callback([flags, &exit_code] { exit_code = run_serve(*flags); });
+    cmd->callback([flags, phrases, &exit_code] {
+        if (phrases->count() == 0) flags->options.phrases_dir = default_phrases_dir();
+        exit_code = run_serve(*flags);
+    });
 }
 
 }  // namespace mimir::cli

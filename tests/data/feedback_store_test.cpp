@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -315,6 +317,28 @@ TEST(SqliteFeedbackStore, DescribesItsFile) {
     Result<std::unique_ptr<FeedbackStore>> store = open_feedback_store(location);
     ASSERT_TRUE(store) << store.error().message;
     EXPECT_EQ((*store)->describe(), "sqlite:" + location);
+}
+
+TEST(SqliteFeedbackStore, ADamagedFileIsRefusedWithTheReason) {
+    const std::string location = test::SqliteBackend::fresh_location();
+    {
+        Result<std::unique_ptr<FeedbackStore>> store = open_feedback_store(location);
+        ASSERT_TRUE(store) << store.error().message;
+        for (int i = 0; i < 200; ++i) ASSERT_TRUE((*store)->add(submission("row " + std::to_string(i))));
+    }  // closing the last connection checkpoints the log into the file
+    ASSERT_GT(std::filesystem::file_size(location), 4u * 4096u);
+    {
+        // Garbage over the second page and after it: the header still says "SQLite format 3".
+        std::fstream file(location, std::ios::in | std::ios::out | std::ios::binary);
+        file.seekp(4096);
+        const std::string garbage(8192, '\x5a');
+        file.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+    }
+    Result<std::unique_ptr<FeedbackStore>> damaged = open_feedback_store(location);
+    ASSERT_FALSE(damaged);
+    EXPECT_EQ(damaged.error().code, "store_unavailable");
+    EXPECT_NE(damaged.error().message.find(location), std::string::npos) << damaged.error().message;
+    EXPECT_NE(damaged.error().message.find("damaged"), std::string::npos) << damaged.error().message;
 }
 
 TEST(PostgresFeedbackStore, DescriptionHidesThePassword) {
