@@ -19,7 +19,7 @@ const FOLLOW_UP = "Browser test: and the top number?";
 const REWRITE = "Good question :) Think of a pizza cut into equal slices. What could the bottom number tell you about the slices?";
 const EDITED = "Picture a pizza cut into equal slices. What might the bottom number say about them?";
 const chatReady = () => window.MimirFeedback && window.MimirStatus && document.getElementById("status-button").dataset.state;
-let notRun = [];
+const notRun = [];
 
 async function api(server, method, path, body, key = API_KEY) {
   const response = await fetch(server.url + path, {
@@ -31,17 +31,23 @@ async function api(server, method, path, body, key = API_KEY) {
   return { status: response.status, body: json };
 }
 
-// Sends `text` from the composer and waits for the reply to finish and get its feedback controls.
+// Sends `text` from the composer, stops the reply once it has a few words (a stopped reply can be flagged
+// like a finished one; the status page tests cover whole replies) and waits for its feedback controls.
 async function ask(page, text) {
   const before = await page.locator(".message.assistant").count();
   await page.fill("#input", text);
   await page.press("#input", "Enter");
   await page.waitForFunction((n) => {
     const replies = document.querySelectorAll(".message.assistant");
-    return replies.length > n && replies[replies.length - 1].querySelector(".feedback-bar");
-  }, before, { timeout: 90000 });
+    return replies.length > n && (replies[replies.length - 1].dataset.raw || "").length >= 40;
+  }, before, { timeout: 60000 });
+  if (await page.locator("#stop").isEnabled()) await page.click("#stop");
+  await page.waitForFunction(() => [...document.querySelectorAll(".message.assistant")].pop().querySelector(".feedback-bar"), null, { timeout: 10000 });
   return page.locator(".message.assistant").last();
 }
+
+// A textarea's value has CR LF and CR turned into LF.
+const asTextarea = (text) => text.replace(/\r\n?/g, "\n");
 
 async function checkThumbs(page, server, reply) {
   const posts = [];
@@ -77,7 +83,7 @@ async function checkImproveForm(page, server, reply) {
   const names = await form.locator(".feedback-issue input").evaluateAll((boxes) => boxes.map((b) => b.value));
   check(JSON.stringify(names) === JSON.stringify(categories), `improve: the issue checkboxes are the server's categories (${names.join(", ")})`);
   const raw = await reply.evaluate((el) => el.dataset.raw);
-  check(await form.locator(".feedback-ideal").inputValue() === raw, "improve: the ideal response starts as the reply");
+  check(await form.locator(".feedback-ideal").inputValue() === asTextarea(raw), "improve: the ideal response starts as the reply");
   check(await form.evaluate((f) => [...f.querySelectorAll("input, textarea")].every((c) => c.labels.length > 0)), "improve: every field has a label");
   await form.locator(".feedback-issue input").first().check();
   await form.locator(".feedback-ideal").fill(REWRITE);
@@ -167,6 +173,9 @@ async function checkPhone(server) {
     check(tip.height > 0 && covered.length === 0 && tip.left >= 0 && tip.top >= 0,
           `phone: the status tooltip covers neither the input nor Send and stays on screen (covers: ${covered.join(", ") || "nothing"})`);
     await page.screenshot({ path: join(args.artifacts, "phone-tooltip.png") });
+    const [group, input, send] = await boxes(page, [".button-group", "#input", "#send"]);
+    check(!intersects(group, input) && !intersects(group, send) && group.left >= 0 && group.right <= 375,
+          "phone: the button group sits below the composer, on screen");
     await page.mouse.move(5, 5);
     const reply = await ask(page, QUESTION);
     await reply.locator(".improve").click();
@@ -229,16 +238,16 @@ async function checkReview(server, ids) {
           "review: the row shows the rewrite, the failed check and the notes");
     await page.screenshot({ path: join(args.artifacts, "review-view.png"), fullPage: true });
 
-    await row(ids.flagged).locator("button", { hasText: "Approve" }).click();
+    await row(ids.flagged).getByRole("button", { name: "Approve", exact: true }).click();
     await page.locator(`li.submission[data-id="${ids.flagged}"][data-state="approved"]`).waitFor({ timeout: 5000 });
     check(true, `review: #${ids.flagged} approved`);
-    await row(hostileId).locator("button", { hasText: "Edit" }).click();
+    await row(hostileId).getByRole("button", { name: "Edit", exact: true }).click();
     await row(hostileId).locator("textarea").fill(EDITED);
-    await row(hostileId).locator("button", { hasText: "Save and approve" }).click();
+    await row(hostileId).getByRole("button", { name: "Save and approve", exact: true }).click();
     await page.locator(`li.submission[data-id="${hostileId}"][data-state="approved"]`).waitFor({ timeout: 5000 });
     const edited = (await api(server, "GET", "/api/feedback/" + hostileId)).body || {};
     check(edited.state === "approved" && edited.ideal_response === EDITED, "review: edit then approve stores the new ideal response");
-    await row(ids.thumbs).locator("button", { hasText: "Reject" }).click();
+    await row(ids.thumbs).getByRole("button", { name: "Reject", exact: true }).click();
     await page.locator(`li.submission[data-id="${ids.thumbs}"][data-state="rejected"]`).waitFor({ timeout: 5000 });
     check(true, `review: #${ids.thumbs} rejected`);
 
@@ -261,7 +270,9 @@ async function checkReview(server, ids) {
     await page.waitForFunction(() => document.querySelectorAll("li.submission").length === 2, null, { timeout: 5000 });
     const paged = await listed();
     check(paged.length === 2 && paged[0] > paged[1], `review: Load more appends the next page (${paged.join(", ")}), the key kept across the reload`);
-    check(review.problems.length === 0, `review: no console errors or CSP violations ${review.problems.join("; ")}`);
+    // The one expected error: the browser logs the refused (401) wrong key.
+    const problems = review.problems.filter((p) => !p.includes("status of 401"));
+    check(problems.length === 0, `review: no console errors or CSP violations besides the refused key ${problems.join("; ")}`);
   } finally {
     await review.close();
   }
@@ -269,10 +280,10 @@ async function checkReview(server, ids) {
 
 // `mimir dataset export` writes the approved rewrite into the CSV.
 function checkExport(store, folder) {
-  const help = spawnSync(args.mimir, ["dataset", "export", "--help"], { encoding: "utf8" });
-  if (help.status !== 0) {
+  const help = spawnSync(args.mimir, ["dataset", "--help"], { encoding: "utf8" });
+  if (!/^\s+export\s/m.test(help.stdout || "")) {
     notRun.push("export (mimir dataset export is not in this build)");
-    console.log("  NOT RUN  end to end: `mimir dataset export` is not in this build: " + (help.stderr || help.stdout).trim().split("\n")[0]);
+    console.log("  NOT RUN  end to end: `mimir dataset --help` lists no export subcommand");
     return;
   }
   const out = join(folder, "export.csv");
@@ -301,7 +312,9 @@ async function main() {
     ids.flagged = await checkImproveForm(chat.page, server, reply);
     const second = await ask(chat.page, FOLLOW_UP);
     await checkKeyboard(chat.page, server, second);
-    check(chat.problems.length === 0, `chat: no console errors or CSP violations ${chat.problems.join("; ")}`);
+    // The one expected error: the browser logs the deliberately refused (413) submission.
+    const problems = chat.problems.filter((p) => !p.includes("status of 413"));
+    check(problems.length === 0, `chat: no console errors or CSP violations besides the refused submission ${problems.join("; ")}`);
     await chat.close();
     chat = null;
     console.log("phone");
