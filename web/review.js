@@ -196,9 +196,8 @@
     apiKey = key;
     $("key-error").textContent = "";
     nextBefore = null;
-    if (!(await loadPage(true))) {
-      if (!apiKey) return;  // the key was refused; the key form is back
-    }
+    const loaded = await loadPage(true);
+    if (!loaded && !apiKey) return;  // the key was refused and the key form is back
     sessionStorage.setItem(KEY_STORAGE, key);
     $("key-form").hidden = true;
     $("review-list").hidden = false;
