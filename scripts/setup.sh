@@ -10,7 +10,7 @@ if [[ "${1:-}" == "--build-dir" ]]; then build_dir="$2"; shift 2; fi
 
 packages=(build-essential cmake git ca-certificates openssl pkg-config
   libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libsqlitecpp-dev libcli11-dev libspdlog-dev
-  libutfcpp-dev libre2-dev libgtest-dev libgmock-dev libbenchmark-dev clang-format)
+  libutfcpp-dev libre2-dev libgtest-dev libgmock-dev libbenchmark-dev clang-format libpq-dev postgresql)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -30,22 +30,22 @@ const std::vector<std::string>& issue_categories();
 
 // One evaluation check's verdict on the ideal response, kept with the row (the person may submit anyway).
 struct StoredCheck {
-    std::string name;    // "tone.no_emoticons"
+    std::string name;  // "tone.no_emoticons"
     bool passed = true;
     std::string reason;  // the offending span or what is missing; empty when passed
 };
 
 // What a person submitted about one reply, plus what the server knew when it answered.
 struct FeedbackSubmission {
-    std::string prompt;          // the student's message the reply answered (required)
-    std::string model_response;  // the reply as shown (required)
+    std::string prompt;               // the student's message the reply answered (required)
+    std::string model_response;       // the reply as shown (required)
     std::vector<std::string> issues;  // a subset of issue_categories()
     std::string notes;
     std::string ideal_response;  // the rewrite; may be empty for a plain thumbs up / down
     Rating rating = Rating::none;
-    std::string conversation_json;  // the turns before the prompt, a JSON array of {role, content}
-    std::string tier;               // the tier that answered: "fine_tuned", "adapter", "base"
-    std::string model_hash;         // hash of the model file that answered
+    std::string conversation_json;    // the turns before the prompt, a JSON array of {role, content}
+    std::string tier;                 // the tier that answered: "fine_tuned", "adapter", "base"
+    std::string model_hash;           // hash of the model file that answered
     std::vector<StoredCheck> checks;  // the checks run on ideal_response at submission
 };
 
@@ -63,22 +63,28 @@ struct FeedbackRecord {
 struct FeedbackFilter {
     std::optional<ReviewState> state;
     std::optional<Rating> rating;
-    std::optional<std::string> issue;        // records whose issues include this category
-    std::optional<bool> checks_passed;       // every stored check passed (true) or at least one failed
-    int64_t before_id = 0;                   // 0 = from the newest; else records with id < before_id
-    int limit = 50;
+    std::optional<std::string> issue;   // records whose issues include this category
+    std::optional<bool> checks_passed;  // every stored check passed (true) or at least one failed
+    int64_t before_id = 0;              // 0 = from the newest; else records with id < before_id
+    int limit = 50;                     // clamped to [1, kMaxListLimit]
+    static constexpr int kMaxListLimit = 500;
 };
 
-// A reviewer's decision; `edited_ideal_response` replaces the rewrite when set (approve after editing).
+// A reviewer's decision; `edited_ideal_response` replaces the rewrite when set (approve after editing),
+// and `checks` (the checks run on the edited text by the caller: data knows nothing of eval) replace the
+// stored ones with it. Setting the state to pending clears reviewed_at.
 struct ReviewDecision {
     ReviewState state = ReviewState::approved;
     std::optional<std::string> edited_ideal_response;
+    std::vector<StoredCheck> checks;  // used only with edited_ideal_response
     std::string note;
 };
 
-// Error codes: "store_unavailable" (cannot open or reach the store, naming the file or host),
+// Error codes: "store_unavailable" (cannot open or reach the store, naming the file or host; also a file
+// that is not a database, is damaged, or is a database without Mimir's schema_version table),
 // "schema_too_new" (written by a newer Mimir), "not_found" (unknown id), "invalid_feedback" (naming
-// the field), "write_failed". Every method is safe to call from several threads at once.
+// the field: a required field empty, an issue not in issue_categories()), "write_failed". Every method is
+// safe to call from several threads at once, and from several processes sharing one store.
 class FeedbackStore {
   public:
     virtual ~FeedbackStore() = default;
