@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "data/fine_tuning_data.h"
@@ -27,6 +28,34 @@ double trigram_jaccard(std::string_view a, std::string_view b);
 // How two prompts relate: exact (equal once normalised), near (trigram Jaccard >= the threshold), or not.
 enum class PromptMatch { none, exact, near };
 std::string_view to_string(PromptMatch match);
+
+// Prompts to compare others against, indexed by word trigram so a look-up visits only the prompts that share
+// one with it: an all-pairs scan is quadratic, too slow for a feedback store of tens of thousands of rows.
+// Matching is the same as above: exact once normalised, else near at trigram Jaccard >= the threshold.
+class PromptIndex {
+  public:
+    explicit PromptIndex(double threshold = kNearDuplicateJaccard) : threshold_(threshold) {}
+
+    // An indexed prompt that matches the one looked up; `position` counts from 0 in the order added.
+    struct Match {
+        size_t position = 0;
+        PromptMatch match = PromptMatch::none;
+        double jaccard = 0;
+    };
+
+    // Every indexed prompt that matches `prompt`, by position.
+    std::vector<Match> matches(std::string_view prompt) const;
+    // Indexes `prompt` and returns its position.
+    size_t add(std::string_view prompt);
+    size_t size() const { return normalized_.size(); }
+
+  private:
+    double threshold_;
+    std::vector<std::string> normalized_;
+    std::vector<size_t> trigram_counts_;
+    std::unordered_map<std::string, std::vector<size_t>> by_text_;
+    std::unordered_map<uint64_t, std::vector<size_t>> by_trigram_;
+};
 
 // Two rows of one data set with the same or nearly the same prompt; second_row > first_row.
 struct DuplicatePrompts {

@@ -55,6 +55,44 @@ TEST(Duplicates, FindsExactAndNearPairsButNotDistinctPrompts) {
     EXPECT_TRUE(find_duplicate_prompts(rows, 1.01).size() == 1u);  // only the exact pair is left
 }
 
+TEST(PromptIndex, AgreesWithThePairwiseComparisonAndReportsPositions) {
+    PromptIndex index;
+    index.add("What is photosynthesis?");
+    index.add("Can you explain how plants turn sunlight carbon dioxide and water into glucose today");
+    index.add("Why is the sky blue?");
+    index.add("WHAT is photosynthesis");
+    const std::vector<PromptIndex::Match> exact = index.matches("what is photosynthesis!");
+    ASSERT_EQ(exact.size(), 2u);
+    EXPECT_EQ(exact[0].position, 0u);
+    EXPECT_EQ(exact[1].position, 3u);
+    EXPECT_EQ(exact[0].match, PromptMatch::exact);
+    const std::vector<PromptIndex::Match> near = index.matches(
+        "Can you explain how plants turn sunlight carbon dioxide and water into glucose today please");
+    ASSERT_EQ(near.size(), 1u);
+    EXPECT_EQ(near[0].position, 1u);
+    EXPECT_EQ(near[0].match, PromptMatch::near);
+    EXPECT_DOUBLE_EQ(
+        near[0].jaccard,
+        trigram_jaccard("Can you explain how plants turn sunlight carbon dioxide and water into glucose "
+                        "today please",
+                        "Can you explain how plants turn sunlight carbon dioxide and water into glucose "
+                        "today"));
+    EXPECT_TRUE(index.matches("How do magnets work?").empty());
+    EXPECT_EQ(index.size(), 4u);
+}
+
+TEST(PromptIndex, FindsTheOneDuplicateAmongTwentyThousandPrompts) {
+    std::vector<FineTuningRow> rows;
+    for (int i = 0; i < 20000; ++i)
+        rows.push_back(
+            row(i + 1, "Question number " + std::to_string(i) + " about topic " + std::to_string(i * 7)));
+    rows.push_back(row(20001, "question NUMBER 17 about topic 119"));
+    const std::vector<DuplicatePrompts> found = find_duplicate_prompts(rows);
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0].first_row, 18);
+    EXPECT_EQ(found[0].second_row, 20001);
+}
+
 TEST(Contamination, NamesTheRowAndTheHeldOutCase) {
     const std::vector<FineTuningRow> rows = {row(1, "Solve 2x + 3 = 11"), row(2, "What is a noun?")};
     const std::vector<HeldOutPrompt> suite = {{"math-01", "solve 2x+3=11!"},
