@@ -139,7 +139,7 @@
       element("label", { htmlFor: id + "-notes", text: "Notes" }), notes,
       element("label", { htmlFor: id + "-ideal", text: "Ideal response" }),
       element("p", { id: id + "-hint", className: "feedback-hint",
-                     text: "Edit the reply into the answer a good tutor would give. Checks run as you type; you can send even if one fails." }),
+                     text: "Rewrite it as a good tutor would. Checks run as you type; you can send even if one fails." }),
       ideal, checks,
       element("div", { className: "feedback-actions" }, [submit, cancel]), result,
     ]);

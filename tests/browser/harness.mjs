@@ -20,12 +20,15 @@ export function fail(message) { check(false, message); }
 export const failureCount = () => failures;
 
 // Starts `mimir serve` with the model variables in `env` (the others cleared) and `extraArgs`; resolves
-// once /api/status no longer says "loading".
+// once /api/status no longer says "loading". Feedback goes to a temporary store unless `extraArgs` name one.
 export async function startServer(mimir, env, port, extraArgs = []) {
+  const data = mkdtempSync(join(tmpdir(), "mimir-browser-data-"));
   const child = spawn(mimir, ["serve", "--host", "127.0.0.1", "--port", String(port), "--ctx", "2048", "--threads", "2", ...extraArgs], {
-    env: { ...process.env, MIMIR_FINE_TUNED: "", MIMIR_ADAPTER: "", MIMIR_BASE: "", MIMIR_API_KEY: API_KEY, ...env },
+    env: { ...process.env, MIMIR_FINE_TUNED: "", MIMIR_ADAPTER: "", MIMIR_BASE: "", MIMIR_API_KEY: API_KEY,
+           MIMIR_DATA: join(data, "feedback.db"), ...env },
     stdio: ["ignore", "ignore", "pipe"],
   });
+  child.once("exit", () => rmSync(data, { recursive: true, force: true }));
   let log = "";
   child.stderr.on("data", (d) => { log += d; });
   const url = `http://127.0.0.1:${port}`;
