@@ -29,6 +29,6 @@ cp "$models/base.gguf" "$models/fine-tuned.gguf"
 head -c 4096 /dev/urandom | { printf 'GGUF'; cat; } > "$models/corrupt.gguf"
 
 status=0
-timeout 300 node "$here/status_page.mjs" --mimir "$mimir" --models "$models" --artifacts "$root/artifacts/browser" || status=1
+timeout 600 node "$here/status_page.mjs" --mimir "$mimir" --models "$models" --artifacts "$root/artifacts/browser" || status=1
 timeout 420 node "$here/feedback_page.mjs" --mimir "$mimir" --models "$models" --artifacts "$root/artifacts/browser" || status=1
 exit $status
