@@ -51,11 +51,42 @@ void send_store_error(httplib::Response& res, ServingState& state, const Error& 
     send_error(res, state, Error{"store_unavailable", "the feedback store is unavailable; try again later"});
 }
 
+// Follows a parse up to its first error, to name the field whose text holds invalid UTF-8 (the parser
+// stops inside that field's value, after its key).
+class FieldAtError : public json::json_sax_t {
+  public:
+    bool null() override { return true; }
+    bool boolean(bool) override { return true; }
+    bool number_integer(json::number_integer_t) override { return true; }
+    bool number_unsigned(json::number_unsigned_t) override { return true; }
+    bool number_float(json::number_float_t, const json::string_t&) override { return true; }
+    bool string(json::string_t&) override { return true; }
+    bool binary(json::binary_t&) override { return true; }
+    bool start_object(std::size_t) override { return ++depth_, true; }
+    bool end_object() override { return --depth_, true; }
+    bool start_array(std::size_t) override { return ++depth_, true; }
+    bool end_array() override { return --depth_, true; }
+    bool key(json::string_t& key) override {
+        if (depth_ == 1) field = key;
+        return true;
+    }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+        return false;
+    }
+    std::string field = "body";
+
+  private:
+    int depth_ = 0;
+};
+
 Result<json> parse_object(const std::string& body, std::initializer_list<const char*> known) {
     json parsed = json::parse(body, nullptr, false);
-    if (parsed.is_discarded())
-        return utf8::is_valid(body.begin(), body.end()) ? invalid("body", "not valid JSON")
-                                                        : invalid("body", "not valid UTF-8");
+    if (parsed.is_discarded()) {
+        if (utf8::is_valid(body.begin(), body.end())) return invalid("body", "not valid JSON");
+        FieldAtError follower;
+        json::sax_parse(body, &follower);
+        return invalid(follower.field, "not valid UTF-8");
+    }
     if (!parsed.is_object()) return invalid("body", "a JSON object expected");
     for (const auto& [key, value] : parsed.items()) {
         if (std::find_if(known.begin(), known.end(), [&key](const char* k) { return key == k; }) ==

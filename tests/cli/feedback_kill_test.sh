@@ -2,7 +2,7 @@
 # `kill -9` of `mimir serve` while several clients submit feedback: after a restart on the same store, every
 # submission the server acknowledged (201 with an id) is there exactly once with the content sent, and every
 # row that is there is complete (one the server committed but could not acknowledge before dying may be
-# there too, whole). The server runs without a model: feedback does not need one.
+# there too, whole). The server serves a tiny random-weight model, whose tier each row must name.
 # Usage: feedback_kill_test.sh MIMIR SOURCE_DIR WORK_DIR sqlite|postgresql
 # Exits 77 (ctest: skipped) when the PostgreSQL variant has no server binaries to start.
 set -euo pipefail
@@ -31,14 +31,15 @@ else
   data="$work/store/feedback.db"
 fi
 
+"$mimir" model tiny --out "$work/tiny.gguf" --layers 2 --embd 64 >/dev/null 2>&1 || fail "mimir model tiny failed"
 port=$((30000 + RANDOM % 20000))
 url="http://127.0.0.1:$port"
 start() {
-  "$mimir" serve --port "$port" --data "$data" --phrases "$source_dir/data/checks" --api-key test-key \
+  "$mimir" serve --port "$port" --base "$work/tiny.gguf" --data "$data" --phrases "$source_dir/data/checks" --api-key test-key \
     --feedback-rate-limit 0 --threads 1 >>"$work/serve.log" 2>&1 &
   server=$!
   for _ in $(seq 300); do
-    curl -sf -o /dev/null "$url/api/feedback/categories" && return 0
+    curl -sf -o /dev/null "$url/health" && return 0
     kill -0 "$server" 2>/dev/null || fail "the server exited at start: $(tail -5 "$work/serve.log")"
     sleep 0.1
   done
@@ -107,7 +108,7 @@ while IFS=$'\t' read -r id prompt; do
     || { echo "acknowledged id $id ($prompt) is missing"; failures=$((failures + 1)); continue; }
   for part in "\"prompt\":\"$prompt\"" "\"model_response\":\"reply to $prompt :D\"" \
     "\"notes\":\"notes <b>$prompt</b> é\"" "\"ideal_response\":\"ideal for $prompt\"" '"rating":"down"' \
-    '"issues":["Tone"]'; do
+    '"issues":["Tone"]' '"tier":"base"'; do
     [[ "$record" == *"$part"* ]] || { echo "id $id lacks $part: $record"; failures=$((failures + 1)); }
   done
   count="$(grep -cF "\"prompt\":\"$prompt\"" "$work/rows" || true)"

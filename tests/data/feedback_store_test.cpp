@@ -328,6 +328,34 @@ TEST(PostgresFeedbackStore, DescriptionHidesThePassword) {
     EXPECT_NE(shown.find("postgresql://mimir@"), std::string::npos) << shown;
 }
 
+TEST(PostgresFeedbackStore, ConnectionsTheServerClosedAreReplacedWithoutWritingTwice) {
+    if (const std::string reason = test::PostgresBackend::unavailable_reason(); !reason.empty())
+        GTEST_SKIP() << reason;
+    const std::string location = test::PostgresBackend::fresh_location();
+    Result<std::unique_ptr<FeedbackStore>> store = open_feedback_store(location);
+    ASSERT_TRUE(store) << store.error().message;
+    Result<int64_t> first = (*store)->add(submission("before the restart"));
+    ASSERT_TRUE(first);
+
+    // A read goes again on a fresh connection.
+    test::PostgresBackend::end_other_sessions(location);
+    Result<FeedbackRecord> read = (*store)->get(*first);
+    ASSERT_TRUE(read) << read.error().message;
+    EXPECT_EQ(read->submission.prompt, "before the restart");
+
+    // A write fails once (the caller may retry) and the broken connection is not used again.
+    test::PostgresBackend::end_other_sessions(location);
+    Result<int64_t> lost = (*store)->add(submission("refused"));
+    ASSERT_FALSE(lost);
+    EXPECT_EQ(lost.error().code, "store_unavailable");
+    Result<int64_t> second = (*store)->add(submission("after the restart"));
+    ASSERT_TRUE(second) << second.error().message;
+    Result<std::vector<FeedbackRecord>> all = (*store)->list({});
+    ASSERT_TRUE(all);
+    ASSERT_EQ(all->size(), 2u);
+    EXPECT_EQ((*all)[0].submission.prompt, "after the restart");
+}
+
 TEST(PostgresFeedbackStore, AnUnreachableServerIsStoreUnavailable) {
     Result<std::unique_ptr<FeedbackStore>> store = open_feedback_store(
         "postgres://mimir:pw@/nowhere?host=/nonexistent-socket-dir&port=1&connect_timeout=2");

@@ -192,7 +192,11 @@ TEST_F(FeedbackTest, BadSubmissionsGet400NamingTheFieldAndStoreNothing) {
         {with("prompt", std::string(20001, 'p')), "prompt"},
         {with("ideal_response", std::string(20001, 'i')), "ideal_response"},
         {with("tier", "fine-tuned"), "tier"},
-        {"{\"prompt\": \"bad \xC3\x28 byte\", \"model_response\": \"x\"}", "UTF-8"},
+        {"{\"prompt\": \"bad \xC3\x28 byte\", \"model_response\": \"x\"}", "prompt: not valid UTF-8"},
+        {"{\"prompt\": \"ok\", \"model_response\": \"x\", \"notes\": \"\xFF\"}", "notes: not valid UTF-8"},
+        {"{\"prompt\": \"ok\", \"model_response\": \"x\", \"conversation\": [{\"role\": \"user\", "
+         "\"content\": \"\xED\xA0\x80\"}]}",
+         "conversation: not valid UTF-8"},
         {"{\"prompt\": ", "JSON"},
         {"[1, 2]", "object"},
     };
