@@ -270,6 +270,37 @@ TYPED_TEST(DatasetExport, NothingToExportLeavesTheOutputAlone) {
     EXPECT_EQ(read_all(out), "old contents\n");
 }
 
+TYPED_TEST(DatasetExport, MergesInPlaceAndRefusesAMergeFileWithUnusableRows) {
+    this->put(submission("How do magnets attract metal?", "Which metals have you seen a magnet pick up?"),
+              ReviewState::approved);
+    const std::string data_set = this->dir_ + "/data.csv";
+    std::ofstream(data_set) << "Prompt,Model Response,Issues,Ideal Response\nWhat is 2+2?,4!!!,Tone: loud.,"
+                               "What is 2+1?\n";
+    CommandRun run = mimir({"dataset", "export", "--data", this->location_, "--merge", data_set, "--out",
+                            data_set, "--suite", kSuite},
+                           this->dir_);
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    Result<FineTuningData> written = read_fine_tuning_csv(data_set);
+    ASSERT_TRUE(written.ok());
+    ASSERT_EQ(written->rows.size(), 2u);
+    EXPECT_EQ(written->rows[0].prompt, "What is 2+2?");
+    EXPECT_EQ(written->rows[1].prompt, "How do magnets attract metal?");
+    EXPECT_FALSE(written->has_category_column);
+
+    // A row without an ideal response would be lost by rewriting the file: the export stops instead.
+    const std::string before = "Prompt,Ideal Response\nWhat is 2+2?,What is 2+1?\nWhat is 3+3?,\n";
+    std::ofstream(data_set, std::ios::trunc) << before;
+    run = mimir({"dataset", "export", "--data", this->location_, "--merge", data_set, "--out", data_set,
+                 "--suite", kSuite},
+                this->dir_);
+    EXPECT_EQ(run.exit_code, 1);
+    EXPECT_TRUE(contains(run.output, "unusable_rows: " + data_set +
+                                         ": 1 unusable row, first row 2 (line 3): "
+                                         "missing ideal response"))
+        << run.output;
+    EXPECT_EQ(read_all(data_set), before);
+}
+
 TEST(DatasetExportErrors, AMissingStoreFileIsNamedAndNotCreated) {
     const std::string dir = test::scratch_dir();
     const std::string missing = dir + "/no-such/feedback.db";
