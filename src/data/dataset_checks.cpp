@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <iterator>
 #include <map>
 
@@ -50,6 +51,12 @@ double jaccard_of(size_t shared, size_t a_count, size_t b_count) {
     return static_cast<double>(shared) / static_cast<double>(a_count + b_count - shared);
 }
 
+std::vector<std::string_view> row_prompts(const std::vector<FineTuningRow>& rows) {
+    std::vector<std::string_view> prompts;
+    for (const FineTuningRow& row : rows) prompts.push_back(row.prompt);
+    return prompts;
+}
+
 std::vector<std::pair<std::string, size_t>> sorted_counts(const std::map<std::string, size_t>& counts) {
     return {counts.begin(), counts.end()};
 }
@@ -92,22 +99,54 @@ std::string_view to_string(PromptMatch match) {
     return "none";
 }
 
+PromptIndex::PromptIndex(double threshold, const std::vector<std::string_view>& corpus)
+    : threshold_(threshold) {
+    for (std::string_view prompt : corpus) {
+        for (uint64_t trigram : prompt_key(prompt).trigrams) ++frequency_[trigram];
+    }
+}
+
+std::vector<uint64_t> PromptIndex::prefix(const std::vector<uint64_t>& trigrams) const {
+    auto frequency = [&](uint64_t trigram) {
+        const auto found = frequency_.find(trigram);
+        return found == frequency_.end() ? 0u : found->second;
+    };
+    std::vector<std::pair<uint32_t, uint64_t>> ordered;
+    for (uint64_t trigram : trigrams) ordered.push_back({frequency(trigram), trigram});
+    std::sort(ordered.begin(), ordered.end());
+    // A set of n reaching the threshold with another shares at least ceil(threshold * n) trigrams, so one
+    // of its first n - ceil(threshold * n) + 1. The tolerance keeps rounding from shortening the prefix.
+    const double n = static_cast<double>(trigrams.size());
+    const size_t overlap = static_cast<size_t>(std::max(0.0, std::ceil(threshold_ * n - 1e-9)));
+    const size_t length = std::min(trigrams.size(), trigrams.size() - std::min(overlap, trigrams.size()) + 1);
+    std::vector<uint64_t> out;
+    for (size_t i = 0; i < length; ++i) out.push_back(ordered[i].second);
+    return out;
+}
+
 std::vector<PromptIndex::Match> PromptIndex::matches(std::string_view prompt) const {
     const PromptKey key = prompt_key(prompt);
-    std::unordered_map<size_t, size_t> shared;  // position -> trigrams in common
-    for (uint64_t trigram : key.trigrams) {
-        const auto found = by_trigram_.find(trigram);
-        if (found == by_trigram_.end()) continue;
-        for (size_t position : found->second) ++shared[position];
-    }
     std::vector<Match> out;
     if (const auto same = by_text_.find(key.normalized); same != by_text_.end()) {
         for (size_t position : same->second) out.push_back({position, PromptMatch::exact, 1.0});
     }
-    for (const auto& [position, count] : shared) {
+    std::vector<size_t> candidates;
+    for (uint64_t trigram : prefix(key.trigrams)) {
+        const auto found = by_trigram_.find(trigram);
+        if (found != by_trigram_.end())
+            candidates.insert(candidates.end(), found->second.begin(), found->second.end());
+    }
+    std::sort(candidates.begin(), candidates.end());
+    candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+    for (size_t position : candidates) {
         if (normalized_[position] == key.normalized) continue;
-        const double similarity = jaccard_of(count, key.trigrams.size(), trigram_counts_[position]);
-        if (similarity >= threshold_) out.push_back({position, PromptMatch::near, similarity});
+        const std::vector<uint64_t>& other = trigrams_[position];
+        std::vector<uint64_t> shared;
+        std::set_intersection(key.trigrams.begin(), key.trigrams.end(), other.begin(), other.end(),
+                              std::back_inserter(shared));
+        const double similarity = jaccard_of(shared.size(), key.trigrams.size(), other.size());
+        if (similarity >= threshold_ && similarity > 0)
+            out.push_back({position, PromptMatch::near, similarity});
     }
     std::sort(out.begin(), out.end(), [](const Match& a, const Match& b) { return a.position < b.position; });
     return out;
@@ -116,16 +155,16 @@ std::vector<PromptIndex::Match> PromptIndex::matches(std::string_view prompt) co
 size_t PromptIndex::add(std::string_view prompt) {
     PromptKey key = prompt_key(prompt);
     const size_t position = normalized_.size();
-    for (uint64_t trigram : key.trigrams) by_trigram_[trigram].push_back(position);
-    trigram_counts_.push_back(key.trigrams.size());
+    for (uint64_t trigram : prefix(key.trigrams)) by_trigram_[trigram].push_back(position);
     by_text_[key.normalized].push_back(position);
     normalized_.push_back(std::move(key.normalized));
+    trigrams_.push_back(std::move(key.trigrams));
     return position;
 }
 
 std::vector<DuplicatePrompts> find_duplicate_prompts(const std::vector<FineTuningRow>& rows,
                                                      double threshold) {
-    PromptIndex index(threshold);
+    PromptIndex index(threshold, row_prompts(rows));
     std::vector<std::pair<size_t, DuplicatePrompts>> found;  // first row's position, for row order
     for (const FineTuningRow& row : rows) {
         for (const PromptIndex::Match& m : index.matches(row.prompt))
@@ -141,7 +180,9 @@ std::vector<DuplicatePrompts> find_duplicate_prompts(const std::vector<FineTunin
 
 std::vector<Contamination> find_contamination(const std::vector<FineTuningRow>& rows,
                                               const std::vector<HeldOutPrompt>& held_out, double threshold) {
-    PromptIndex index(threshold);
+    std::vector<std::string_view> corpus = row_prompts(rows);
+    for (const HeldOutPrompt& prompt : held_out) corpus.push_back(prompt.prompt);
+    PromptIndex index(threshold, corpus);
     for (const HeldOutPrompt& prompt : held_out) index.add(prompt.prompt);
     std::vector<Contamination> found;
     for (const FineTuningRow& row : rows) {

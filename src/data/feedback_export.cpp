@@ -153,7 +153,15 @@ ExportPlan plan_export(const std::vector<FeedbackRecord>& records, const FineTun
                        const std::vector<HeldOutPrompt>& held_out) {
     ExportPlan plan;
     plan.records_read = records.size();
-    PromptIndex suite_index, merge_index, added_index;
+    // Every prompt the indexes will see, so each indexes its rarest trigrams.
+    std::vector<std::string_view> corpus;
+    for (const HeldOutPrompt& prompt : held_out) corpus.push_back(prompt.prompt);
+    if (merge != nullptr) {
+        for (const FineTuningRow& row : merge->rows) corpus.push_back(row.prompt);
+    }
+    for (const FeedbackRecord& record : records) corpus.push_back(record.submission.prompt);
+    PromptIndex suite_index(kNearDuplicateJaccard, corpus), merge_index(kNearDuplicateJaccard, corpus),
+        added_index(kNearDuplicateJaccard, corpus);
     std::vector<std::string> suite_names, merge_names, added_names;
     for (const HeldOutPrompt& prompt : held_out) {
         suite_index.add(prompt.prompt);

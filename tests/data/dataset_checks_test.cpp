@@ -6,6 +6,8 @@
 #include <map>
 #include <set>
 
+#include "support/system.h"
+
 namespace mimir {
 namespace {
 
@@ -79,6 +81,47 @@ TEST(PromptIndex, AgreesWithThePairwiseComparisonAndReportsPositions) {
                         "today"));
     EXPECT_TRUE(index.matches("How do magnets work?").empty());
     EXPECT_EQ(index.size(), 4u);
+}
+
+// Prefix filtering must find exactly what comparing every pair finds: random prompts over a small vocabulary
+// (so many share trigrams and many pairs sit near the threshold), with and without a corpus.
+TEST(PromptIndex, FindsExactlyTheMatchesOfAnAllPairsComparison) {
+    const std::vector<std::string> words = {"the", "cat", "sat", "on", "a", "mat", "and", "dog"};
+    SplitMix64 random(7);
+    std::vector<std::string> prompts;
+    for (int i = 0; i < 400; ++i) {
+        std::string prompt;
+        if (i > 0 && random.next() % 2 == 0) {
+            prompt = prompts[random.next() % prompts.size()];  // a variant of an earlier prompt
+            prompt += " " + words[random.next() % words.size()];
+        } else {
+            const size_t length = 2 + random.next() % 12;
+            for (size_t w = 0; w < length; ++w)
+                prompt += (w ? " " : "") + words[random.next() % words.size()];
+        }
+        prompts.push_back(prompt);
+    }
+    const std::vector<std::string_view> corpus(prompts.begin(), prompts.end());
+    for (double threshold : {0.5, kNearDuplicateJaccard, 0.9}) {
+        for (bool with_corpus : {false, true}) {
+            PromptIndex index(threshold, with_corpus ? corpus : std::vector<std::string_view>{});
+            size_t matched = 0;
+            for (size_t j = 0; j < prompts.size(); ++j) {
+                std::vector<size_t> expected;
+                for (size_t i = 0; i < j; ++i) {
+                    if (normalize_prompt(prompts[i]) == normalize_prompt(prompts[j]) ||
+                        trigram_jaccard(prompts[i], prompts[j]) >= threshold)
+                        expected.push_back(i);
+                }
+                std::vector<size_t> found;
+                for (const PromptIndex::Match& m : index.matches(prompts[j])) found.push_back(m.position);
+                ASSERT_EQ(found, expected) << "prompt " << j << " at threshold " << threshold;
+                matched += found.size();
+                index.add(prompts[j]);
+            }
+            EXPECT_GT(matched, 0u);
+        }
+    }
 }
 
 TEST(PromptIndex, FindsTheOneDuplicateAmongTwentyThousandPrompts) {
