@@ -1,5 +1,6 @@
 // The chat: sends the conversation to /v1/chat/completions with stream: true and renders the reply as
 // it arrives. Stop aborts the request (the server cancels the generation when the connection closes).
+// A finished reply gets the feedback controls (feedback.js).
 "use strict";
 
 (function () {
@@ -78,16 +79,8 @@
     }
   }
 
-  async function errorMessage(response) {
-    try {
-      const body = await response.json();
-      return body.error && body.error.message ? body.error.message : response.statusText;
-    } catch (e) {
-      return response.statusText || "request failed";
-    }
-  }
-
   async function send(text) {
+    const before = conversation.slice();  // the turns the reply's feedback names as its context
     conversation.push({ role: "user", content: text });
     addMessage("user", text);
     const reply = addMessage("assistant", "");
@@ -105,7 +98,7 @@
         body: JSON.stringify({ messages: conversation, stream: true }),
         signal: controller.signal,
       });
-      if (!response.ok) throw new Error(await errorMessage(response));
+      if (!response.ok) throw new Error(await window.MimirCommon.errorMessage(response));
       await readEvents(response, (data) => {
         if (data === "[DONE]") return false;
         const chunk = JSON.parse(data);
@@ -126,8 +119,11 @@
       render();
       reply.classList.remove("streaming");
       reply.dataset.done = "true";
-      if (replyText) conversation.push({ role: "assistant", content: replyText });
-      else if (!reply.classList.contains("error")) reply.remove();
+      if (replyText) {
+        const turn = { prompt: text, modelResponse: replyText, conversation: before };
+        conversation.push({ role: "assistant", content: replyText });
+        window.MimirFeedback.attach(reply, turn);
+      } else if (!reply.classList.contains("error")) reply.remove();
       controller = null;
       setBusy(false);
     }

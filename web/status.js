@@ -32,8 +32,22 @@
     }
   }
 
-  window.MimirStatus = { apply, poll };
+  // The tooltip opens upwards from the button group at the bottom right; lift it past the top of the
+  // composer so it never covers the message input or Send, whatever the screen size or textarea height.
+  function placeTooltip() {
+    const button = document.getElementById("status-button");
+    const composer = document.getElementById("composer");
+    if (!button || !composer) return;
+    const buttonBox = button.getBoundingClientRect();
+    const lift = Math.max(buttonBox.bottom - composer.getBoundingClientRect().top, buttonBox.height) + 8;
+    button.style.setProperty("--tooltip-bottom", Math.round(lift) + "px");
+  }
+
+  window.MimirStatus = { apply, poll, placeTooltip };
   document.addEventListener("DOMContentLoaded", () => {
+    placeTooltip();
+    document.getElementById("status-button").addEventListener("mouseenter", placeTooltip);
+    window.addEventListener("resize", placeTooltip);
     poll();
     setInterval(poll, POLL_MS);
   });

@@ -13,7 +13,7 @@ void register_train_commands(CLI::App& app, int& exit_code);  // mimir train, mi
 void register_demo_command(CLI::App& app, int& exit_code);    // mimir demo
 void register_eval_command(CLI::App& app, int& exit_code);    // mimir eval
 
-// mimir dataset validate|stats|split
+// mimir dataset validate|stats|split|export
 void register_dataset_commands(CLI::App& app, int& exit_code);
 
 }  // namespace mimir::cli

@@ -1,14 +1,18 @@
-// mimir dataset validate|stats|split: check, summarise and split the fine-tuning CSV. The checks live in
-// data/dataset_checks.h; this file reads the flags, counts tokens under a base model's tokenizer when one is
-// given, and prints.
+// mimir dataset validate|stats|split|export: check, summarise and split the fine-tuning CSV, and export the
+// feedback store's reviewed rows into it. The checks live in data/dataset_checks.h and the export's rules in
+// data/feedback_export.h; this file reads the flags, counts tokens under a base model's tokenizer when one
+// is given, reads the eval suite (data does not link eval), and prints.
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
 #include "data/dataset_checks.h"
+#include "data/feedback_export.h"
 #include "eval/suite.h"
 #include "train/chat_examples.h"
 #include "train/trainer.h"
@@ -41,7 +45,9 @@ Result<std::vector<HeldOutPrompt>> suite_prompts(const std::string& suite_path) 
     if (suite_path.empty()) return prompts;
     Result<eval::Suite> suite = eval::read_suite(suite_path);
     if (!suite) return Result<std::vector<HeldOutPrompt>>(suite.error());
-    for (const eval::EvalCase& c : suite->cases) prompts.push_back({c.id, c.prompt});
+    for (const eval::EvalCase& c : suite->cases)
+        prompts.push_back(
+            {suite_path + " case " + c.id + " (line " + std::to_string(c.line) + ")", c.prompt});
     return prompts;
 }
 
@@ -61,7 +67,7 @@ std::string similarity_note(PromptMatch match, double jaccard) {
     return note;
 }
 
-void print_validation(const DatasetValidation& found, const std::string& suite_path) {
+void print_validation(const DatasetValidation& found) {
     for (const RowProblem& problem : found.row_problems) std::cout << "error: " << describe(problem) << "\n";
     for (const DuplicatePrompts& d : found.duplicates) {
         std::cout << "error: rows " << d.first_row << " and " << d.second_row << ": "
@@ -69,7 +75,7 @@ void print_validation(const DatasetValidation& found, const std::string& suite_p
                   << similarity_note(d.match, d.jaccard) << "\n";
     }
     for (const Contamination& c : found.contamination) {
-        std::cout << "error: row " << c.row_number << ": prompt matches " << suite_path << " case " << c.label
+        std::cout << "error: row " << c.row_number << ": prompt matches " << c.label
                   << similarity_note(c.match, c.jaccard) << " (contamination)\n";
     }
     for (const std::string& warning : found.warnings) std::cout << "warning: " << warning << "\n";
@@ -87,7 +93,7 @@ int run_validate(const ValidateOptions& options) {
         token_counts = std::move(*counts);
     }
     const DatasetValidation found = validate_dataset(*data, *held_out, token_counts, options.n_ctx);
-    print_validation(found, options.suite_path);
+    print_validation(found);
     std::cout << options.data_path << ": " << counted(data->rows.size() + data->problems.size(), "row")
               << ", " << counted(found.error_count(), "error") << ", "
               << counted(found.warnings.size(), "warning");
@@ -209,14 +215,150 @@ void register_split(CLI::App& dataset, int& exit_code) {
     command->callback([o, &exit_code] { exit_code = run_split(*o); });
 }
 
+struct ExportOptions {
+    std::string store_location, out_path, merge_path, format = "csv";
+    std::string suite_path = "data/eval_suite.jsonl";
+    bool suite_given = false;
+    bool include_pending = false;
+};
+
+bool is_postgres_url(const std::string& location) {
+    return location.rfind("postgresql://", 0) == 0 || location.rfind("postgres://", 0) == 0;
+}
+
+// Opening a SQLite path creates the store; an export from a path that holds none is a mistake to report.
+Result<std::unique_ptr<data::FeedbackStore>> open_existing_store(const std::string& location) {
+    using Opened = Result<std::unique_ptr<data::FeedbackStore>>;
+    if (!is_postgres_url(location)) {
+        std::error_code error;
+        if (!std::filesystem::is_regular_file(location, error))
+            return Opened::failure("not_found", location + ": no feedback store there (mimir serve --data " +
+                                                    location + " creates one)");
+    }
+    return data::open_feedback_store(location);
+}
+
+// The suite the export checks against: --suite, or data/eval_suite.jsonl when there is one.
+Result<std::vector<HeldOutPrompt>> export_suite_prompts(const ExportOptions& options) {
+    std::error_code error;
+    if (!options.suite_given && !std::filesystem::exists(options.suite_path, error)) {
+        std::cout << "no eval suite at " << options.suite_path
+                  << ": prompts not checked for contamination (give --suite)\n";
+        return std::vector<HeldOutPrompt>{};
+    }
+    return suite_prompts(options.suite_path);
+}
+
+Result<std::optional<FineTuningData>> read_merge_file(const std::string& path) {
+    using Read = Result<std::optional<FineTuningData>>;
+    if (path.empty()) return std::optional<FineTuningData>();
+    Result<FineTuningData> merge = read_fine_tuning_csv(path);
+    if (!merge) return Read(merge.error());
+    if (!merge->problems.empty()) {
+        // Writing the rest would silently drop these rows from the data set.
+        return Read::failure("unusable_rows", path + ": " + counted(merge->problems.size(), "unusable row") +
+                                                  ", first " + describe(merge->problems.front()) +
+                                                  "; fix them (mimir dataset validate) before merging");
+    }
+    return std::optional<FineTuningData>(std::move(*merge));
+}
+
+void print_export_summary(const ExportOptions& options, const data::ExportPlan& plan,
+                          const data::ExportWritten& written) {
+    using data::ExportDropReason;
+    std::cout << "read " << counted(plan.records_read, "feedback row")
+              << (options.include_pending ? " (approved and pending)" : " (approved)") << "; wrote "
+              << counted(written.rows, "row") << " to " << options.out_path << " (" << plan.merged.size()
+              << " from " << (options.merge_path.empty() ? "no merge file" : options.merge_path) << ", "
+              << plan.added.size() << " new); "
+              << counted(plan.count(ExportDropReason::duplicate), "duplicate") << " dropped, "
+              << plan.count(ExportDropReason::contamination) << " refused for contamination, "
+              << plan.count(ExportDropReason::no_rewrite) + plan.count(ExportDropReason::no_prompt)
+              << " skipped without a rewrite or prompt";
+    if (written.without_pair > 0)
+        std::cout << ", " << counted(written.without_pair, "row")
+                  << " without a distinct model reply left out";
+    std::cout << "\n";
+}
+
+int run_export(const ExportOptions& options) {
+    const std::optional<data::ExportFormat> format = data::export_format_from_string(options.format);
+    if (!format) return report_failure("export", {"invalid_format", "--format " + options.format});
+    Result<std::unique_ptr<data::FeedbackStore>> store = open_existing_store(options.store_location);
+    if (!store) return report_failure("export", store.error());
+    Result<std::vector<data::FeedbackRecord>> records = data::read_feedback_for_export(
+        **store,
+        options.include_pending ? data::ExportScope::approved_and_pending : data::ExportScope::approved);
+    if (!records) return report_failure("export", records.error());
+    Result<std::optional<FineTuningData>> merge = read_merge_file(options.merge_path);
+    if (!merge) return report_failure("export", merge.error());
+    Result<std::vector<HeldOutPrompt>> held_out = export_suite_prompts(options);
+    if (!held_out) return report_failure("export", held_out.error());
+
+    const data::ExportPlan plan =
+        data::plan_export(*records, merge->has_value() ? &**merge : nullptr, *held_out);
+    for (const data::ExportDrop& drop : plan.dropped) std::cout << describe(drop) << "\n";
+    const std::vector<FineTuningRow> rows = plan.rows();
+    if (rows.empty()) {
+        return report_failure("export",
+                              {"no_rows", "nothing to write; " + options.out_path + " left as it was"});
+    }
+    Result<data::ExportWritten> written =
+        data::write_export(options.out_path, rows, *format, plan.with_category);
+    if (!written) return report_failure("export", written.error());
+    print_export_summary(options, plan, *written);
+    return 0;
+}
+
+void register_export(CLI::App& dataset, int& exit_code) {
+    auto o = std::make_shared<ExportOptions>();
+    CLI::App* command = dataset.add_subcommand(
+        "export",
+        "Write reviewed feedback from the store as training data. Approved rows only (--all adds pending "
+        "ones; rejected rows never). A row needs an ideal response; its Issues cell is written from the "
+        "ticked categories and notes (\"Tone: <notes>\"). With --merge the existing rows come first, "
+        "unchanged, then the new ones; exact and near duplicates (as `dataset validate` finds them) of "
+        "existing or earlier rows are dropped, and prompts that match the eval suite are refused (they would "
+        "contaminate the evaluation), one printed line each. CSV cells that start with = + - @ tab or CR get "
+        "a leading ' so Sheets and Excel show them as text; Mimir's CSV reader removes it again, so training "
+        "sees the text as written. The output is replaced atomically: an interrupted export leaves the old "
+        "file");
+    command->add_option("--data", o->store_location, "Feedback store: a SQLite file or a postgresql:// URL")
+        ->required();
+    command->add_option("--out", o->out_path, "File to write (may be the --merge file)")->required();
+    command->add_option("--merge", o->merge_path, "Existing fine-tuning CSV whose rows come first")
+        ->check(CLI::ExistingFile);
+    command->add_flag("--all", o->include_pending,
+                      "Include pending (unreviewed) rows as well as approved ones");
+    command
+        ->add_option("--format", o->format,
+                     "csv: the fine-tuning CSV (Prompt, Model Response, Issues, Ideal Response, and Category "
+                     "when the merge file has one); trl: JSON Lines {\"prompt\",\"completion\"}; "
+                     "trl-preference: JSON Lines {\"prompt\",\"chosen\",\"rejected\"}, the model's reply as "
+                     "rejected (rows without a distinct reply are left out)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"csv", "trl", "trl-preference"}));
+    command
+        ->add_option("--suite", o->suite_path,
+                     "Eval suite whose prompts must not be exported (default: data/eval_suite.jsonl when it "
+                     "exists)")
+        ->check(CLI::ExistingFile);
+    command->callback([o, command, &exit_code] {
+        o->suite_given = command->count("--suite") > 0;
+        exit_code = run_export(*o);
+    });
+}
+
 }  // namespace
 
 void register_dataset_commands(CLI::App& app, int& exit_code) {
-    CLI::App* dataset = app.add_subcommand("dataset", "Validate, summarise and split a fine-tuning CSV");
+    CLI::App* dataset = app.add_subcommand(
+        "dataset", "Validate, summarise, split and export (from the feedback store) a fine-tuning CSV");
     dataset->require_subcommand(1);
     register_validate(*dataset, exit_code);
     register_stats(*dataset, exit_code);
     register_split(*dataset, exit_code);
+    register_export(*dataset, exit_code);
 }
 
 }  // namespace mimir::cli

@@ -135,13 +135,43 @@ Result<CsvTable> read_csv_file(const std::string& path) {
     return table;
 }
 
-std::string format_csv_record(const std::vector<std::string>& fields) {
+bool needs_spreadsheet_escape(std::string_view cell) {
+    const size_t first = cell.find_first_not_of('\'');
+    return first != std::string_view::npos &&
+           std::string_view("=+-@\t\r").find(cell[first]) != std::string_view::npos;
+}
+
+std::string escape_spreadsheet_cell(std::string_view cell) {
+    std::string out;
+    out.reserve(cell.size() + 1);
+    if (needs_spreadsheet_escape(cell)) out.push_back('\'');
+    out.append(cell);
+    return out;
+}
+
+std::string unescape_spreadsheet_cell(std::string_view cell) {
+    const bool escaped = !cell.empty() && cell.front() == '\'' && needs_spreadsheet_escape(cell);
+    return std::string(escaped ? cell.substr(1) : cell);
+}
+
+namespace {
+
+bool needs_quotes(std::string_view field, CsvCells cells) {
+    if (!field.empty() && (field.front() == ' ' || field.back() == ' ')) return true;
+    if (field.find_first_of(",\"\r\n") != std::string_view::npos) return true;
+    return cells == CsvCells::spreadsheet_safe &&
+           (field.find(';') != std::string_view::npos || needs_spreadsheet_escape(field));
+}
+
+}  // namespace
+
+std::string format_csv_record(const std::vector<std::string>& fields, CsvCells cells) {
     std::string line;
     for (size_t i = 0; i < fields.size(); ++i) {
-        const std::string& field = fields[i];
+        const std::string field =
+            cells == CsvCells::spreadsheet_safe ? escape_spreadsheet_cell(fields[i]) : fields[i];
         if (i > 0) line.push_back(',');
-        const bool padded = !field.empty() && (field.front() == ' ' || field.back() == ' ');
-        if (!padded && field.find_first_of(",\"\r\n") == std::string::npos) {
+        if (!needs_quotes(field, cells)) {
             line += field;
             continue;
         }
@@ -157,9 +187,9 @@ std::string format_csv_record(const std::vector<std::string>& fields) {
 }
 
 Status write_csv_file(const std::string& path, const std::vector<std::string>& header,
-                      const std::vector<std::vector<std::string>>& records) {
-    std::string text = format_csv_record(header);
-    for (const auto& record : records) text += format_csv_record(record);
+                      const std::vector<std::vector<std::string>>& records, CsvCells cells) {
+    std::string text = format_csv_record(header, cells);
+    for (const auto& record : records) text += format_csv_record(record, cells);
     return write_text_atomically(path, text);
 }
 

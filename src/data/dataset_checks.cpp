@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <iterator>
 #include <map>
 
 namespace mimir {
@@ -44,41 +46,15 @@ PromptKey prompt_key(std::string_view text) {
     return key;
 }
 
-double jaccard(const PromptKey& a, const PromptKey& b) {
-    if (a.trigrams.empty() || b.trigrams.empty()) return 0;
-    size_t shared = 0;
-    auto i = a.trigrams.begin();
-    auto j = b.trigrams.begin();
-    while (i != a.trigrams.end() && j != b.trigrams.end()) {
-        if (*i < *j) {
-            ++i;
-        } else if (*j < *i) {
-            ++j;
-        } else {
-            ++shared;
-            ++i;
-            ++j;
-        }
-    }
-    return static_cast<double>(shared) / static_cast<double>(a.trigrams.size() + b.trigrams.size() - shared);
+double jaccard_of(size_t shared, size_t a_count, size_t b_count) {
+    if (shared == 0) return 0;
+    return static_cast<double>(shared) / static_cast<double>(a_count + b_count - shared);
 }
 
-struct Comparison {
-    PromptMatch match = PromptMatch::none;
-    double jaccard = 0;
-};
-
-Comparison compare(const PromptKey& a, const PromptKey& b, double threshold) {
-    if (a.normalized == b.normalized) return {PromptMatch::exact, 1.0};
-    const double similarity = jaccard(a, b);
-    return {similarity >= threshold ? PromptMatch::near : PromptMatch::none, similarity};
-}
-
-std::vector<PromptKey> row_keys(const std::vector<FineTuningRow>& rows) {
-    std::vector<PromptKey> keys;
-    keys.reserve(rows.size());
-    for (const FineTuningRow& row : rows) keys.push_back(prompt_key(row.prompt));
-    return keys;
+std::vector<std::string_view> row_prompts(const std::vector<FineTuningRow>& rows) {
+    std::vector<std::string_view> prompts;
+    for (const FineTuningRow& row : rows) prompts.push_back(row.prompt);
+    return prompts;
 }
 
 std::vector<std::pair<std::string, size_t>> sorted_counts(const std::map<std::string, size_t>& counts) {
@@ -103,7 +79,12 @@ std::string normalize_prompt(std::string_view text) {
 }
 
 double trigram_jaccard(std::string_view a, std::string_view b) {
-    return jaccard(prompt_key(a), prompt_key(b));
+    const PromptKey key_a = prompt_key(a);
+    const PromptKey key_b = prompt_key(b);
+    std::vector<uint64_t> shared;
+    std::set_intersection(key_a.trigrams.begin(), key_a.trigrams.end(), key_b.trigrams.begin(),
+                          key_b.trigrams.end(), std::back_inserter(shared));
+    return jaccard_of(shared.size(), key_a.trigrams.size(), key_b.trigrams.size());
 }
 
 std::string_view to_string(PromptMatch match) {
@@ -118,33 +99,95 @@ std::string_view to_string(PromptMatch match) {
     return "none";
 }
 
+PromptIndex::PromptIndex(double threshold, const std::vector<std::string_view>& corpus)
+    : threshold_(threshold) {
+    for (std::string_view prompt : corpus) {
+        for (uint64_t trigram : prompt_key(prompt).trigrams) ++frequency_[trigram];
+    }
+}
+
+std::vector<uint64_t> PromptIndex::prefix(const std::vector<uint64_t>& trigrams) const {
+    auto frequency = [&](uint64_t trigram) {
+        const auto found = frequency_.find(trigram);
+        return found == frequency_.end() ? 0u : found->second;
+    };
+    std::vector<std::pair<uint32_t, uint64_t>> ordered;
+    for (uint64_t trigram : trigrams) ordered.push_back({frequency(trigram), trigram});
+    std::sort(ordered.begin(), ordered.end());
+    // A set of n reaching the threshold with another shares at least ceil(threshold * n) trigrams, so one
+    // of its first n - ceil(threshold * n) + 1. The tolerance keeps rounding from shortening the prefix.
+    const double n = static_cast<double>(trigrams.size());
+    const size_t overlap = static_cast<size_t>(std::max(0.0, std::ceil(threshold_ * n - 1e-9)));
+    const size_t length = std::min(trigrams.size(), trigrams.size() - std::min(overlap, trigrams.size()) + 1);
+    std::vector<uint64_t> out;
+    for (size_t i = 0; i < length; ++i) out.push_back(ordered[i].second);
+    return out;
+}
+
+std::vector<PromptIndex::Match> PromptIndex::matches(std::string_view prompt) const {
+    const PromptKey key = prompt_key(prompt);
+    std::vector<Match> out;
+    if (const auto same = by_text_.find(key.normalized); same != by_text_.end()) {
+        for (size_t position : same->second) out.push_back({position, PromptMatch::exact, 1.0});
+    }
+    std::vector<size_t> candidates;
+    for (uint64_t trigram : prefix(key.trigrams)) {
+        const auto found = by_trigram_.find(trigram);
+        if (found != by_trigram_.end())
+            candidates.insert(candidates.end(), found->second.begin(), found->second.end());
+    }
+    std::sort(candidates.begin(), candidates.end());
+    candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+    for (size_t position : candidates) {
+        if (normalized_[position] == key.normalized) continue;
+        const std::vector<uint64_t>& other = trigrams_[position];
+        std::vector<uint64_t> shared;
+        std::set_intersection(key.trigrams.begin(), key.trigrams.end(), other.begin(), other.end(),
+                              std::back_inserter(shared));
+        const double similarity = jaccard_of(shared.size(), key.trigrams.size(), other.size());
+        if (similarity >= threshold_ && similarity > 0)
+            out.push_back({position, PromptMatch::near, similarity});
+    }
+    std::sort(out.begin(), out.end(), [](const Match& a, const Match& b) { return a.position < b.position; });
+    return out;
+}
+
+size_t PromptIndex::add(std::string_view prompt) {
+    PromptKey key = prompt_key(prompt);
+    const size_t position = normalized_.size();
+    for (uint64_t trigram : prefix(key.trigrams)) by_trigram_[trigram].push_back(position);
+    by_text_[key.normalized].push_back(position);
+    normalized_.push_back(std::move(key.normalized));
+    trigrams_.push_back(std::move(key.trigrams));
+    return position;
+}
+
 std::vector<DuplicatePrompts> find_duplicate_prompts(const std::vector<FineTuningRow>& rows,
                                                      double threshold) {
-    const std::vector<PromptKey> keys = row_keys(rows);
-    std::vector<DuplicatePrompts> found;
-    for (size_t i = 0; i < keys.size(); ++i) {
-        for (size_t j = i + 1; j < keys.size(); ++j) {
-            const Comparison c = compare(keys[i], keys[j], threshold);
-            if (c.match != PromptMatch::none)
-                found.push_back({rows[i].row_number, rows[j].row_number, c.match, c.jaccard});
-        }
+    PromptIndex index(threshold, row_prompts(rows));
+    std::vector<std::pair<size_t, DuplicatePrompts>> found;  // first row's position, for row order
+    for (const FineTuningRow& row : rows) {
+        for (const PromptIndex::Match& m : index.matches(row.prompt))
+            found.push_back({m.position, {rows[m.position].row_number, row.row_number, m.match, m.jaccard}});
+        index.add(row.prompt);
     }
-    return found;
+    std::stable_sort(found.begin(), found.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<DuplicatePrompts> out;
+    for (auto& [position, pair] : found) out.push_back(pair);
+    return out;
 }
 
 std::vector<Contamination> find_contamination(const std::vector<FineTuningRow>& rows,
                                               const std::vector<HeldOutPrompt>& held_out, double threshold) {
-    const std::vector<PromptKey> keys = row_keys(rows);
-    std::vector<PromptKey> held_keys;
-    held_keys.reserve(held_out.size());
-    for (const HeldOutPrompt& prompt : held_out) held_keys.push_back(prompt_key(prompt.prompt));
+    std::vector<std::string_view> corpus = row_prompts(rows);
+    for (const HeldOutPrompt& prompt : held_out) corpus.push_back(prompt.prompt);
+    PromptIndex index(threshold, corpus);
+    for (const HeldOutPrompt& prompt : held_out) index.add(prompt.prompt);
     std::vector<Contamination> found;
-    for (size_t i = 0; i < keys.size(); ++i) {
-        for (size_t j = 0; j < held_keys.size(); ++j) {
-            const Comparison c = compare(keys[i], held_keys[j], threshold);
-            if (c.match != PromptMatch::none)
-                found.push_back({rows[i].row_number, held_out[j].label, c.match, c.jaccard});
-        }
+    for (const FineTuningRow& row : rows) {
+        for (const PromptIndex::Match& m : index.matches(row.prompt))
+            found.push_back({row.row_number, held_out[m.position].label, m.match, m.jaccard});
     }
     return found;
 }

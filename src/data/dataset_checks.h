@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "data/fine_tuning_data.h"
@@ -27,6 +28,42 @@ double trigram_jaccard(std::string_view a, std::string_view b);
 // How two prompts relate: exact (equal once normalised), near (trigram Jaccard >= the threshold), or not.
 enum class PromptMatch { none, exact, near };
 std::string_view to_string(PromptMatch match);
+
+// Prompts to compare others against, indexed so a look-up visits few of them: an all-pairs scan is
+// quadratic, too slow for a feedback store of tens of thousands of rows. Matching is the same as above:
+// exact once normalised, else near at trigram Jaccard >= the threshold. Only each prompt's rarest trigrams
+// are indexed (prefix filtering: two sets that reach the threshold share one of them), rarest as counted in
+// `corpus`, the prompts that will be added or looked up when they are known beforehand; without it the
+// order is arbitrary, still exact but slower when many prompts share trigrams.
+class PromptIndex {
+  public:
+    explicit PromptIndex(double threshold = kNearDuplicateJaccard,
+                         const std::vector<std::string_view>& corpus = {});
+
+    // An indexed prompt that matches the one looked up; `position` counts from 0 in the order added.
+    struct Match {
+        size_t position = 0;
+        PromptMatch match = PromptMatch::none;
+        double jaccard = 0;
+    };
+
+    // Every indexed prompt that matches `prompt`, by position.
+    std::vector<Match> matches(std::string_view prompt) const;
+    // Indexes `prompt` and returns its position.
+    size_t add(std::string_view prompt);
+    size_t size() const { return normalized_.size(); }
+
+  private:
+    // The first trigrams of `trigrams` (sorted by hash) in rarest-first order that a match must share.
+    std::vector<uint64_t> prefix(const std::vector<uint64_t>& trigrams) const;
+
+    double threshold_;
+    std::unordered_map<uint64_t, uint32_t> frequency_;  // trigram -> prompts of the corpus holding it
+    std::vector<std::string> normalized_;
+    std::vector<std::vector<uint64_t>> trigrams_;  // each sorted by hash
+    std::unordered_map<std::string, std::vector<size_t>> by_text_;
+    std::unordered_map<uint64_t, std::vector<size_t>> by_trigram_;
+};
 
 // Two rows of one data set with the same or nearly the same prompt; second_row > first_row.
 struct DuplicatePrompts {

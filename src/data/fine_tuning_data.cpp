@@ -50,8 +50,10 @@ ColumnIndex find_columns(const std::vector<std::string>& header) {
     return index;
 }
 
+// The writer escapes cells that a spreadsheet would run as formulas; readers get the text as written.
 std::string field_or_empty(const CsvRecord& record, std::optional<size_t> column) {
-    return column && *column < record.fields.size() ? record.fields[*column] : std::string();
+    return column && *column < record.fields.size() ? unescape_spreadsheet_cell(record.fields[*column])
+                                                    : std::string();
 }
 
 std::string joined_header(const std::vector<std::string>& header) {
@@ -127,7 +129,7 @@ Status write_fine_tuning_csv(const std::string& path, const std::vector<FineTuni
         records.push_back({row.prompt, row.model_response, row.issues, row.ideal_response});
         if (with_category) records.back().push_back(row.category);
     }
-    return write_csv_file(path, header, records);
+    return write_csv_file(path, header, records, CsvCells::spreadsheet_safe);
 }
 
 void seeded_shuffle(std::vector<size_t>& items, uint64_t seed) {

@@ -34,9 +34,11 @@ struct FineTuningData {
     bool has_category_column = false;
 };
 
-// Reads the CSV at `path`. Fails for an unreadable or empty file and for a header without the prompt or
-// ideal response column ("wrong_columns", naming the columns found). Rows with broken quoting or an empty
-// prompt / ideal response become problems; a data set left with no rows fails ("no_rows").
+// Reads the CSV at `path`. Cells come back as written before spreadsheet escaping (csv.h): a leading quote
+// that write_fine_tuning_csv added is removed, so a reply that starts with "- " trains as it was written.
+// Fails for an unreadable or empty file and for a header without the prompt or ideal response column
+// ("wrong_columns", naming the columns found). Rows with broken quoting or an empty prompt / ideal response
+// become problems; a data set left with no rows fails ("no_rows").
 Result<FineTuningData> read_fine_tuning_csv(const std::string& path);
 
 // Same, from text already in memory (`source` names it in messages).
@@ -46,7 +48,8 @@ Result<FineTuningData> parse_fine_tuning_csv(const std::string& text, const std:
 std::string describe(const RowProblem& problem);
 
 // Writes rows under the header Prompt,Model Response,Issues,Ideal Response[,Category] (the Category
-// column when `with_category`); "write_failed" names the file.
+// column when `with_category`), atomically and safe to open in a spreadsheet (CsvCells::spreadsheet_safe);
+// "write_failed" names the file.
 Status write_fine_tuning_csv(const std::string& path, const std::vector<FineTuningRow>& rows,
                              bool with_category);
 

@@ -120,6 +120,7 @@ Result<Suite> parse_suite(const std::string& text, const std::string& source) {
         if (object.is_discarded()) return line_error(source, number, "malformed JSON");
         auto parsed = parse_case(object);
         if (!parsed) return line_error(source, number, parsed.error().message);
+        parsed->line = number;
         if (parsed->id.empty()) parsed->id = "line-" + std::to_string(number);
         if (!ids.insert(parsed->id).second)
             return line_error(source, number, "duplicate id \"" + parsed->id + "\"");

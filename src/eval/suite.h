@@ -18,6 +18,7 @@ namespace mimir::eval {
 // must not hand over), reference (an ideal reply, for chrF).
 struct EvalCase {
     std::string id;
+    int line = 0;  // the suite file's line it was read from, for messages; 0 for cases made from the CSV
     std::string category;
     std::string prompt;
     std::vector<ChatMessage> history;

@@ -38,6 +38,7 @@ Result<StaticAsset> find_static_asset(std::string_view path) {
     if (!is_safe_path(path))
         return Error{"invalid_path", "path is not allowed: it must be a plain absolute path"};
     if (path == "/") path = "/index.html";
+    if (path == "/review") path = "/review.html";
     std::span files(generated::kEmbeddedFiles, generated::kEmbeddedFileCount);
     auto found =
         std::find_if(files.begin(), files.end(), [&](const EmbeddedFile& f) { return path == f.path; });

@@ -24,8 +24,9 @@ struct StaticAsset {
     std::string cache_control;
 };
 
-// "/" means "/index.html". Errors: "invalid_path" (a path with "..", a backslash, a NUL, an encoded
-// character left after decoding, or not starting with "/") and "not_found".
+// "/" means "/index.html", "/review" means "/review.html" (the review view). Errors: "invalid_path" (a
+// path with "..", a backslash, a NUL, an encoded character left after decoding, or not starting with "/")
+// and "not_found".
 Result<StaticAsset> find_static_asset(std::string_view path);
 
 // Every response carries this policy: scripts, styles and fonts only from this server, no inline script,

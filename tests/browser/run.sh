@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Browser tests: Playwright (playwright-core from npm) drives Debian's chromium headless against
-# `mimir serve` on 127.0.0.1 in each model state. Installs what it needs; exit status 1 on any failure.
+# `mimir serve` on 127.0.0.1: the chat page and status button in each model state (status_page.mjs), then
+# feedback, the review view and the export end to end (feedback_page.mjs). Installs what it needs; exit
+# status 1 on any failure.
 # Screenshots go to artifacts/browser/.
 # Usage: tests/browser/run.sh <path to the mimir executable>
 set -euo pipefail
@@ -26,4 +28,7 @@ cp "$models/base.gguf" "$models/fine-tuned.gguf"
 [[ -f "$models/adapter.gguf" ]] || "$mimir" model tiny-adapter --base "$models/base.gguf" --out "$models/adapter.gguf" >/dev/null
 head -c 4096 /dev/urandom | { printf 'GGUF'; cat; } > "$models/corrupt.gguf"
 
-exec timeout 300 node "$here/status_page.mjs" --mimir "$mimir" --models "$models" --artifacts "$root/artifacts/browser"
+status=0
+timeout 600 node "$here/status_page.mjs" --mimir "$mimir" --models "$models" --artifacts "$root/artifacts/browser" || status=1
+timeout 420 node "$here/feedback_page.mjs" --mimir "$mimir" --models "$models" --artifacts "$root/artifacts/browser" || status=1
+exit $status

@@ -97,6 +97,25 @@ TEST(Csv, WrittenFileReadsBackFieldForField) {
     }
 }
 
+TEST(Csv, SpreadsheetEscapeCoversEveryFormulaStartAndIsUndoneExactly) {
+    for (const char* cell : {"=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", "'=1", "''-x"}) {
+        EXPECT_TRUE(needs_spreadsheet_escape(cell)) << cell;
+        EXPECT_EQ(escape_spreadsheet_cell(cell), std::string("'") + cell);
+        EXPECT_EQ(unescape_spreadsheet_cell(escape_spreadsheet_cell(cell)), cell);
+    }
+    for (const char* cell : {"", "plain", "a=b", "'quoted'", "'", "''", " -padded"}) {
+        EXPECT_FALSE(needs_spreadsheet_escape(cell)) << cell;
+        EXPECT_EQ(escape_spreadsheet_cell(cell), cell);
+        EXPECT_EQ(unescape_spreadsheet_cell(cell), cell);
+    }
+}
+
+TEST(Csv, SpreadsheetSafeRecordsQuoteEscapedCellsAndSemicolons) {
+    EXPECT_EQ(format_csv_record({"=1+1", "a;b", "plain"}, CsvCells::spreadsheet_safe),
+              "\"'=1+1\",\"a;b\",plain\n");
+    EXPECT_EQ(format_csv_record({"=1+1", "a;b"}), "=1+1,a;b\n");
+}
+
 TEST(Csv, WritingToAMissingDirectoryFails) {
     Status written = write_csv_file("/nonexistent/dir/out.csv", {"a"}, {});
     ASSERT_FALSE(written.ok());

@@ -6,6 +6,8 @@
 #include <map>
 #include <set>
 
+#include "support/system.h"
+
 namespace mimir {
 namespace {
 
@@ -53,6 +55,85 @@ TEST(Duplicates, FindsExactAndNearPairsButNotDistinctPrompts) {
     EXPECT_GE(found[1].jaccard, kNearDuplicateJaccard);
     EXPECT_LT(found[1].jaccard, 1.0);
     EXPECT_TRUE(find_duplicate_prompts(rows, 1.01).size() == 1u);  // only the exact pair is left
+}
+
+TEST(PromptIndex, AgreesWithThePairwiseComparisonAndReportsPositions) {
+    PromptIndex index;
+    index.add("What is photosynthesis?");
+    index.add("Can you explain how plants turn sunlight carbon dioxide and water into glucose today");
+    index.add("Why is the sky blue?");
+    index.add("WHAT is photosynthesis");
+    const std::vector<PromptIndex::Match> exact = index.matches("what is photosynthesis!");
+    ASSERT_EQ(exact.size(), 2u);
+    EXPECT_EQ(exact[0].position, 0u);
+    EXPECT_EQ(exact[1].position, 3u);
+    EXPECT_EQ(exact[0].match, PromptMatch::exact);
+    const std::vector<PromptIndex::Match> near = index.matches(
+        "Can you explain how plants turn sunlight carbon dioxide and water into glucose today please");
+    ASSERT_EQ(near.size(), 1u);
+    EXPECT_EQ(near[0].position, 1u);
+    EXPECT_EQ(near[0].match, PromptMatch::near);
+    EXPECT_DOUBLE_EQ(
+        near[0].jaccard,
+        trigram_jaccard("Can you explain how plants turn sunlight carbon dioxide and water into glucose "
+                        "today please",
+                        "Can you explain how plants turn sunlight carbon dioxide and water into glucose "
+                        "today"));
+    EXPECT_TRUE(index.matches("How do magnets work?").empty());
+    EXPECT_EQ(index.size(), 4u);
+}
+
+// Prefix filtering must find exactly what comparing every pair finds: random prompts over a small vocabulary
+// (so many share trigrams and many pairs sit near the threshold), with and without a corpus.
+TEST(PromptIndex, FindsExactlyTheMatchesOfAnAllPairsComparison) {
+    const std::vector<std::string> words = {"the", "cat", "sat", "on", "a", "mat", "and", "dog"};
+    SplitMix64 random(7);
+    std::vector<std::string> prompts;
+    for (int i = 0; i < 400; ++i) {
+        std::string prompt;
+        if (i > 0 && random.next() % 2 == 0) {
+            prompt = prompts[random.next() % prompts.size()];  // a variant of an earlier prompt
+            prompt += " " + words[random.next() % words.size()];
+        } else {
+            const size_t length = 2 + random.next() % 12;
+            for (size_t w = 0; w < length; ++w)
+                prompt += (w ? " " : "") + words[random.next() % words.size()];
+        }
+        prompts.push_back(prompt);
+    }
+    const std::vector<std::string_view> corpus(prompts.begin(), prompts.end());
+    for (double threshold : {0.5, kNearDuplicateJaccard, 0.9}) {
+        for (bool with_corpus : {false, true}) {
+            PromptIndex index(threshold, with_corpus ? corpus : std::vector<std::string_view>{});
+            size_t matched = 0;
+            for (size_t j = 0; j < prompts.size(); ++j) {
+                std::vector<size_t> expected;
+                for (size_t i = 0; i < j; ++i) {
+                    if (normalize_prompt(prompts[i]) == normalize_prompt(prompts[j]) ||
+                        trigram_jaccard(prompts[i], prompts[j]) >= threshold)
+                        expected.push_back(i);
+                }
+                std::vector<size_t> found;
+                for (const PromptIndex::Match& m : index.matches(prompts[j])) found.push_back(m.position);
+                ASSERT_EQ(found, expected) << "prompt " << j << " at threshold " << threshold;
+                matched += found.size();
+                index.add(prompts[j]);
+            }
+            EXPECT_GT(matched, 0u);
+        }
+    }
+}
+
+TEST(PromptIndex, FindsTheOneDuplicateAmongTwentyThousandPrompts) {
+    std::vector<FineTuningRow> rows;
+    for (int i = 0; i < 20000; ++i)
+        rows.push_back(
+            row(i + 1, "Question number " + std::to_string(i) + " about topic " + std::to_string(i * 7)));
+    rows.push_back(row(20001, "question NUMBER 17 about topic 119"));
+    const std::vector<DuplicatePrompts> found = find_duplicate_prompts(rows);
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0].first_row, 18);
+    EXPECT_EQ(found[0].second_row, 20001);
 }
 
 TEST(Contamination, NamesTheRowAndTheHeldOutCase) {

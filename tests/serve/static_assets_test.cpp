@@ -26,19 +26,33 @@ TEST(StaticAssets, ServesThePageAndItsLibrariesFromTheBinary) {
     EXPECT_EQ(find_static_asset("/app.js")->content_type, "text/javascript; charset=utf-8");
 }
 
-TEST(StaticAssets, PageHasNoInlineScriptAndNoCdn) {
-    std::string_view html = find_static_asset("/index.html")->body;
-    size_t pos = 0;
-    while ((pos = html.find("<script", pos)) != std::string_view::npos) {
-        size_t end = html.find('>', pos);
-        EXPECT_NE(html.substr(pos, end - pos).find("src="), std::string_view::npos) << "inline script";
-        EXPECT_EQ(html.substr(end + 1, 9), "</script>") << "script with a body";
-        pos = end;
+TEST(StaticAssets, ServesTheReviewViewAtSlashReview) {
+    auto review = find_static_asset("/review");
+    ASSERT_TRUE(review.ok());
+    EXPECT_EQ(review->content_type, "text/html; charset=utf-8");
+    EXPECT_EQ(review->body, find_static_asset("/review.html")->body);
+    EXPECT_NE(review->body.find("id=\"key-form\""), std::string_view::npos);
+    for (const char* path : {"/review.js", "/review.css", "/common.js", "/feedback.js"})
+        EXPECT_TRUE(find_static_asset(path).ok()) << path;
+    EXPECT_EQ(find_static_asset("/review/").error().code, "not_found");
+}
+
+TEST(StaticAssets, PagesHaveNoInlineScriptAndNoCdn) {
+    for (const char* page : {"/index.html", "/review.html"}) {
+        SCOPED_TRACE(page);
+        std::string_view html = find_static_asset(page)->body;
+        size_t pos = 0;
+        while ((pos = html.find("<script", pos)) != std::string_view::npos) {
+            size_t end = html.find('>', pos);
+            EXPECT_NE(html.substr(pos, end - pos).find("src="), std::string_view::npos) << "inline script";
+            EXPECT_EQ(html.substr(end + 1, 9), "</script>") << "script with a body";
+            pos = end;
+        }
+        EXPECT_EQ(html.find("http://"), std::string_view::npos);
+        EXPECT_EQ(html.find("https://"), std::string_view::npos);
+        EXPECT_FALSE(std::regex_search(std::string(html), std::regex(R"(\son[a-z]+\s*=)")))
+            << "inline event handler";
     }
-    EXPECT_EQ(html.find("http://"), std::string_view::npos);
-    EXPECT_EQ(html.find("https://"), std::string_view::npos);
-    EXPECT_FALSE(std::regex_search(std::string(html), std::regex(R"(\son[a-z]+\s*=)")))
-        << "inline event handler";
 }
 
 TEST(StaticAssets, RefusesTraversalAndOddPaths) {
