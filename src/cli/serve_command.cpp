@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <thread>
 
@@ -25,6 +27,24 @@ struct ServeFlags {
     int demo_threads = 0;
 };
 
+// Where feedback goes when --data is not given: $MIMIR_DATA, else the persistent /data of a Hugging Face
+// Space (where scripts/demo.sh finds its models) when it exists, else mimir-data/ in the working folder.
+std::string default_data_location() {
+    if (const char* data = std::getenv("MIMIR_DATA"); data && *data) return data;
+    std::error_code error;
+    if (std::filesystem::is_directory("/data", error)) return "/data/feedback.db";
+    return "mimir-data/feedback.db";
+}
+
+// The phrase lists mimir eval reads by default (data/checks, from the repository root); a server started
+// elsewhere without --phrases (a test's folder) uses the copy in the source tree this binary was built from.
+std::string default_phrases_dir() {
+    std::error_code error;
+    if (std::filesystem::is_directory("data/checks", error)) return "data/checks";
+    const std::string built_from = std::string(MIMIR_SOURCE_DIR) + "/data/checks";
+    return std::filesystem::is_directory(built_from, error) ? built_from : "data/checks";
+}
+
 // With --demo, the tiers nobody named point at the demo build's files.
 ModelPaths paths_for(const ServeFlags& flags, const std::string& demo_cache) {
     ModelPaths paths = ModelPaths::from_environment().overridden_by(flags.paths);
@@ -41,6 +61,7 @@ int run_serve(ServeFlags flags) {
         return 2;
     }
     flags.options.system_prompt = *prompt;
+    if (flags.options.data_location.empty()) flags.options.data_location = default_data_location();
     // Signals go to one waiting thread rather than interrupting whichever thread runs (they stay blocked
     // in every thread the server starts after this).
     sigset_t signals;
@@ -52,7 +73,8 @@ int run_serve(ServeFlags flags) {
     const std::string demo_cache = flags.demo_cache.empty() ? default_demo_cache_dir() : flags.demo_cache;
     serve::Server server(paths_for(flags, demo_cache), flags.options);
     if (Status started = server.start(); !started) {
-        spdlog::error("event=serve_failed reason=\"{}\"", started.error().message);
+        spdlog::error("event=serve_failed code={} reason=\"{}\"", started.error().code,
+                      started.error().message);
         return 1;
     }
     std::thread([&server, signals] {
@@ -94,7 +116,8 @@ void register_serve_command(CLI::App& app, int& exit_code) {
     cmd->add_option("--max-queue", o.engine.max_queue, "Requests that may wait for a slot; more get 429")
         ->capture_default_str()
         ->check(CLI::Range(0, 4096));
-    cmd->add_option("--api-key", o.api_key, "Key required by POST /api/models/reload")
+    cmd->add_option("--api-key", o.api_key,
+                    "Key required by POST /api/models/reload and the review endpoints")
         ->envname("MIMIR_API_KEY");
     cmd->add_option("--max-body-bytes", o.max_body_bytes, "Largest request body accepted (larger get 413)")
         ->capture_default_str()
@@ -107,6 +130,24 @@ void register_serve_command(CLI::App& app, int& exit_code) {
         ->check(CLI::PositiveNumber);
     cmd->add_flag("--trust-proxy", o.trust_forwarded_for,
                   "Behind a reverse proxy (e.g. a Hugging Face Space): rate-limit by X-Forwarded-For");
+    cmd->add_option(
+        "--data", o.data_location,
+        "Feedback store: a SQLite file, or a postgresql:// URL shared by several servers (default: "
+        "$MIMIR_DATA, else /data/feedback.db when /data exists, else mimir-data/feedback.db); "
+        "the server does not start when it cannot open it");
+    CLI::Option* phrases =
+        cmd->add_option("--phrases", o.phrases_dir,
+                        "Phrase lists of the checks run on submitted rewrites (as mimir eval --phrases; "
+                        "when data/checks is not in the working folder, the source tree's)")
+            ->capture_default_str();
+    cmd->add_option("--feedback-rate-limit", o.feedback_rate_limit_per_minute,
+                    "Feedback submissions and checks per minute per client (0 = off)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--feedback-rate-burst", o.feedback_rate_limit_burst,
+                    "Feedback requests a client may send at once")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     add_system_prompt_flags(*cmd, flags->system_prompt);
     cmd->add_flag("--mmap", o.map_model_files,
                   "Map model files instead of reading them (faster load; overwriting a served file in place "
@@ -121,7 +162,10 @@ void register_serve_command(CLI::App& app, int& exit_code) {
     cmd->add_option("--demo-threads", flags->demo_threads,
                     "CPU threads for building the demo (0 = all cores; the server shares them)")
         ->capture_default_str();
-    cmd->callback([flags, &exit_code] { exit_code = run_serve(*flags); });
+    cmd->callback([flags, phrases, &exit_code] {
+        if (phrases->count() == 0) flags->options.phrases_dir = default_phrases_dir();
+        exit_code = run_serve(*flags);
+    });
 }
 
 }  // namespace mimir::cli

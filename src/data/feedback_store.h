@@ -44,7 +44,7 @@ struct FeedbackSubmission {
     std::string ideal_response;  // the rewrite; may be empty for a plain thumbs up / down
     Rating rating = Rating::none;
     std::string conversation_json;    // the turns before the prompt, a JSON array of {role, content}
-    std::string tier;                 // the tier that answered: "fine_tuned", "adapter", "base"
+    std::string tier;                 // the tier that answered: "fine-tuned", "adapter", "base" (tier_name)
     std::string model_hash;           // hash of the model file that answered
     std::vector<StoredCheck> checks;  // the checks run on ideal_response at submission
 };

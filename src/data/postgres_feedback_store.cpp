@@ -1,9 +1,11 @@
-// The PostgreSQL feedback store: a small pool of libpq connections (one per request in flight, idle ones
-// kept for reuse), so several threads and several `mimir serve` replicas write at once; the server's own
-// durable commit stands behind each acknowledged id. A connection that failed is dropped, never reused.
+// The PostgreSQL feedback store: a small pool of libpq connections (one per call in flight, at most
+// kMaxConnections, idle ones kept for reuse), so several threads and several `mimir serve` replicas write
+// at once; the server's own durable commit stands behind each acknowledged id. A connection that failed is
+// dropped, never reused.
 #include <libpq-fe.h>
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
 #include <mutex>
 
 #include "data/feedback_sql.h"
@@ -156,19 +158,27 @@ class PostgresFeedbackStore : public FeedbackStore {
     std::string describe() const override { return shown_; }
 
   private:
-    static constexpr size_t kMaxIdleConnections = 8;
+    static constexpr int kMaxConnections = 8;
 
-    Result<PgResult> run(const feedback_sql::Statement& statement) {
-        Result<PgConnection> connection = acquire();
-        if (!connection) return log_error(connection.error());
-        Result<PgResult> result = execute(connection->get(), statement, shown_);
-        release(std::move(*connection));
-        if (!result) return log_error(result.error());
-        return result;
+    enum class Retry { never, on_broken_connection };
+
+    // A read may go again on a fresh connection when the one it used had been closed by the server while
+    // it sat idle (a restart, an idle timeout); a write may not, since the server could have committed it
+    // before the connection broke, and a second try would store the row twice.
+    Result<PgResult> run(const feedback_sql::Statement& statement, Retry retry = Retry::never) {
+        for (int attempt = 0;; ++attempt) {
+            Result<PgConnection> connection = acquire();
+            if (!connection) return log_error(connection.error());
+            Result<PgResult> result = execute(connection->get(), statement, shown_);
+            const bool broken = PQstatus(connection->get()) != CONNECTION_OK;
+            release(std::move(*connection));
+            if (result) return result;
+            if (!broken || retry == Retry::never || attempt > 0) return log_error(result.error());
+        }
     }
 
     Result<std::vector<FeedbackRecord>> records(const feedback_sql::Statement& statement) {
-        Result<PgResult> result = run(statement);
+        Result<PgResult> result = run(statement, Retry::on_broken_connection);
         if (!result) return result.error();
         std::vector<FeedbackRecord> out;
         for (int row = 0; row < PQntuples(result->get()); ++row) {
@@ -182,24 +192,41 @@ class PostgresFeedbackStore : public FeedbackStore {
         return out;
     }
 
+    // An idle connection, else a new one while fewer than kMaxConnections are open, else waits for one:
+    // a burst of requests must not use up the server's connections, which replicas share.
     Result<PgConnection> acquire() {
         {
-            std::lock_guard lock(mutex_);
+            std::unique_lock lock(mutex_);
+            returned_.wait(lock, [this] { return !idle_.empty() || open_ < kMaxConnections; });
             if (!idle_.empty()) {
                 PgConnection connection = std::move(idle_.back());
                 idle_.pop_back();
                 return connection;
             }
+            ++open_;
         }
-        return connect(url_, shown_);
+        Result<PgConnection> connection = connect(url_, shown_);
+        if (!connection) close_one();
+        return connection;
     }
 
     void release(PgConnection connection) {
         if (PQstatus(connection.get()) != CONNECTION_OK ||
             PQtransactionStatus(connection.get()) != PQTRANS_IDLE)
-            return;
-        std::lock_guard lock(mutex_);
-        if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(connection));
+            return close_one();  // `connection` closes as it goes out of scope
+        {
+            std::lock_guard lock(mutex_);
+            idle_.push_back(std::move(connection));
+        }
+        returned_.notify_one();
+    }
+
+    void close_one() {
+        {
+            std::lock_guard lock(mutex_);
+            --open_;
+        }
+        returned_.notify_one();
     }
 
     static Error log_error(Error error) {
@@ -211,7 +238,9 @@ class PostgresFeedbackStore : public FeedbackStore {
     std::string url_;
     std::string shown_;
     std::mutex mutex_;
-    std::vector<PgConnection> idle_;
+    std::condition_variable returned_;
+    std::vector<PgConnection> idle_;  // guarded by mutex_
+    int open_ = 1;                    // connections open, idle or in use; guarded by mutex_
 };
 
 }  // namespace

@@ -86,6 +86,14 @@ void ServerMetrics::count_disconnect() {
     ++disconnects_;
 }
 
+void ServerMetrics::count_feedback_submission(const std::string& rating) {
+    std::lock_guard lock(mutex_);
+    ++feedback_submissions_[rating];
+}
+void ServerMetrics::count_feedback_store_error() {
+    ++feedback_store_errors_;
+}
+
 void ServerMetrics::record_generation(const GenerationResult& result) {
     generated_tokens_ += static_cast<uint64_t>(result.completion_tokens);
     prompt_tokens_ += static_cast<uint64_t>(result.prompt_tokens);
@@ -116,11 +124,16 @@ std::string ServerMetrics::render(const MetricsSnapshotInputs& in) const {
                "Seconds spent decoding after the first token.", generation_seconds_);
         single(out, "mimir_tokens_per_second", "gauge", "Decode speed of the last finished completion.",
                last_tokens_per_second_);
+        by_label(out, "mimir_feedback_submissions_total", "counter", "Feedback rows committed, by rating.",
+                 "rating", feedback_submissions_);
     }
     single(out, "mimir_tokens_generated_total", "counter", "Completion tokens generated.",
            generated_tokens_.load());
     single(out, "mimir_prompt_tokens_total", "counter", "Prompt tokens received.", prompt_tokens_.load());
     single(out, "mimir_completions_total", "counter", "Chat completions finished.", completions_.load());
+    single(out, "mimir_feedback_store_errors_total", "counter",
+           "Feedback store calls that failed (answered 503 store_unavailable).",
+           feedback_store_errors_.load());
     single(out, "mimir_client_disconnects_total", "counter",
            "Streams cancelled because the client went away.", disconnects_.load());
     out << time_to_first_token_.render("mimir_time_to_first_token_seconds",

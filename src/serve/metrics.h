@@ -46,6 +46,10 @@ class ServerMetrics {
     void count_error(const std::string& type, const std::string& code);
     void count_status_change();
     void count_disconnect();
+    // One feedback row committed, by its rating ("up", "down", "none").
+    void count_feedback_submission(const std::string& rating);
+    // A feedback store call that failed (the client got 503 store_unavailable).
+    void count_feedback_store_error();
     // One finished generation: tokens produced, time to first token and decode speed.
     void record_generation(const GenerationResult& result);
 
@@ -63,6 +67,8 @@ class ServerMetrics {
     std::atomic<uint64_t> generated_tokens_{0};
     std::atomic<uint64_t> prompt_tokens_{0};
     std::atomic<uint64_t> completions_{0};
+    std::map<std::string, uint64_t> feedback_submissions_{{"down", 0}, {"none", 0}, {"up", 0}};  // mutex_
+    std::atomic<uint64_t> feedback_store_errors_{0};
     double generation_seconds_ = 0;      // guarded by mutex_
     double last_tokens_per_second_ = 0;  // guarded by mutex_
     Histogram time_to_first_token_;

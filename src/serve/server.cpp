@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cerrno>
+#include <regex>
 #include <thread>
 #include <utility>
 
@@ -30,13 +31,15 @@ constexpr std::string_view kUnavailable = "service_unavailable_error";
 // Codes whose wire name differs from the engine's own take OpenAI's (or llama-server's) name. Everything
 // that means "no model can serve" (a tier that failed to load, an engine that could not start) is
 // model_not_loaded: the client can do nothing about which.
-constexpr std::array<std::pair<std::string_view, HttpError>, 34> kErrorMap = {{
+constexpr std::array<std::pair<std::string_view, HttpError>, 38> kErrorMap = {{
     {"invalid_request", {400, "invalid_request", kInvalidRequest}},
+    {"invalid_feedback", {400, "invalid_feedback", kInvalidRequest}},
     {"context_exceeded", {400, "context_length_exceeded", kInvalidRequest}},
     {"invalid_path", {400, "invalid_path", kInvalidRequest}},
     {"bad_request", {400, "bad_request", kInvalidRequest}},
     {"invalid_api_key", {401, "invalid_api_key", "authentication_error"}},
     {"reload_disabled", {403, "reload_disabled", "permission_error"}},
+    {"review_disabled", {403, "review_disabled", "permission_error"}},
     {"not_found", {404, "not_found", kInvalidRequest}},
     {"method_not_allowed", {405, "method_not_allowed", kInvalidRequest}},
     {"request_timeout", {408, "request_timeout", kInvalidRequest}},
@@ -49,6 +52,9 @@ constexpr std::array<std::pair<std::string_view, HttpError>, 34> kErrorMap = {{
     {"model_not_loaded", {503, "model_not_loaded", kUnavailable}},
     {"model_loading", {503, "model_loading", kUnavailable}},
     {"shutting_down", {503, "shutting_down", kUnavailable}},
+    // Whatever went wrong in the feedback store, the client can only retry later.
+    {"store_unavailable", {503, "store_unavailable", kUnavailable}},
+    {"write_failed", {503, "store_unavailable", kUnavailable}},
     {"no_model", {503, "model_not_loaded", kUnavailable}},
     {"invalid_options", {503, "model_not_loaded", kUnavailable}},
     {"context_failed", {503, "model_not_loaded", kUnavailable}},
@@ -81,6 +87,24 @@ void send_error(httplib::Response& res, ServingState& state, const Error& error)
     if (http.status == 429 && !res.has_header("Retry-After")) res.set_header("Retry-After", "1");
     state.metrics().count_error(std::string(http.type), std::string(http.code));
     send_json(res, http.status, error_json(http.code, error.message, http.type));
+}
+
+bool check_api_key(const httplib::Request& req, httplib::Response& res, ServingState& state,
+                   const Error& disabled) {
+    const std::string& key = state.options().api_key;
+    if (key.empty()) {
+        send_error(res, state, disabled);
+        return false;
+    }
+    std::string provided = req.has_header("X-API-Key") ? req.get_header_value("X-API-Key")
+                                                       : bearer_token(req.get_header_value("Authorization"));
+    if (constant_time_equals(key, provided)) return true;
+    res.set_header("WWW-Authenticate", "Bearer");
+    send_error(
+        res, state,
+        Error{"invalid_api_key", provided.empty() ? "an API key is required (Authorization: Bearer <key>)"
+                                                  : "the API key is not valid"});
+    return false;
 }
 
 std::string client_address(const httplib::Request& req, bool trust_forwarded_for) {
@@ -158,20 +182,10 @@ void handle_models(const httplib::Request&, httplib::Response& res, ServingState
 }
 
 void handle_reload(const httplib::Request& req, httplib::Response& res, ServingState& state) {
-    const std::string& key = state.options().api_key;
-    if (key.empty())
-        return send_error(res, state,
-                          Error{"reload_disabled",
-                                "reloading is disabled: start the server with --api-key or MIMIR_API_KEY"});
-    std::string provided = req.has_header("X-API-Key") ? req.get_header_value("X-API-Key")
-                                                       : bearer_token(req.get_header_value("Authorization"));
-    if (!constant_time_equals(key, provided)) {
-        res.set_header("WWW-Authenticate", "Bearer");
-        return send_error(
-            res, state,
-            Error{"invalid_api_key", provided.empty() ? "an API key is required (Authorization: Bearer <key>)"
-                                                      : "the API key is not valid"});
-    }
+    if (!check_api_key(req, res, state,
+                       Error{"reload_disabled",
+                             "reloading is disabled: start the server with --api-key or MIMIR_API_KEY"}))
+        return;
     spdlog::info("event=reload_requested client={}",
                  client_address(req, state.options().trust_forwarded_for));
     ReloadResult reload = state.reload();
@@ -208,6 +222,13 @@ constexpr Route kRoutes[] = {
     {Route::Method::Get, "/v1/models", handle_models, "/v1/models"},
     {Route::Method::Post, "/api/models/reload", handle_reload, "/api/models/reload"},
     {Route::Method::Post, "/v1/chat/completions", handle_chat_completion, "/v1/chat/completions"},
+    {Route::Method::Get, "/api/feedback/categories", handle_feedback_categories, "/api/feedback/categories"},
+    {Route::Method::Post, "/api/feedback/check", handle_feedback_check, "/api/feedback/check"},
+    {Route::Method::Post, "/api/feedback", handle_feedback_submit, "/api/feedback"},
+    {Route::Method::Get, "/api/feedback", handle_feedback_list, "/api/feedback"},
+    {Route::Method::Get, R"(/api/feedback/(\d+))", handle_feedback_get, "/api/feedback/{id}"},
+    {Route::Method::Post, R"(/api/feedback/(\d+)/review)", handle_feedback_review,
+     "/api/feedback/{id}/review"},
     {Route::Method::Get, R"(/.*)", handle_static, "static"},
 };
 
@@ -215,6 +236,11 @@ std::string route_label(const httplib::Request& req) {
     for (const Route& route : kRoutes) {
         if (req.path == route.path) return route.metrics_label;
     }
+    // Routes with an id in the path (the page's catch-all is not one of them).
+    static const std::regex feedback_id(R"(/api/feedback/\d+)"),
+        feedback_review(R"(/api/feedback/\d+/review)");
+    if (std::regex_match(req.path, feedback_id)) return "/api/feedback/{id}";
+    if (std::regex_match(req.path, feedback_review)) return "/api/feedback/{id}/review";
     return req.method == "GET" ? "static" : "other";
 }
 
@@ -254,6 +280,8 @@ void Server::Impl::register_routes() {
 
 Status Server::Impl::start() {
     const ServeOptions& options = state.options();
+    // Serving without the store would lose every submission silently: no store, no start.
+    if (Status opened = state.feedback().open(options); !opened) return opened;
     // Streams hold a worker each, so the pool covers every admissible chat request plus headroom that keeps
     // /health, /api/status and the page answering under full load.
     const size_t workers = static_cast<size_t>(state.admission_limit()) + 16;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "data/feedback_store.h"
 #include "model/engine.h"
 #include "model/model_manager.h"
 #include "support/result.h"
@@ -28,6 +29,13 @@ struct ServeOptions {
     // running model and kill the process with SIGBUS. Reading also takes less memory where llama.cpp
     // repacks weights (mapped pages stay resident beside their repacked copies), but loads slower.
     bool map_model_files = false;
+    // The learning loop's feedback store: a SQLite file or a postgresql:// URL (data/feedback_store.h).
+    // start() fails when it cannot open; empty = no store, the feedback endpoints answer 503.
+    std::string data_location;
+    std::shared_ptr<data::FeedbackStore> feedback_store;  // an open store, used instead of data_location
+    std::string phrases_dir = "data/checks";  // the checks' phrase lists, as `mimir eval --phrases`
+    int feedback_rate_limit_per_minute = 30;  // per client on POST /api/feedback and /check; 0 = off
+    int feedback_rate_limit_burst = 10;
 };
 
 // The process must ignore SIGPIPE (mimir's main does): Debian's cpp-httplib writes without MSG_NOSIGNAL,
@@ -39,8 +47,9 @@ class Server {
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
-    // Binds and starts answering on background threads. Until a model loads, /health answers 503 and
-    // chat requests 503. Errors: "bind_failed" naming host and port.
+    // Opens the feedback store, binds and starts answering on background threads. Until a model loads,
+    // /health answers 503 and chat requests 503. Errors: "bind_failed" naming host and port; the store's
+    // ("store_unavailable", "schema_too_new", ...) and the phrase lists' when a store is given.
     Status start();
     // The port actually bound (differs from options.port when that was 0).
     int port() const;

@@ -25,7 +25,8 @@ SessionOptions session_options_for(const ServeOptions& options) {
 ServingState::ServingState(ModelPaths paths, ServeOptions options)
     : options_(std::move(options)),
       session_(std::move(paths), session_options_for(options_)),
-      rate_limiter_(options_.rate_limit_per_minute, options_.rate_limit_burst) {
+      rate_limiter_(options_.rate_limit_per_minute, options_.rate_limit_burst),
+      feedback_(options_) {
     info_.fine_tuned_path = session_.paths().fine_tuned;
     info_.adapter_path = session_.paths().adapter;
     info_.base_model_path = session_.paths().base;
@@ -54,8 +55,14 @@ void ServingState::set_activity(std::string activity) {
 }
 
 nlohmann::json ServingState::status() const {
-    std::lock_guard lock(mutex_);
-    return status_json(info_, button_, activity_);
+    nlohmann::json status;
+    {
+        std::lock_guard lock(mutex_);
+        status = status_json(info_, button_, activity_);
+    }
+    const data::FeedbackStore* store = feedback_.store();
+    status["feedback_store"] = store ? nlohmann::json(store->describe()) : nlohmann::json(nullptr);
+    return status;
 }
 
 void ServingState::publish(std::shared_ptr<Engine> engine, ModelInfo info) {

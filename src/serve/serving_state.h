@@ -11,6 +11,7 @@
 #include "model/model_manager.h"
 #include "model/model_session.h"
 #include "serve/access_control.h"
+#include "serve/feedback_service.h"
 #include "serve/metrics.h"
 #include "serve/server.h"
 #include "serve/status_button.h"
@@ -59,6 +60,7 @@ class ServingState {
     const ServeOptions& options() const { return options_; }
     ServerMetrics& metrics() { return metrics_; }
     RateLimiter& rate_limiter() { return rate_limiter_; }
+    FeedbackService& feedback() { return feedback_; }
     std::atomic<int>& in_flight() { return in_flight_; }
 
   private:
@@ -68,6 +70,7 @@ class ServingState {
     ModelSession session_;
     ServerMetrics metrics_;
     RateLimiter rate_limiter_;
+    FeedbackService feedback_;
     std::atomic<int> in_flight_{0};
     std::mutex reload_mutex_;   // one reload at a time
     mutable std::mutex mutex_;  // guards the four below

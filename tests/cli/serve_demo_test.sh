@@ -21,7 +21,7 @@ fail() { echo "FAIL: $*"; [[ -n "$server" ]] && kill "$server" 2>/dev/null; exit
 label() { curl -sf "http://127.0.0.1:$port/api/status" | grep -o '"label":"[^"]*"' | cut -d'"' -f4; }
 start() {
   "$mimir" serve --demo --demo-data "$work/rows.csv" --demo-cache "$work/cache" --demo-threads 1 --threads 1 \
-    --port "$port" --rate-limit 0 >>"$work/serve.log" 2>&1 &
+    --port "$port" --rate-limit 0 --data "$work/feedback.db" --phrases "$(dirname "$0")/../../data/checks" >>"$work/serve.log" 2>&1 &
   server=$!
 }
 

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -317,6 +319,28 @@ TEST(SqliteFeedbackStore, DescribesItsFile) {
     EXPECT_EQ((*store)->describe(), "sqlite:" + location);
 }
 
+TEST(SqliteFeedbackStore, ADamagedFileIsRefusedWithTheReason) {
+    const std::string location = test::SqliteBackend::fresh_location();
+    {
+        Result<std::unique_ptr<FeedbackStore>> store = open_feedback_store(location);
+        ASSERT_TRUE(store) << store.error().message;
+        for (int i = 0; i < 200; ++i) ASSERT_TRUE((*store)->add(submission("row " + std::to_string(i))));
+    }  // closing the last connection checkpoints the log into the file
+    ASSERT_GT(std::filesystem::file_size(location), 4u * 4096u);
+    {
+        // Garbage over the second page and after it: the header still says "SQLite format 3".
+        std::fstream file(location, std::ios::in | std::ios::out | std::ios::binary);
+        file.seekp(4096);
+        const std::string garbage(8192, '\x5a');
+        file.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+    }
+    Result<std::unique_ptr<FeedbackStore>> damaged = open_feedback_store(location);
+    ASSERT_FALSE(damaged);
+    EXPECT_EQ(damaged.error().code, "store_unavailable");
+    EXPECT_NE(damaged.error().message.find(location), std::string::npos) << damaged.error().message;
+    EXPECT_NE(damaged.error().message.find("damaged"), std::string::npos) << damaged.error().message;
+}
+
 TEST(PostgresFeedbackStore, DescriptionHidesThePassword) {
     if (const std::string reason = test::PostgresBackend::unavailable_reason(); !reason.empty())
         GTEST_SKIP() << reason;
@@ -326,6 +350,34 @@ TEST(PostgresFeedbackStore, DescriptionHidesThePassword) {
     const std::string shown = (*store)->describe();
     EXPECT_EQ(shown.find("s3cret-pass"), std::string::npos) << shown;
     EXPECT_NE(shown.find("postgresql://mimir@"), std::string::npos) << shown;
+}
+
+TEST(PostgresFeedbackStore, ConnectionsTheServerClosedAreReplacedWithoutWritingTwice) {
+    if (const std::string reason = test::PostgresBackend::unavailable_reason(); !reason.empty())
+        GTEST_SKIP() << reason;
+    const std::string location = test::PostgresBackend::fresh_location();
+    Result<std::unique_ptr<FeedbackStore>> store = open_feedback_store(location);
+    ASSERT_TRUE(store) << store.error().message;
+    Result<int64_t> first = (*store)->add(submission("before the restart"));
+    ASSERT_TRUE(first);
+
+    // A read goes again on a fresh connection.
+    test::PostgresBackend::end_other_sessions(location);
+    Result<FeedbackRecord> read = (*store)->get(*first);
+    ASSERT_TRUE(read) << read.error().message;
+    EXPECT_EQ(read->submission.prompt, "before the restart");
+
+    // A write fails once (the caller may retry) and the broken connection is not used again.
+    test::PostgresBackend::end_other_sessions(location);
+    Result<int64_t> lost = (*store)->add(submission("refused"));
+    ASSERT_FALSE(lost);
+    EXPECT_EQ(lost.error().code, "store_unavailable");
+    Result<int64_t> second = (*store)->add(submission("after the restart"));
+    ASSERT_TRUE(second) << second.error().message;
+    Result<std::vector<FeedbackRecord>> all = (*store)->list({});
+    ASSERT_TRUE(all);
+    ASSERT_EQ(all->size(), 2u);
+    EXPECT_EQ((*all)[0].submission.prompt, "after the restart");
 }
 
 TEST(PostgresFeedbackStore, AnUnreachableServerIsStoreUnavailable) {

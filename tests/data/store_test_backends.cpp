@@ -12,6 +12,7 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include "support/test_models.h"
 
@@ -107,13 +108,15 @@ class PostgresServer : public testing::Environment {
 PostgresServer* const PostgresServer::registered =
     static_cast<PostgresServer*>(testing::AddGlobalTestEnvironment(new PostgresServer));
 
-void pg_exec(const std::string& url, const std::string& sql) {
+// Runs `sql` (one or more statements) and returns the first column of the first row, "" when none.
+std::string pg_exec(const std::string& url, const std::string& sql) {
     std::unique_ptr<PGconn, void (*)(PGconn*)> connection(PQconnectdb(url.c_str()), PQfinish);
-    ASSERT_EQ(PQstatus(connection.get()), CONNECTION_OK) << url << ": " << PQerrorMessage(connection.get());
+    EXPECT_EQ(PQstatus(connection.get()), CONNECTION_OK) << url << ": " << PQerrorMessage(connection.get());
     std::unique_ptr<PGresult, void (*)(PGresult*)> result(PQexec(connection.get(), sql.c_str()), PQclear);
     const ExecStatusType status = PQresultStatus(result.get());
-    ASSERT_TRUE(status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
+    EXPECT_TRUE(status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
         << sql << ": " << PQresultErrorMessage(result.get());
+    return status == PGRES_TUPLES_OK && PQntuples(result.get()) > 0 ? PQgetvalue(result.get(), 0, 0) : "";
 }
 
 }  // namespace
@@ -177,6 +180,15 @@ std::string PostgresBackend::foreign_location() {
     const std::string location = fresh_location();
     pg_exec(location, "CREATE TABLE students (name TEXT)");
     return location;
+}
+
+void PostgresBackend::end_other_sessions(const std::string& location) {
+    const std::string others =
+        " FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()";
+    pg_exec(location, "SELECT count(pg_terminate_backend(pid))" + others);
+    for (int poll = 0; poll < 500 && pg_exec(location, "SELECT count(*)" + others) != "0"; ++poll)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(pg_exec(location, "SELECT count(*)" + others), "0") << "sessions still open";
 }
 
 std::string PostgresBackend::location_with_password(const std::string& password) {

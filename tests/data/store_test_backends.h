@@ -30,6 +30,9 @@ struct PostgresBackend {
     static std::string foreign_location();
     // The URL of a new database with a password in it (the test server ignores it: trust authentication).
     static std::string location_with_password(const std::string& password);
+    // Ends every other session on `location`'s database, as a server restart would, and waits until they
+    // are gone.
+    static void end_other_sessions(const std::string& location);
 };
 
 }  // namespace mimir::test

@@ -69,9 +69,10 @@ TEST(ErrorMap, EveryEngineAndModelLoadCodeIsDocumented) {
 TEST(ErrorMap, EveryCodeTheServerSendsIsDocumented) {
     const auto table = documented_errors();
     for (std::string_view code :
-         {"invalid_request", "invalid_path", "bad_request", "invalid_api_key", "reload_disabled", "not_found",
-          "method_not_allowed", "request_timeout", "request_too_large", "uri_too_long", "reload_failed",
-          "rate_limited", "server_busy", "model_not_loaded", "model_loading", "internal_error"})
+         {"invalid_request", "invalid_path",       "bad_request",     "invalid_api_key",   "reload_disabled",
+          "not_found",       "method_not_allowed", "request_timeout", "request_too_large", "uri_too_long",
+          "reload_failed",   "rate_limited",       "server_busy",     "model_not_loaded",  "model_loading",
+          "internal_error",  "invalid_feedback",   "review_disabled", "store_unavailable", "write_failed"})
         expect_documented(code, table);
 }
 
