@@ -284,6 +284,13 @@ void print_export_summary(const ExportOptions& options, const data::ExportPlan& 
 int run_export(const ExportOptions& options) {
     const std::optional<data::ExportFormat> format = data::export_format_from_string(options.format);
     if (!format) return report_failure("export", {"invalid_format", "--format " + options.format});
+    std::error_code error;
+    if (*format != data::ExportFormat::csv && !options.merge_path.empty() &&
+        std::filesystem::equivalent(options.merge_path, options.out_path, error)) {
+        return report_failure(
+            "export", {"invalid_arguments", "--out " + options.out_path + " is the --merge file: --format " +
+                                                options.format + " would replace the CSV with JSON Lines"});
+    }
     Result<std::unique_ptr<data::FeedbackStore>> store = open_existing_store(options.store_location);
     if (!store) return report_failure("export", store.error());
     Result<std::vector<data::FeedbackRecord>> records = data::read_feedback_for_export(

@@ -101,6 +101,10 @@ Result<std::vector<FeedbackRecord>> read_feedback_for_export(FeedbackStore& stor
     }
     std::sort(records.begin(), records.end(),
               [](const FeedbackRecord& a, const FeedbackRecord& b) { return a.id < b.id; });
+    // A row a reviewer moves between the two reads would otherwise come twice.
+    records.erase(std::unique(records.begin(), records.end(),
+                              [](const FeedbackRecord& a, const FeedbackRecord& b) { return a.id == b.id; }),
+                  records.end());
     return records;
 }
 

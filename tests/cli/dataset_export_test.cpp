@@ -287,6 +287,15 @@ TYPED_TEST(DatasetExport, MergesInPlaceAndRefusesAMergeFileWithUnusableRows) {
     EXPECT_EQ(written->rows[1].prompt, "How do magnets attract metal?");
     EXPECT_FALSE(written->has_category_column);
 
+    // JSON Lines over the merge file would lose the CSV.
+    run = mimir({"dataset", "export", "--data", this->location_, "--merge", data_set, "--out", data_set,
+                 "--format", "trl", "--suite", kSuite},
+                this->dir_);
+    EXPECT_EQ(run.exit_code, 1);
+    EXPECT_TRUE(contains(run.output, "invalid_arguments: --out " + data_set + " is the --merge file"))
+        << run.output;
+    EXPECT_TRUE(read_fine_tuning_csv(data_set).ok());
+
     // A row without an ideal response would be lost by rewriting the file: the export stops instead.
     const std::string before = "Prompt,Ideal Response\nWhat is 2+2?,What is 2+1?\nWhat is 3+3?,\n";
     std::ofstream(data_set, std::ios::trunc) << before;

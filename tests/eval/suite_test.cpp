@@ -30,6 +30,7 @@ TEST(Suite, ParsesEveryField) {
     EXPECT_TRUE(a.homework);
     EXPECT_EQ(a.answer, "5");
     EXPECT_EQ(suite->cases[1].id, "line-4");
+    EXPECT_EQ(suite->cases[1].line, 4);  // messages name the line (mimir dataset export's refusals)
     EXPECT_EQ(suite->cases[1].category, "general");
 }
 
