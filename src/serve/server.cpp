@@ -30,7 +30,7 @@ constexpr std::string_view kUnavailable = "service_unavailable_error";
 // Codes whose wire name differs from the engine's own take OpenAI's (or llama-server's) name. Everything
 // that means "no model can serve" (a tier that failed to load, an engine that could not start) is
 // model_not_loaded: the client can do nothing about which.
-constexpr std::array<std::pair<std::string_view, HttpError>, 34> kErrorMap = {{
+constexpr std::array<std::pair<std::string_view, HttpError>, 35> kErrorMap = {{
     {"invalid_request", {400, "invalid_request", kInvalidRequest}},
     {"context_exceeded", {400, "context_length_exceeded", kInvalidRequest}},
     {"invalid_path", {400, "invalid_path", kInvalidRequest}},
@@ -62,6 +62,7 @@ constexpr std::array<std::pair<std::string_view, HttpError>, 34> kErrorMap = {{
     {"adapter_mismatch", {503, "model_not_loaded", kUnavailable}},
     {"out_of_memory", {503, "model_not_loaded", kUnavailable}},
     {"load_failed", {503, "model_not_loaded", kUnavailable}},
+    {"checksum_mismatch", {503, "model_not_loaded", kUnavailable}},
     {"internal_error", {500, "internal_error", kServerError}},
     {"decode_failed", {500, "decode_failed", kServerError}},
     {"template_failed", {500, "template_failed", kServerError}},
