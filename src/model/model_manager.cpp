@@ -201,9 +201,10 @@ class FallbackChain {
         return model;
     }
 
-    // Loads the weights while another thread hashes the same file (and checks it against its manifest): the
-    // second reader is served from the page cache, so the check costs little beyond the load itself.
-    // `digest` receives the file's SHA-256. A mismatch wins over a load error: it says more.
+    // Loads the weights while another thread hashes the same file (and checks it against its manifest), so
+    // the two reads overlap and one of them is served from the page cache (llama.cpp reads the file itself,
+    // so the bytes cannot be hashed as they pass). `digest` receives the file's SHA-256. A mismatch wins
+    // over a load error: it says more.
     Result<ModelHandle> load_checked(const std::string& path, std::string& digest) const {
         auto hashing = std::async(std::launch::async, [path] { return verified_sha256(path); });
         Result<ModelHandle> model = load_weights(path);
