@@ -9,7 +9,7 @@ build_dir="build"
 if [[ "${1:-}" == "--build-dir" ]]; then build_dir="$2"; shift 2; fi
 
 packages=(build-essential cmake git ca-certificates openssl pkg-config
-  libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libsqlitecpp-dev libcli11-dev libspdlog-dev
+  libcpp-httplib-dev libssl-dev nlohmann-json3-dev libsqlite3-dev libsqlitecpp-dev libcli11-dev libspdlog-dev
   libutfcpp-dev libre2-dev libgtest-dev libgmock-dev libbenchmark-dev clang-format libpq-dev postgresql)
 missing=()
 for p in "${packages[@]}"; do

@@ -2,15 +2,29 @@
 
 #include "agent/tutor_prompt.h"
 #include "model/sampling_limits.h"
+#include "promote/models_folder.h"
 #include "support/files.h"
 
 namespace mimir::cli {
 
 void add_model_path_flags(CLI::App& command, ModelPaths& paths) {
-    command.add_option("--fine-tuned", paths.fine_tuned, "Fine-tuned GGUF, tier 1 [env MIMIR_FINE_TUNED]");
-    command.add_option("--adapter", paths.adapter,
-                       "LoRA adapter GGUF for the base, tier 2 [env MIMIR_ADAPTER]");
+    CLI::Option* fine_tuned = command.add_option("--fine-tuned", paths.fine_tuned,
+                                                 "Fine-tuned GGUF, tier 1 [env MIMIR_FINE_TUNED]");
+    CLI::Option* adapter = command.add_option("--adapter", paths.adapter,
+                                              "LoRA adapter GGUF for the base, tier 2 [env MIMIR_ADAPTER]");
     command.add_option("--base", paths.base, "Base model GGUF, tier 3 [env MIMIR_BASE]");
+    command
+        .add_option_function<std::string>(
+            "--models",
+            [&paths](const std::string& dir) {
+                const ModelPaths served = promote::ModelsFolder(dir).served_paths("");
+                paths.fine_tuned = served.fine_tuned;
+                paths.adapter = served.adapter;
+            },
+            "Folder managed by mimir promote: tiers 1 and 2 are DIR/current's files (with --base); a reload "
+            "follows the current link")
+        ->excludes(fine_tuned)
+        ->excludes(adapter);
 }
 
 void add_engine_flags(CLI::App& command, EngineOptions& engine, bool with_parallel) {

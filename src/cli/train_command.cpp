@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/model_flags.h"
+#include "cli/train_flags.h"
 #include "support/files.h"
 #include "train/merge.h"
 #include "train/run_folder.h"
@@ -42,29 +43,6 @@ int run_train(TrainOptions options, const SystemPromptFlags& prompt_flags) {
     return 0;
 }
 
-// A flag naming one state of an enum: accepts exactly the names in `names` (listed in --help) and stores
-// the state, so the rest of the program never compares strings.
-template <typename Enum>
-CLI::Option* add_enum_option(CLI::App* command, const std::string& flag, Enum& target,
-                             const std::map<std::string, Enum>& names, const std::string& help) {
-    std::vector<std::string> keys;
-    for (const auto& entry : names) keys.push_back(entry.first);
-    return command
-        ->add_option_function<std::string>(
-            flag, [&target, &names](const std::string& name) { target = names.at(name); }, help)
-        ->check(CLI::IsMember(keys));
-}
-
-// "all" | "none" | N, checked while parsing so a typo fails like any other bad flag value.
-CLI::Validator recompute_validator() {
-    return CLI::Validator(
-        [](std::string& text) {
-            Result<Recompute> parsed = parse_recompute(text);
-            return parsed ? std::string() : parsed.error().message;
-        },
-        "all|none|N");
-}
-
 // The run folder's files as --help shows them: "--out/adapter.gguf", ...
 const RunFolder kOut{"--out"};
 
@@ -87,57 +65,13 @@ void register_train(CLI::App& app, int& exit_code) {
     train->add_option("--data", o->data_path, "Training CSV (Google Sheets export)")->required();
     train->add_option("--base", o->base_path, "Base model GGUF (F32, F16, Q8_0 or Q4_K_M)")->required();
     train->add_option("--out", o->out_dir, "Output folder (created if missing)")->required();
-    train->add_option("--batch", o->batch_size, "Sequences per micro-step")->capture_default_str();
-    train->add_option("--grad-accumulation", o->grad_accumulation, "Micro-steps per optimizer step")
-        ->capture_default_str();
-    train->add_option("--epochs", o->epochs, "Passes over the training rows")->capture_default_str();
-    train->add_option("--lr", o->learning_rate, "Peak learning rate (AdamW)")->capture_default_str();
-    train->add_option("--warmup-ratio", o->warmup_ratio, "Fraction of steps with linear warmup")
-        ->capture_default_str();
-    add_enum_option(train, "--schedule", o->schedule, schedules_by_name(), "Learning rate decay after warmup")
-        ->default_str(schedule_name(o->schedule));
-    train->add_option("--weight-decay", o->weight_decay, "Decoupled AdamW weight decay")
-        ->capture_default_str();
-    train->add_option("--max-grad-norm", o->max_grad_norm, "Clip the gradient norm to this (0 = off)")
-        ->capture_default_str();
-    train->add_option("--rank", o->rank, "LoRA rank r")->capture_default_str();
-    train->add_option("--alpha", o->alpha, "LoRA alpha (scale alpha / r)")->capture_default_str();
-    train
-        ->add_option(
-            "--targets", o->targets,
-            "LoRA targets: all (every attention and MLP projection) or any of attn_qkv attn_q attn_k attn_v "
-            "attn_output ffn_gate ffn_up ffn_down output")
-        ->delimiter(',')
-        ->capture_default_str();
-    train->add_flag(
-        "--full", o->full,
-        "Train all weights instead of LoRA (F32 base; writes " + kOut.fine_tuned() + ", no adapter)");
-    train->add_option("--eval-fraction", o->eval_fraction, "Rows held out for eval loss (seeded shuffle)")
-        ->capture_default_str();
-    train->add_option("--seed", o->seed, "Seed for the split, the order and LoRA init")
-        ->capture_default_str();
-    train->add_option("--ctx", o->n_ctx, "Longest row in tokens; longer rows are skipped")
-        ->capture_default_str();
-    train->add_option("--threads", o->n_threads, "CPU threads (0 = all cores)")->capture_default_str();
-    train
-        ->add_option_function<std::string>(
-            "--recompute", [o](const std::string& text) { o->recompute = *parse_recompute(text); },
-            "Gradient checkpointing: all, none, or N = recompute the lowest N layers in the backward "
-            "pass. Each recomputed layer keeps only its input (Phi-3-mini, 512 tokens: ~137 MiB less) "
-            "for one more layer forward; all: ~1/2 more work, none: fastest, most memory")
-        ->check(recompute_validator())
-        ->default_str(o->recompute.name());
+    add_training_flags(*train, *o);
     train
         ->add_option("--checkpoint-every", o->checkpoint_every,
                      "Write " + kOut.checkpoint() + " every N steps (0 = never)")
         ->capture_default_str();
     train->add_flag("--resume", o->resume, "Continue from " + kOut.checkpoint());
-    train->add_option("--patience", o->patience, "Stop after N epochs without eval improvement (0 = never)")
-        ->capture_default_str();
-    train->add_flag("--strict", o->strict, "Stop at the first bad row instead of skipping it");
     add_system_prompt_flags(*train, *prompt_flags);
-    add_enum_option(train, "--merged-type", o->merged_type, merged_types_by_name(),
-                    "Type of " + kOut.fine_tuned() + " (default: each tensor's type in the base)");
     train->callback([o, prompt_flags, &exit_code] { exit_code = run_train(*o, *prompt_flags); });
 }
 

@@ -5,10 +5,14 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <future>
 #include <sstream>
+#include <system_error>
 
 #include "model/adapter_check.h"
+#include "model/file_manifest.h"
 
 namespace mimir {
 
@@ -47,6 +51,19 @@ Error error_of(const std::string& code, const std::string& message) {
 // inspect_gguf's codes as the chain reports them (a directory is as good as missing).
 Error file_error(const Error& inspected) {
     return inspected.code == "not_a_file" ? Error{"not_found", inspected.message} : inspected;
+}
+
+// The file a path names now, symlinks followed (unchanged when it cannot be resolved, e.g. missing).
+std::string resolved(const std::string& path) {
+    if (path.empty()) return path;
+    std::error_code error;
+    const std::filesystem::path real = std::filesystem::canonical(path, error);
+    return error ? path : real.string();
+}
+
+// A digest that could not be computed is a load failure in the chain's own terms.
+Error digest_error(const Error& error) {
+    return error.code == "checksum_mismatch" ? error : Error{"load_failed", error.message};
 }
 
 // What a tier needs from one validated model file: a supported architecture and enough memory.
@@ -118,7 +135,9 @@ namespace {
 // options and produces the attempts and the winning model.
 class FallbackChain {
   public:
-    FallbackChain(const ModelPaths& paths, const LoadOptions& options) : paths_(paths), options_(options) {}
+    FallbackChain(const ModelPaths& paths, const LoadOptions& options)
+        : paths_{resolved(paths.fine_tuned), resolved(paths.adapter), resolved(paths.base)},
+          options_(options) {}
 
     std::vector<TierAttempt> attempts;
     std::shared_ptr<LoadedModel> winner;
@@ -182,14 +201,28 @@ class FallbackChain {
         return model;
     }
 
+    // Loads the weights while another thread hashes the same file (and checks it against its manifest), so
+    // the two reads overlap and one of them is served from the page cache (llama.cpp reads the file itself,
+    // so the bytes cannot be hashed as they pass). `digest` receives the file's SHA-256. A mismatch wins
+    // over a load error: it says more.
+    Result<ModelHandle> load_checked(const std::string& path, std::string& digest) const {
+        auto hashing = std::async(std::launch::async, [path] { return verified_sha256(path); });
+        Result<ModelHandle> model = load_weights(path);
+        Result<std::string> checked = hashing.get();
+        if (!checked) return digest_error(checked.error());
+        digest = *checked;
+        return model;
+    }
+
     std::optional<Error> finish(Tier tier, const GgufSummary& summary, Result<ModelHandle> model,
-                                AdapterHandle adapter = {}) {
+                                std::string file_sha256, AdapterHandle adapter = {}) {
         if (!model.ok()) return model.error();
         auto loaded = std::make_shared<LoadedModel>();
         loaded->model = std::move(model).value();
         loaded->adapter = std::move(adapter);
         loaded->tier = tier;
         loaded->summary = summary;
+        loaded->file_sha256 = std::move(file_sha256);
         winner = std::move(loaded);
         return std::nullopt;
     }
@@ -204,7 +237,9 @@ class FallbackChain {
                                                   ", the base " + paths_.base + " has " +
                                                   (*base_)->vocab_hash);
         }
-        return finish(Tier::FineTuned, *summary, load_weights(attempt.path));
+        std::string digest;
+        Result<ModelHandle> model = load_checked(attempt.path, digest);
+        return finish(Tier::FineTuned, *summary, std::move(model), digest);
     }
 
     std::optional<Error> load_adapter(TierAttempt& attempt) {
@@ -218,23 +253,30 @@ class FallbackChain {
             return error_of(base.error().code, "the adapter's base cannot load: " + base.error().message);
         }
         if (Status fits = check_adapter_fits_base(attempt.path, paths_.base); !fits.ok()) return fits.error();
-        Result<ModelHandle> model = load_weights(paths_.base);
+        // The adapter is what serves (and is small): always hashed. The base only when a manifest lists it.
+        Result<std::string> adapter_digest = verified_sha256(attempt.path);
+        if (!adapter_digest) return digest_error(adapter_digest.error());
+        std::string base_digest;
+        Result<ModelHandle> model =
+            manifest_lists(paths_.base) ? load_checked(paths_.base, base_digest) : load_weights(paths_.base);
         if (!model.ok()) return model.error();
         take_llama_errors();
         AdapterHandle lora(llama_adapter_lora_init(model->get(), attempt.path.c_str()));
         if (!lora)
             return error_of("load_failed",
                             "llama.cpp could not apply " + attempt.path + ": " + take_llama_errors());
-        return finish(Tier::Adapter, *base, std::move(model), std::move(lora));
+        return finish(Tier::Adapter, *base, std::move(model), *adapter_digest, std::move(lora));
     }
 
     std::optional<Error> load_base(TierAttempt& attempt) {
         Result<GgufSummary> base = base_summary();
         if (!base.ok()) return base.error();
-        return finish(Tier::Base, *base, load_weights(attempt.path));
+        std::string digest;
+        Result<ModelHandle> model = load_checked(attempt.path, digest);
+        return finish(Tier::Base, *base, std::move(model), digest);
     }
 
-    const ModelPaths& paths_;
+    const ModelPaths paths_;  // resolved once, so every read of a run sees the same files
     const LoadOptions& options_;
     std::optional<Result<GgufSummary>> base_;
 };
@@ -263,6 +305,7 @@ ModelInfo ModelManager::load_with_fallback() {
         info.quantization = won.summary.quantization;
         info.n_params = llama_model_n_params(won.model.get());
         info.model_size_bytes = won.summary.file_size;
+        info.file_sha256 = won.file_sha256;
     } else {
         info.status = ModelStatus::Error;
         // The status tooltip shows only the first 50 characters: the base tier's failure (why nothing serves

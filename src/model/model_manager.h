@@ -56,9 +56,12 @@ struct TierAttempt {
 };
 
 // Every code a failed tier reports (TierAttempt::error): for checks that each has a documented meaning.
-inline constexpr std::array<std::string_view, 10> kModelLoadErrorCodes = {
-    "not_configured",     "not_found",      "not_gguf",         "truncated",     "corrupt",
-    "wrong_architecture", "vocab_mismatch", "adapter_mismatch", "out_of_memory", "load_failed"};
+// "checksum_mismatch": the file differs from the SHA-256 the manifest beside it records
+// (model/file_manifest.h).
+inline constexpr std::array<std::string_view, 11> kModelLoadErrorCodes = {
+    "not_configured", "not_found",          "not_gguf",         "truncated",
+    "corrupt",        "wrong_architecture", "vocab_mismatch",   "adapter_mismatch",
+    "out_of_memory",  "load_failed",        "checksum_mismatch"};
 
 // A model that loaded, with the adapter (if any) that belongs to it. Shared so that a reload can swap in a
 // new model while streams on the old one finish; the last owner frees it.
@@ -67,7 +70,8 @@ struct LoadedModel {
     AdapterHandle adapter;  // set only for Tier::Adapter
     float adapter_scale = 1.0f;
     Tier tier = Tier::Base;
-    GgufSummary summary;  // of the file whose weights are in use (fine-tuned or base)
+    GgufSummary summary;      // of the file whose weights are in use (fine-tuned or base)
+    std::string file_sha256;  // of the serving file: the fine-tuned or base GGUF, or the adapter GGUF
     // The tokenizer. Equal to the base's in every tier: the chain refuses a fine-tune whose vocab hash
     // differs from the base's, and the adapter tier runs on the base itself.
     const llama_vocab* vocab() const { return llama_model_get_vocab(model.get()); }
@@ -114,6 +118,10 @@ class ModelManager {
     explicit ModelManager(ModelPaths paths, LoadOptions options = {});
 
     // Runs the chain once, replaces the current model, logs one line per attempt and returns the info.
+    // Each path is resolved through symlinks once at the start, so a folder switched meanwhile (a promotion
+    // swapping DIR/current) is read whole from one side of the switch. Every file a tier loads is hashed
+    // (SHA-256, on another thread while llama.cpp reads it); one listed in a manifest.json beside it must
+    // match its record or the tier fails with "checksum_mismatch".
     // Tiers that were not tried (after the winner) are not in info.attempts. A fine-tuned model is checked
     // against the base's vocabulary only when a base is configured and valid. When nothing loads,
     // current() becomes nullptr: the info says "error" and nothing serves under it.

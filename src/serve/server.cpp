@@ -31,7 +31,7 @@ constexpr std::string_view kUnavailable = "service_unavailable_error";
 // Codes whose wire name differs from the engine's own take OpenAI's (or llama-server's) name. Everything
 // that means "no model can serve" (a tier that failed to load, an engine that could not start) is
 // model_not_loaded: the client can do nothing about which.
-constexpr std::array<std::pair<std::string_view, HttpError>, 38> kErrorMap = {{
+constexpr std::array<std::pair<std::string_view, HttpError>, 39> kErrorMap = {{
     {"invalid_request", {400, "invalid_request", kInvalidRequest}},
     {"invalid_feedback", {400, "invalid_feedback", kInvalidRequest}},
     {"context_exceeded", {400, "context_length_exceeded", kInvalidRequest}},
@@ -68,6 +68,7 @@ constexpr std::array<std::pair<std::string_view, HttpError>, 38> kErrorMap = {{
     {"adapter_mismatch", {503, "model_not_loaded", kUnavailable}},
     {"out_of_memory", {503, "model_not_loaded", kUnavailable}},
     {"load_failed", {503, "model_not_loaded", kUnavailable}},
+    {"checksum_mismatch", {503, "model_not_loaded", kUnavailable}},
     {"internal_error", {500, "internal_error", kServerError}},
     {"decode_failed", {500, "decode_failed", kServerError}},
     {"template_failed", {500, "template_failed", kServerError}},

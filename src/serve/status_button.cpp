@@ -40,6 +40,16 @@ std::string valid_utf8(const std::string& text) {
     return utf8::is_valid(text.begin(), text.end()) ? text : utf8::replace_invalid(text);
 }
 
+// When the adapter serves because the fine-tuned model was refused (e.g. checksum_mismatch), why.
+std::string fine_tuned_refusal(const ModelInfo& info) {
+    for (const TierAttempt& attempt : info.attempts) {
+        if (attempt.tier != Tier::FineTuned || attempt.ok || attempt.error.code == "not_configured") continue;
+        return ". Fine-tuned model refused: " +
+               (attempt.error.message.empty() ? attempt.error.code : attempt.error.message);
+    }
+    return "";
+}
+
 StatusButton button_for_model(const ModelInfo& info) {
     if (info.status == ModelStatus::Loading) return {ButtonState::Warning, "Loading", "Loading the model..."};
     if (info.status == ModelStatus::Error || !info.tier) {
@@ -51,7 +61,8 @@ StatusButton button_for_model(const ModelInfo& info) {
             return {ButtonState::Success, "Fine-tuned", "Fine-tuned model: " + info.fine_tuned_path};
         case Tier::Adapter:
             return {ButtonState::Success, "Adapter",
-                    "Adapter model: " + info.adapter_path + " (base: " + info.base_model_path + ")"};
+                    "Adapter model: " + info.adapter_path + " (base: " + info.base_model_path + ")" +
+                        fine_tuned_refusal(info)};
         case Tier::Base:
             break;
     }
@@ -113,6 +124,7 @@ nlohmann::json model_info_json(const ModelInfo& info) {
             {"quantization", info.quantization},
             {"n_params", info.n_params},
             {"model_size_bytes", info.model_size_bytes},
+            {"file_sha256", info.file_sha256},
             {"resident_memory_bytes", info.resident_memory_bytes}};
 }
 

@@ -33,9 +33,10 @@ StatusButton status_button(const ModelInfo& info, std::string_view activity = {}
 // followed by "...", so the result never exceeds max_chars characters. Never splits a UTF-8 sequence.
 std::string cut_to_characters(std::string_view text, size_t max_chars);
 
-// get_model_info() as the API shows it: ModelInfo's fields plus "model_type", "is_adapter",
-// "using_fallback", "load_ms" {tier: ms} and "errors" {tier: {code, message}} for the tiers that were
-// configured and failed. Strings that are not UTF-8 (odd paths) are repaired, so dump() never throws.
+// get_model_info() as the API shows it: ModelInfo's fields (file_sha256 included) plus "model_type",
+// "is_adapter", "using_fallback", "load_ms" {tier: ms} and "errors" {tier: {code, message}} for the tiers
+// that were configured and failed. Strings that are not UTF-8 (odd paths) are repaired, so dump() never
+// throws.
 nlohmann::json model_info_json(const ModelInfo& info);
 
 // GET /api/status: get_model_info() plus the button's state, label and tooltip, and the activity.

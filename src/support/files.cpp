@@ -94,6 +94,48 @@ Status replace_file_with(const std::string& written_path, const std::string& pat
     return finished;
 }
 
+Status replace_symlink_atomically(const std::string& link, const std::string& target) {
+    const std::string temp = temp_path_for(link);
+    std::error_code ec;
+    fs::create_symlink(target, temp, ec);
+    if (ec) return write_failed(link, "cannot create a symlink to " + target + ": " + ec.message());
+    if (std::rename(temp.c_str(), link.c_str()) != 0) {
+        const Status failed = write_failed(link, os_reason());
+        fs::remove(temp, ec);
+        return failed;
+    }
+    return sync_folder(folder_of(link), link);
+}
+
+Status rename_durably(const std::string& from, const std::string& to) {
+    if (std::rename(from.c_str(), to.c_str()) != 0)
+        return write_failed(to, "cannot move " + from + " there: " + os_reason());
+    if (Status synced = sync_folder(folder_of(to), to); !synced) return synced;
+    return folder_of(from) == folder_of(to) ? ok_status() : sync_folder(folder_of(from), from);
+}
+
+Status append_line_durably(const std::string& path, const std::string& line) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return write_failed(path, os_reason());
+    std::string text = line + "\n";
+    char last = '\n';
+    const off_t size = ::lseek(fd, 0, SEEK_END);
+    if (size > 0 && ::pread(fd, &last, 1, size - 1) == 1 && last != '\n') text.insert(0, "\n");
+    size_t written = 0;
+    while (written < text.size()) {
+        const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        written += static_cast<size_t>(n);
+    }
+    const bool ok = written == text.size() && (::fsync(fd) == 0 || errno == EINVAL);
+    const int error_number = errno;
+    ::close(fd);
+    if (!ok) return write_failed(path, os_reason(error_number));
+    // A new file's folder entry must survive too.
+    return size == 0 ? sync_folder(folder_of(path), path) : ok_status();
+}
+
 Result<std::string> read_text_file(const std::string& path) {
     std::error_code ec;
     if (fs::is_directory(path, ec)) {

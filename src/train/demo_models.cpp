@@ -51,16 +51,7 @@ Status write_base_csv(const FineTuningData& data, const std::string& path) {
 
 // Points <cache>/current at `key` by renaming a fresh symlink over it (readers never see it missing).
 Status point_current_at(const std::string& cache_dir, const std::string& key) {
-    const fs::path link = fs::path(cache_dir) / "current";
-    const fs::path temp = fs::path(cache_dir) / "current.tmp";
-    std::error_code error;
-    fs::remove(temp, error);
-    fs::create_symlink(key, temp, error);
-    if (!error) fs::rename(temp, link, error);
-    if (error)
-        return Status::failure("write_failed",
-                               "cannot point " + link.string() + " at " + key + ": " + error.message());
-    return ok_status();
+    return replace_symlink_atomically((fs::path(cache_dir) / "current").string(), key);
 }
 
 class DemoBuilder {

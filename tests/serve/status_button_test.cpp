@@ -29,6 +29,21 @@ TEST(StatusButton, AdapterIsGreenWithAdapterAndBasePaths) {
     EXPECT_EQ(b.tooltip, "Adapter model: /data/mimir-adapter.gguf (base: /data/phi-3-mini.gguf)");
 }
 
+TEST(StatusButton, AdapterSaysWhyTheFineTunedModelWasRefused) {
+    ModelInfo info = loaded(Tier::Adapter);
+    info.attempts = {TierAttempt{Tier::FineTuned,
+                                 info.fine_tuned_path,
+                                 false,
+                                 {"checksum_mismatch", "checksum_mismatch: fine-tuned.gguf has SHA-256 ab"}},
+                     TierAttempt{Tier::Adapter, info.adapter_path, true, {}}};
+    StatusButton b = status_button(info);
+    EXPECT_EQ(b.state, ButtonState::Success);
+    EXPECT_EQ(
+        b.tooltip,
+        "Adapter model: /data/mimir-adapter.gguf (base: /data/phi-3-mini.gguf). Fine-tuned model refused: "
+        "checksum_mismatch: fine-tuned.gguf has SHA-256 ab");
+}
+
 TEST(StatusButton, BaseFallbackIsOrangeWithReasonAndBasePath) {
     ModelInfo info = loaded(Tier::Base);
     info.attempts = {

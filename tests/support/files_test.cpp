@@ -155,3 +155,43 @@ TEST(PrepareOutputDir, CreatesFoldersAndRefusesFiles) {
 
 }  // namespace
 }  // namespace mimir
+
+namespace mimir {
+namespace {
+
+TEST(AppendLineDurably, AppendsLinesAndEndsALineCutByACrash) {
+    const std::string dir = scratch_dir();
+    const std::string log = dir + "/log.jsonl";
+    ASSERT_TRUE(append_line_durably(log, "{\"a\":1}").ok());
+    {
+        std::ofstream cut(log, std::ios::app | std::ios::binary);
+        cut << "{\"b\":";  // what a kill in the middle of a write leaves
+    }
+    ASSERT_TRUE(append_line_durably(log, "{\"c\":3}").ok());
+    EXPECT_EQ(contents_of(log), "{\"a\":1}\n{\"b\":\n{\"c\":3}\n");
+}
+
+TEST(ReplaceSymlinkAtomically, PointsTheLinkAtTheNewTargetAndLeavesNoTemp) {
+    const std::string dir = scratch_dir();
+    fs::create_directories(dir + "/one");
+    fs::create_directories(dir + "/two");
+    ASSERT_TRUE(replace_symlink_atomically(dir + "/current", "one").ok());
+    EXPECT_EQ(fs::read_symlink(dir + "/current"), "one");
+    ASSERT_TRUE(replace_symlink_atomically(dir + "/current", "two").ok());
+    EXPECT_EQ(fs::read_symlink(dir + "/current"), "two");
+    EXPECT_EQ(names_in(dir), (std::vector<std::string>{"current", "one", "two"}));
+}
+
+TEST(RenameDurably, MovesAFolderAndNamesBothPathsOnFailure) {
+    const std::string dir = scratch_dir();
+    fs::create_directories(dir + "/from");
+    ASSERT_TRUE(rename_durably(dir + "/from", dir + "/to").ok());
+    EXPECT_TRUE(fs::is_directory(dir + "/to"));
+    Status failed = rename_durably(dir + "/missing", dir + "/else");
+    ASSERT_FALSE(failed.ok());
+    EXPECT_EQ(failed.error().code, "write_failed");
+    EXPECT_NE(failed.error().message.find("missing"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mimir
