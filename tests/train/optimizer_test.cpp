@@ -135,7 +135,7 @@ TEST(AdamW, RowsWithoutGradientsAreSkippedWithTheSameResult) {
             for (int i = 0; i < 4; ++i) g[i] = 0.3f - 0.1f * static_cast<float>(i + step);  // row 0: always
             if (step >= 3)
                 for (int i = 8; i < 12; ++i) g[i] = 0.05f * static_cast<float>(i - step);  // row 2: late
-            std::memcpy(grad->data, g.data(), sizeof(float) * 12);                          // row 1: never
+            std::memcpy(grad->data, g.data(), sizeof(float) * 12);                         // row 1: never
             if (step == 4) adam.first_moments();  // as a resume does: the skip must not trust old state
             ASSERT_TRUE(adam.step({grad}, 1, 0.05f).applied);
             reference.step(reference_w, g, 0.05f, s);
