@@ -260,6 +260,24 @@ Result<data::FeedbackFilter> parse_filter(const httplib::Request& req) {
     return filter;
 }
 
+// The store and the id in the path of a reviewer's request for one record; an error already sent if not.
+struct RecordTarget {
+    data::FeedbackStore* store;
+    int64_t id;
+};
+std::optional<RecordTarget> record_target(const httplib::Request& req, httplib::Response& res,
+                                          ServingState& state) {
+    if (!reviewer(req, res, state)) return std::nullopt;
+    data::FeedbackStore* store = store_or_503(res, state);
+    if (!store) return std::nullopt;
+    const std::optional<int64_t> id = positive_id(req.matches[1]);
+    if (!id) {
+        send_error(res, state, Error{"not_found", "no feedback with id " + std::string(req.matches[1])});
+        return std::nullopt;
+    }
+    return RecordTarget{store, *id};
+}
+
 }  // namespace
 
 void handle_feedback_categories(const httplib::Request&, httplib::Response& res, ServingState&) {
@@ -317,27 +335,21 @@ void handle_feedback_list(const httplib::Request& req, httplib::Response& res, S
 }
 
 void handle_feedback_get(const httplib::Request& req, httplib::Response& res, ServingState& state) {
-    if (!reviewer(req, res, state)) return;
-    data::FeedbackStore* store = store_or_503(res, state);
-    if (!store) return;
-    const std::optional<int64_t> id = positive_id(req.matches[1]);
-    if (!id)
-        return send_error(res, state,
-                          Error{"not_found", "no feedback with id " + std::string(req.matches[1])});
-    Result<data::FeedbackRecord> record = store->get(*id);
+    const std::optional<RecordTarget> target = record_target(req, res, state);
+    if (!target) return;
+    data::FeedbackStore* store = target->store;
+    const int64_t id = target->id;
+    Result<data::FeedbackRecord> record = store->get(id);
     if (!record) return send_store_error(res, state, record.error());
     res.set_header("Cache-Control", "no-store");
     send_json(res, 200, record_json(*record));
 }
 
 void handle_feedback_review(const httplib::Request& req, httplib::Response& res, ServingState& state) {
-    if (!reviewer(req, res, state)) return;
-    data::FeedbackStore* store = store_or_503(res, state);
-    if (!store) return;
-    const std::optional<int64_t> id = positive_id(req.matches[1]);
-    if (!id)
-        return send_error(res, state,
-                          Error{"not_found", "no feedback with id " + std::string(req.matches[1])});
+    const std::optional<RecordTarget> target = record_target(req, res, state);
+    if (!target) return;
+    data::FeedbackStore* store = target->store;
+    const int64_t id = target->id;
     Result<json> parsed = parse_object(req.body, {"state", "ideal_response", "note"});
     if (!parsed) return send_error(res, state, parsed.error());
     Result<std::string> state_text = text_field(*parsed, "state", 16, true);
@@ -350,14 +362,14 @@ void handle_feedback_review(const httplib::Request& req, httplib::Response& res,
     if (parsed->contains("ideal_response") && !(*parsed)["ideal_response"].is_null()) {
         Result<std::string> edited = text_field(*parsed, "ideal_response", kMaxTextChars, false);
         if (!edited) return send_error(res, state, edited.error());
-        Result<data::FeedbackRecord> current = store->get(*id);
+        Result<data::FeedbackRecord> current = store->get(id);
         if (!current) return send_store_error(res, state, current.error());
         decision.checks = state.feedback().check(current->submission.prompt, *edited);
         decision.edited_ideal_response = std::move(*edited);
     }
-    Result<data::FeedbackRecord> reviewed = store->review(*id, decision);
+    Result<data::FeedbackRecord> reviewed = store->review(id, decision);
     if (!reviewed) return send_store_error(res, state, reviewed.error());
-    spdlog::info("event=feedback_reviewed id={} state={} edited={}", *id, data::to_string(decision.state),
+    spdlog::info("event=feedback_reviewed id={} state={} edited={}", id, data::to_string(decision.state),
                  decision.edited_ideal_response.has_value());
     send_json(res, 200, record_json(*reviewed));
 }

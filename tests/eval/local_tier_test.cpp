@@ -21,21 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::vector<std::pair<std::string, std::string>> kRows = {
-    {"Hello!", "Hello! I am Mimir, a tutoring assistant. What would you like to study today?"},
-    {"Can you solve 3x + 5 = 20 for me?", "Start by subtracting 5 from both sides. What do you get?"},
-    {"Thanks, that helped!", "I am glad it helped. Good luck with your studies."},
-};
-
-std::string write_rows(const std::string& dir) {
-    const std::string path = dir + "/rows.csv";
-    std::ofstream out(path, std::ios::binary);
-    out << "Prompt,Model Response,Issues,Ideal Response\n";
-    for (const auto& [prompt, ideal] : kRows)
-        out << "\"" << prompt << "\",\"so fun!!! :)\",Tone: emoticon,\"" << ideal << "\"\n";
-    return path;
-}
-
 // The recipe of the train tests' memorising run, shorter: three rows learnt to the token.
 TrainOptions memorise(const std::string& csv, const std::string& base, const std::string& out) {
     return TrainOptions{.data_path = csv,
@@ -65,7 +50,7 @@ std::string read(const std::string& path) {
 TEST(LocalTiers, TrainedAdapterPassesWhereTheBaseFailsAndTheGateSaysSo) {
     const std::string dir = test::scratch_dir();
     const std::string base = test::tiny_model_path(test::small_spec());
-    const std::string csv = write_rows(dir);
+    const std::string csv = test::write_tutoring_rows_csv(dir);
     Result<TrainSummary> trained = run_training(memorise(csv, base, dir + "/run"));
     ASSERT_TRUE(trained.ok()) << trained.error().message;
 

@@ -10,6 +10,7 @@
 
 #include "model/file_manifest.h"
 #include "model/model_manager.h"
+#include "support/sha256.h"
 #include "support/test_models.h"
 
 namespace mimir {
@@ -17,12 +18,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// support's SHA-256, itself checked against coreutils' sha256sum in tests/support/sha256_test.cpp.
 std::string sha256sum_of(const std::string& path) {
-    std::unique_ptr<std::FILE, decltype(&pclose)> pipe(popen(("sha256sum '" + path + "'").c_str(), "r"),
-                                                       &pclose);
-    if (!pipe) return "";
-    char digest[65] = {};
-    return std::fread(digest, 1, 64, pipe.get()) == 64 ? std::string(digest) : "";
+    Result<std::string> digest = sha256_file(path);
+    return digest ? *digest : "";
 }
 
 // A folder as a promotion leaves it: fine-tuned and adapter files and a manifest recording both.

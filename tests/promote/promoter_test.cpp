@@ -24,26 +24,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::vector<std::pair<std::string, std::string>> kRows = {
-    {"Hello!", "Hello! I am Mimir, a tutoring assistant. What would you like to study today?"},
-    {"Can you solve 3x + 5 = 20 for me?", "Start by subtracting 5 from both sides. What do you get?"},
-    {"Thanks, that helped!", "I am glad it helped. Good luck with your studies."},
-};
-
-std::string write_rows(const std::string& dir) {
-    const std::string path = dir + "/rows.csv";
-    std::ofstream out(path, std::ios::binary);
-    out << "Prompt,Model Response,Issues,Ideal Response\n";
-    for (const auto& [prompt, ideal] : kRows)
-        out << "\"" << prompt << "\",\"so fun!!! :)\",Tone: emoticon,\"" << ideal << "\"\n";
-    return path;
-}
-
 struct Fixture {
     std::string dir = test::scratch_dir();
     std::string models = dir + "/models";
     std::string base = test::tiny_model_path(test::small_spec());
-    std::string csv = write_rows(dir);
+    std::string csv = test::write_tutoring_rows_csv(dir);
     std::string phrases = std::string(MIMIR_TEST_SOURCE_DIR) + "/data/checks";
 
     // `epochs` 120 memorises the three rows (the local eval tests' recipe); 1 learns nothing.

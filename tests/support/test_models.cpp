@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <mutex>
+#include <utility>
 
 namespace fs = std::filesystem;
 
@@ -41,6 +43,20 @@ std::string scratch_dir() {
     fs::remove_all(dir);
     fs::create_directories(dir);
     return dir.string();
+}
+
+std::string write_tutoring_rows_csv(const std::string& dir) {
+    static const std::pair<const char*, const char*> rows[] = {
+        {"Hello!", "Hello! I am Mimir, a tutoring assistant. What would you like to study today?"},
+        {"Can you solve 3x + 5 = 20 for me?", "Start by subtracting 5 from both sides. What do you get?"},
+        {"Thanks, that helped!", "I am glad it helped. Good luck with your studies."},
+    };
+    const std::string path = dir + "/rows.csv";
+    std::ofstream out(path, std::ios::binary);
+    out << "Prompt,Model Response,Issues,Ideal Response\n";
+    for (const auto& [prompt, ideal] : rows)
+        out << "\"" << prompt << "\",\"so fun!!! :)\",Tone: emoticon,\"" << ideal << "\"\n";
+    return path;
 }
 
 std::string llama_tool(const std::string& name) {

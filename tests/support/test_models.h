@@ -19,6 +19,11 @@ TinyModelSpec small_spec(const std::string& arch = "phi3", const std::string& ty
 // A fresh empty directory under <build>/test-tmp/<test name>/ for files a test writes.
 std::string scratch_dir();
 
+// Writes <dir>/rows.csv: three tutoring rows (greeting, a homework request, thanks) whose bad replies
+// carry an emoticon and whose ideal replies pass every standalone check, short enough for a tiny model to
+// memorise in seconds. Returns its path.
+std::string write_tutoring_rows_csv(const std::string& dir);
+
 // llama.cpp's tool `name` (e.g. "llama-completion") from the pinned build; empty when not built.
 std::string llama_tool(const std::string& name);
 
