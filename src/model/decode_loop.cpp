@@ -92,13 +92,15 @@ Slot& Engine::Impl::choose_slot(const std::vector<llama_token>& prompt, size_t& 
     // that shares the most tokens with it. Score = 2 x tokens reused - cached tokens of another conversation
     // thrown away, so a student's next turn returns to its own slot, while a new student takes the shared
     // prompt into an empty or old slot instead of evicting a conversation that merely starts the same way.
+    // Tokens of a slot that a shared prompt also holds are not lost by overwriting it: with snippet prompts
+    // an old conversation shares the prefix with every new one, which must not make its slot the cheapest
+    // place to recompute the new one's snippets.
     size_t shared_length = 0;
     SharedPrompt* shared = longest_shared_prefix(prompt, shared_length);
     Slot* best = nullptr;
     bool best_uses_shared = false;
     long best_score = 0;
-    auto consider = [&](Slot& slot, size_t reused, bool uses_shared) {
-        const size_t discarded = slot.cached.size() - (uses_shared ? 0 : reused);
+    auto consider = [&](Slot& slot, size_t reused, size_t discarded, bool uses_shared) {
         const long score = 2 * static_cast<long>(reused) - static_cast<long>(discarded);
         if (!best || score > best_score || (score == best_score && slot.last_used < best->last_used)) {
             best = &slot;
@@ -109,8 +111,11 @@ Slot& Engine::Impl::choose_slot(const std::vector<llama_token>& prompt, size_t& 
     };
     for (Slot& slot : slots_) {
         if (slot.job) continue;
-        consider(slot, common_prefix(slot.cached, prompt), false);
-        if (shared) consider(slot, shared_length, true);
+        const size_t own = common_prefix(slot.cached, prompt);
+        size_t held_elsewhere = 0;
+        longest_shared_prefix(slot.cached, held_elsewhere);
+        consider(slot, own, slot.cached.size() - std::max(own, held_elsewhere), false);
+        if (shared) consider(slot, shared_length, slot.cached.size() - held_elsewhere, true);
     }
     if (best_uses_shared) {
         // In a unified KV cache the copy only tags the shared cells with this sequence too.

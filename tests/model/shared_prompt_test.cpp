@@ -105,6 +105,32 @@ TEST(SharedPrompts, SnippetPromptsReuseThePinnedPrefixAndRecentCombinationsWhole
     EXPECT_LT(other.cached_prompt_tokens, writing_prompt.system_prefix_tokens);
 }
 
+TEST(SharedPrompts, ARecentCombinationIsReusedWholeWhenEverySlotHoldsAConversation) {
+    // A long prefix and short snippets: both slots hold conversations that share most of the new one's
+    // system part (the prefix). Copying the recent combination into one of them must still win over
+    // recomputing its snippet on top of that slot's prefix: the prefix is not lost by overwriting the slot.
+    const std::string prefix = kPrefix + " " + kIntegrity + " " + kMath;
+    auto with = [&](const std::string& snippet) { return prefix + "\n\n" + snippet; };
+    auto engine = make_engine(2);
+    ASSERT_TRUE(engine->prefill_system_prompt(prefix).ok());
+    const auto writing = conversation(with("Writing: the structure first."), "Is my thesis clear?");
+    generate_ok(*engine, greedy(writing, 1));
+    // Two conversations at once take both slots, so the first conversation's cache is gone.
+    auto coding = engine->submit(greedy(conversation(with("Coding: ask for the error."), "Fix my loop."), 8));
+    auto tests = engine->submit(greedy(conversation(with("Tests: one question at a time."), "Quiz me."), 8));
+    ASSERT_TRUE(coding.ok() && tests.ok());
+    for (GenerationHandle* handle : {coding->get(), tests->get()}) {
+        GenerationEvent event;
+        do event = handle->next(std::chrono::seconds(1));
+        while (event.kind == GenerationEvent::Kind::Text || event.kind == GenerationEvent::Kind::Idle);
+        ASSERT_EQ(event.kind, GenerationEvent::Kind::Finished);
+    }
+    const auto writing_again =
+        conversation(with("Writing: the structure first."), "How long is a paragraph?");
+    EXPECT_GE(generate_ok(*engine, greedy(writing_again, 1)).cached_prompt_tokens,
+              prompt_of(writing_again).system_prefix_tokens);
+}
+
 TEST(SharedPrompts, GreedyRepliesAreTheSameWithAndWithoutReuse) {
     const std::vector<std::vector<ChatMessage>> conversations = {
         conversation(with_snippets({kMath}), "How do I solve 3x + 5 = 20?"),
