@@ -266,11 +266,16 @@ void bench_snippet_prompts(const std::shared_ptr<const LoadedModel>& model, cons
     for (const std::string& file : options.snippet_files) snippets.push_back(read_prompt_file(file));
     const std::vector<std::string> prompts = snippet_prompts(prefix, snippets);
     const std::string& fixed = default_tutor_system_prompt();
-    std::vector<double> fixed_ms, snippets_ms, snippets_all_ms, pinned_only_ms;
-    NewConversations last_fixed, last_snippets;
+    // A fixed prompt as long as a two-snippet one: what the length alone costs (more KV cells to attend).
+    const std::string& long_fixed = prompts[1 % prompts.size()];
+    std::vector<double> fixed_ms, long_fixed_ms, snippets_ms, snippets_all_ms, pinned_only_ms;
+    NewConversations last_fixed, last_long_fixed, last_snippets;
     for (int r = 0; r < options.repetitions; ++r) {
         last_fixed =
             new_conversations(model, options, fixed, {fixed}, EngineOptions{}.n_recent_system_prompts);
+        last_long_fixed = new_conversations(model, options, long_fixed, {long_fixed},
+                                            EngineOptions{}.n_recent_system_prompts);
+        long_fixed_ms.push_back(median(last_long_fixed.all_ms));
         last_snippets =
             new_conversations(model, options, prefix, prompts, EngineOptions{}.n_recent_system_prompts);
         const NewConversations pinned_only = new_conversations(model, options, prefix, prompts, 0);
@@ -282,9 +287,11 @@ void bench_snippet_prompts(const std::shared_ptr<const LoadedModel>& model, cons
     print("snippet_combinations", static_cast<double>(prompts.size()));
     print("fixed_prompt_tokens_mean", last_fixed.prompt_tokens);
     print("fixed_cached_tokens_mean", last_fixed.cached_tokens);
+    print("long_fixed_prompt_tokens_mean", last_long_fixed.prompt_tokens);
     print("snippets_prompt_tokens_mean", last_snippets.prompt_tokens);
     print("snippets_cached_tokens_mean", last_snippets.cached_tokens);
     print("ttft_fixed_ms", best_time(fixed_ms));
+    print("ttft_long_fixed_ms", best_time(long_fixed_ms));
     print("ttft_snippets_seen_ms", best_time(snippets_ms));
     print("ttft_snippets_all_ms", best_time(snippets_all_ms));
     print("ttft_snippets_pinned_only_ms", best_time(pinned_only_ms));
