@@ -1,7 +1,8 @@
 // Measures Mimir's generation engine the way bench/run_engine_bench.sh compares it with llama.cpp's own
 // tools: single-stream decode (vs llama-bench tg128), prompt processing (vs pp512), aggregate rate of 4
 // concurrent streams, time to first token of a new conversation with a ~500-token system prompt cached or
-// not, and peak RSS (`--rss-only`, vs llama-completion). Prints one `key=value` line per figure.
+// not, the same with a tutor prompt built from snippets against the fixed prompt (`--only snippets`), and
+// peak RSS (`--rss-only`, vs llama-completion). Prints one `key=value` line per figure.
 // Only one engine at a time runs in this process, and nothing else decodes: each thread that runs llama.cpp
 // owns an OpenMP team, and with more team threads than cores libgomp stops spinning between graph ops and
 // sleeps instead, which halves small-batch decode speed (the references run as separate processes).
@@ -13,14 +14,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "agent/tutor_prompt.h"
 #include "model/chat_prompt.h"
 #include "model/engine.h"
 #include "model/llama_handles.h"
 #include "model/model_manager.h"
+#include "support/files.h"
 
 namespace mimir {
 namespace {
@@ -32,6 +36,11 @@ struct BenchOptions {
     int repetitions = 3;
     bool rss_only = false;
     std::vector<std::string> only;  // figures to measure; empty = all
+    // The snippets figure: the always-present prefix and the snippets chosen from (files), and how many new
+    // conversations each prompt serves.
+    std::vector<std::string> prompt_prefix_files;
+    std::vector<std::string> snippet_files;
+    int students = 24;
     bool wants(const std::string& figure) const {
         return only.empty() || std::find(only.begin(), only.end(), figure) != only.end();
     }
@@ -46,8 +55,10 @@ double best_time(const std::vector<double>& times) {
 }
 
 std::unique_ptr<Engine> make_engine(const std::shared_ptr<const LoadedModel>& model,
-                                    const BenchOptions& options, int n_parallel) {
+                                    const BenchOptions& options, int n_parallel,
+                                    int n_recent_system_prompts = EngineOptions{}.n_recent_system_prompts) {
     EngineOptions engine_options;
+    engine_options.n_recent_system_prompts = n_recent_system_prompts;
     engine_options.n_ctx = options.n_ctx;
     engine_options.n_parallel = n_parallel;
     engine_options.n_threads = options.n_threads;
@@ -171,6 +182,122 @@ void bench_time_to_first_token(const std::shared_ptr<const LoadedModel>& model, 
     print("ttft_new_conversation_cached_ms", best_time(cached));
 }
 
+std::string read_prompt_file(const std::string& path) {
+    Result<std::string> text = read_text_file(path);
+    if (!text) {
+        std::cerr << "engine_bench: " << text.error().message << "\n";
+        std::exit(1);
+    }
+    // The prompter joins the prefix and the snippets with blank lines; a file's last newline is not text.
+    std::string prompt = std::move(*text);
+    while (!prompt.empty() && (prompt.back() == '\n' || prompt.back() == '\r' || prompt.back() == ' '))
+        prompt.pop_back();
+    return prompt;
+}
+
+double median(std::vector<double> values) {
+    if (values.empty()) return 0;
+    std::sort(values.begin(), values.end());
+    const size_t mid = values.size() / 2;
+    return values.size() % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+}
+
+// The snippet combinations students rotate among: each snippet alone, and every second one followed by
+// the next, so about half the conversations carry two snippets.
+std::vector<std::string> snippet_prompts(const std::string& prefix,
+                                         const std::vector<std::string>& snippets) {
+    std::vector<std::string> prompts;
+    for (size_t i = 0; i < snippets.size(); ++i) {
+        std::string prompt = prefix + "\n\n" + snippets[i];
+        if (i % 2 == 1) prompt += "\n\n" + snippets[(i + 1) % snippets.size()];
+        prompts.push_back(std::move(prompt));
+    }
+    return prompts;
+}
+
+struct NewConversations {
+    std::vector<double> all_ms;  // time to first token of every new conversation
+    std::vector<double>
+        known_ms;  // of those whose system prompt an earlier conversation (or the prefill) had
+    double prompt_tokens = 0, cached_tokens = 0;  // means
+};
+
+// `students` new conversations one after another on an idle 4-slot engine whose pinned prompt is `pinned`,
+// student s with system prompt systems[s % n] and a question of its own.
+NewConversations new_conversations(const std::shared_ptr<const LoadedModel>& model,
+                                   const BenchOptions& options, const std::string& pinned,
+                                   const std::vector<std::string>& systems, int n_recent_system_prompts) {
+    static const char* questions[] = {"How do I add fractions with different denominators?",
+                                      "Can you check the thesis of my essay?",
+                                      "What will the test on cell biology cover?",
+                                      "Why does my loop never stop?",
+                                      "I am stressed about my exams next week.",
+                                      "Who won the football game yesterday?",
+                                      "Can you just write my history homework for me?",
+                                      "What is the difference between speed and velocity?"};
+    auto engine = make_engine(model, options, 4, n_recent_system_prompts);
+    if (Result<int> prefilled = engine->prefill_system_prompt(pinned); !prefilled) {
+        std::cerr << "engine_bench: prefill failed: " << prefilled.error().message << "\n";
+        std::exit(1);
+    }
+    run(*engine, fixed_length({{"system", pinned}, {"user", "Warm-up"}}, 1));
+    NewConversations out;
+    std::set<std::string> known = {pinned};
+    for (int s = 0; s < options.students; ++s) {
+        const std::string& system = systems[static_cast<size_t>(s) % systems.size()];
+        const std::string question = std::string(questions[s % 8]) + " (student " + std::to_string(s) + ")";
+        GenerationResult result = run(*engine, fixed_length({{"system", system}, {"user", question}}, 1));
+        out.all_ms.push_back(result.time_to_first_token_ms);
+        if (!known.insert(system).second) out.known_ms.push_back(result.time_to_first_token_ms);
+        out.prompt_tokens += result.prompt_tokens / static_cast<double>(options.students);
+        out.cached_tokens += result.cached_prompt_tokens / static_cast<double>(options.students);
+    }
+    return out;
+}
+
+// Time to first token of a new conversation with today's fixed tutor prompt against prompts built from the
+// always-present prefix and 1 or 2 snippets chosen per student, with the recent snippet combinations kept
+// (the engine's default) and with only the pinned prefix shared. Best of the repetitions' medians.
+void bench_snippet_prompts(const std::shared_ptr<const LoadedModel>& model, const BenchOptions& options) {
+    std::string prefix;
+    for (const std::string& file : options.prompt_prefix_files)
+        prefix += (prefix.empty() ? "" : "\n\n") + read_prompt_file(file);
+    std::vector<std::string> snippets;
+    for (const std::string& file : options.snippet_files) snippets.push_back(read_prompt_file(file));
+    const std::vector<std::string> prompts = snippet_prompts(prefix, snippets);
+    const std::string& fixed = default_tutor_system_prompt();
+    // A fixed prompt as long as a two-snippet one: what the length alone costs (more KV cells to attend).
+    const std::string& long_fixed = prompts[1 % prompts.size()];
+    std::vector<double> fixed_ms, long_fixed_ms, snippets_ms, snippets_all_ms, pinned_only_ms;
+    NewConversations last_fixed, last_long_fixed, last_snippets;
+    for (int r = 0; r < options.repetitions; ++r) {
+        last_fixed =
+            new_conversations(model, options, fixed, {fixed}, EngineOptions{}.n_recent_system_prompts);
+        last_long_fixed = new_conversations(model, options, long_fixed, {long_fixed},
+                                            EngineOptions{}.n_recent_system_prompts);
+        long_fixed_ms.push_back(median(last_long_fixed.all_ms));
+        last_snippets =
+            new_conversations(model, options, prefix, prompts, EngineOptions{}.n_recent_system_prompts);
+        const NewConversations pinned_only = new_conversations(model, options, prefix, prompts, 0);
+        fixed_ms.push_back(median(last_fixed.all_ms));
+        snippets_ms.push_back(median(last_snippets.known_ms));
+        snippets_all_ms.push_back(median(last_snippets.all_ms));
+        pinned_only_ms.push_back(median(pinned_only.all_ms));
+    }
+    print("snippet_combinations", static_cast<double>(prompts.size()));
+    print("fixed_prompt_tokens_mean", last_fixed.prompt_tokens);
+    print("fixed_cached_tokens_mean", last_fixed.cached_tokens);
+    print("long_fixed_prompt_tokens_mean", last_long_fixed.prompt_tokens);
+    print("snippets_prompt_tokens_mean", last_snippets.prompt_tokens);
+    print("snippets_cached_tokens_mean", last_snippets.cached_tokens);
+    print("ttft_fixed_ms", best_time(fixed_ms));
+    print("ttft_long_fixed_ms", best_time(long_fixed_ms));
+    print("ttft_snippets_seen_ms", best_time(snippets_ms));
+    print("ttft_snippets_all_ms", best_time(snippets_all_ms));
+    print("ttft_snippets_pinned_only_ms", best_time(pinned_only_ms));
+    print("ttft_snippets_vs_fixed", best_time(snippets_ms) / best_time(fixed_ms));
+}
+
 void bench_peak_rss(const std::shared_ptr<const LoadedModel>& model, const BenchOptions& options) {
     auto engine = make_engine(model, options, 4);
     run(*engine, fixed_length({{"user", "I believe the meaning of life is"}}, 16));
@@ -191,7 +318,17 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_flag("--rss-only", options.rss_only, "Only load, generate 16 tokens and print peak RSS");
     app.add_option("--only", options.only, "Measure only these figures (e.g. to profile one)")
-        ->check(CLI::IsMember({"decode", "prompt", "streams", "ttft"}));
+        ->check(CLI::IsMember({"decode", "prompt", "streams", "ttft", "snippets"}));
+    app.add_option("--prompt-prefix", options.prompt_prefix_files,
+                   "snippets: the always-present part of the tutor prompt (identity, tone), text files "
+                   "joined with blank lines in the order given")
+        ->check(CLI::ExistingFile);
+    app.add_option("--snippet", options.snippet_files,
+                   "snippets: a snippet file; give several (1 or 2 are chosen per conversation)")
+        ->check(CLI::ExistingFile);
+    app.add_option("--students", options.students, "snippets: new conversations per prompt kind")
+        ->capture_default_str()
+        ->check(CLI::Range(2, 10000));
     CLI11_PARSE(app, argc, argv);
     spdlog::set_level(spdlog::level::warn);
 
@@ -217,5 +354,15 @@ int main(int argc, char** argv) {
         print("four_streams_tokens_per_s", four);
     }
     if (options.wants("ttft")) bench_time_to_first_token(model, options);
+    if (options.wants("snippets")) {
+        if (options.prompt_prefix_files.empty() || options.snippet_files.empty()) {
+            if (!options.only.empty()) {
+                std::cerr << "engine_bench: --only snippets needs --prompt-prefix and --snippet\n";
+                return 2;
+            }
+        } else {
+            bench_snippet_prompts(model, options);
+        }
+    }
     return 0;
 }

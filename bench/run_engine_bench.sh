@@ -4,15 +4,21 @@
 # and `mimir serve` against `llama-server -np 4` over HTTP (chat_server_bench, the same client for both).
 # Run by hand (never in CI), under `flock /tmp/mimir-bench.lock` on a shared machine; machines are noisy,
 # so compare ratios, not absolute numbers.
+# The tutor prompt built from snippets is measured against the fixed one with the stand-in snippets in
+# bench/prompts/ unless --prompt-prefix FILE and --snippet FILE (each repeatable) name others.
 # Usage: bench/run_engine_bench.sh MODEL.gguf [--threads N] [--ctx N] [--repetitions N] [--build-dir DIR]
+#        [--prompt-prefix FILE]... [--snippet FILE]...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 [[ $# -ge 1 ]] || { echo "usage: $0 MODEL.gguf [--threads N] [--ctx N] [--repetitions N] [--build-dir DIR]" >&2; exit 2; }
 model="$1"; shift
 threads="$(nproc)"; ctx=4096; repetitions=3; build_dir=build
+prompt_flags=(); snippet_flags=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
+    --prompt-prefix) prompt_flags+=(--prompt-prefix "$2"); shift 2 ;;
+    --snippet) snippet_flags+=(--snippet "$2"); shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
     --ctx) ctx="$2"; shift 2 ;;
     --repetitions) repetitions="$2"; shift 2 ;;
@@ -21,6 +27,12 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ -f "$model" ]] || { echo "no model file $model" >&2; exit 1; }
+[[ ${#prompt_flags[@]} -gt 0 ]] || prompt_flags=(--prompt-prefix bench/prompts/prefix.txt)
+if [[ ${#snippet_flags[@]} -eq 0 ]]; then
+  for snippet in math writing test_prep coding emotional_support off_topic integrity; do
+    snippet_flags+=(--snippet "bench/prompts/$snippet.txt")
+  done
+fi
 engine_bench="$build_dir/bench/engine_bench"
 chat_server_bench="$build_dir/bench/chat_server_bench"
 for program in "$engine_bench" "$chat_server_bench" "$build_dir/src/cli/mimir"; do
@@ -49,7 +61,8 @@ pp512="$(llama_bench 512 0)"
 tg128="$(llama_bench 0 128)"
 
 # Mimir's engine alone in its process (see the note at the top of engine_bench.cpp).
-"$engine_bench" --model "$model" --threads "$threads" --ctx "$ctx" --repetitions "$repetitions" >"$work/engine.txt"
+"$engine_bench" --model "$model" --threads "$threads" --ctx "$ctx" --repetitions "$repetitions" \
+  "${prompt_flags[@]}" "${snippet_flags[@]}" >"$work/engine.txt"
 value() { sed -n "s/^$2=//p" "$work/$1.txt"; }
 
 # Peak RSS of both processes, measured the same way from outside.
@@ -113,6 +126,12 @@ compare "4 streams aggregate, tok/s, engine (vs engine 1 stream)" "$(value engin
   "$(value engine one_stream_tokens_per_s)" "aim 2.0"
 compare "TTFT new conversation, ms, engine (cached vs not)" "$(value engine ttft_new_conversation_cached_ms)" \
   "$(value engine ttft_new_conversation_uncached_ms)" "$(value engine system_prompt_tokens_cached) system tokens reused"
+compare "TTFT new conversation, ms, snippet prompt seen vs fixed" "$(value engine ttft_snippets_seen_ms)" \
+  "$(value engine ttft_fixed_ms)" "<= 1.2"
+compare "  every new conversation (first sights too) vs fixed" "$(value engine ttft_snippets_all_ms)" \
+  "$(value engine ttft_fixed_ms)" "$(value engine snippet_combinations) combinations"
+compare "  only the pinned prefix shared vs fixed" "$(value engine ttft_snippets_pinned_only_ms)" \
+  "$(value engine ttft_fixed_ms)" ""
 compare "peak RSS, MiB (vs llama-completion)" "$((engine_kb / 1024))" "$((completion_kb / 1024))" "<= 1.0"
 echo "Over HTTP, mimir serve vs llama-server -np 4 (streaming, greedy, ignore_eos, 128 tokens a stream):"
 compare "1 stream, tok/s" "$(value mimir one_stream_tokens_per_s)" "$(value llama one_stream_tokens_per_s)" ""

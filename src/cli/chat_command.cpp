@@ -6,11 +6,13 @@
 #include <string>
 #include <vector>
 
+#include "agent/history_budget.h"
 #include "agent/tutor_prompt.h"
 #include "cli/commands.h"
 #include "cli/model_flags.h"
 #include "model/engine.h"
 #include "model/model_session.h"
+#include "model/token_counter.h"
 
 namespace mimir::cli {
 
@@ -21,6 +23,7 @@ struct ChatOptions {
     EngineOptions engine{.n_parallel = 1};
     SamplingParams sampling;
     SystemPromptFlags system_prompt;
+    std::string history_budget = "auto";
     bool verbose = false;
 };
 
@@ -71,6 +74,9 @@ int run_chat(const ChatOptions& options) {
         return 1;
     }
     Engine& engine = *opened.engine;
+    const int history_budget = chosen_history_budget(options.history_budget, options.engine);
+    const TokenCounter count_tokens =
+        token_counter_of(std::shared_ptr<const LoadedModel>(opened.engine, &engine.model()));
     std::cerr << "model: " << info.model_type() << " (" << info.architecture << ", "
               << format_count(info.n_params) << " parameters), context " << engine.context_size()
               << " tokens. /reset starts over, /quit or end of input exits.\n";
@@ -87,6 +93,12 @@ int run_chat(const ChatOptions& options) {
         if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
         std::vector<ChatMessage> messages = history;
         messages.push_back({"user", line});
+        int dropped_turns = 0;
+        if (history_budget > 0) {
+            FittedHistory fitted = fit_history(std::move(messages), history_budget, count_tokens);
+            messages = std::move(fitted.messages);
+            dropped_turns = fitted.dropped_turns;
+        }
         std::cout << "mimir> " << std::flush;
         Result<GenerationResult> result =
             reply(engine, with_tutor_system_prompt(messages, *system_prompt), options);
@@ -97,6 +109,10 @@ int run_chat(const ChatOptions& options) {
         }
         history = std::move(messages);
         if (!result->text.empty()) history.push_back({"assistant", result->text});
+        if (dropped_turns > 0) {
+            std::cerr << "(the oldest " << dropped_turns << " turns no longer fit the history budget of "
+                      << history_budget << " tokens)\n";
+        }
         if (result->dropped_messages > 0) {
             std::cerr << "(the oldest " << result->dropped_messages
                       << " messages no longer fit the context)\n";
@@ -124,6 +140,7 @@ void register_chat_command(CLI::App& app, int& exit_code) {
     add_engine_flags(*chat, options->engine, false);
     add_sampling_flags(*chat, options->sampling);
     add_system_prompt_flags(*chat, options->system_prompt);
+    add_history_budget_flag(*chat, options->history_budget);
     chat->add_flag("--verbose", options->verbose, "Log events and per-reply token counts to stderr");
     chat->callback([options, &exit_code] { exit_code = run_chat(*options); });
 }

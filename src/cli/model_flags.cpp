@@ -1,5 +1,6 @@
 #include "cli/model_flags.h"
 
+#include "agent/history_budget.h"
 #include "agent/tutor_prompt.h"
 #include "model/sampling_limits.h"
 #include "promote/models_folder.h"
@@ -39,6 +40,22 @@ void add_engine_flags(CLI::App& command, EngineOptions& engine, bool with_parall
             ->capture_default_str()
             ->check(CLI::Range(1, 64));
     }
+}
+
+void add_history_budget_flag(CLI::App& command, std::string& budget) {
+    command
+        .add_option(
+            "--history-budget", budget,
+            "Tokens of conversation history kept per request, oldest whole turns dropped first; the "
+            "system prompt and the last question always stay. auto = half of one conversation's "
+            "share of the context (ctx / parallel / 2), leaving the other half for the reply; 0 = off")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"auto"}) | CLI::Range(0, 1 << 20));
+}
+
+int chosen_history_budget(const std::string& budget, const EngineOptions& engine) {
+    if (budget == "auto") return default_history_budget(engine.n_ctx, engine.n_parallel);
+    return std::stoi(budget);  // checked by the flag
 }
 
 void add_sampling_flags(CLI::App& command, SamplingParams& sampling) {

@@ -17,6 +17,13 @@ void add_model_path_flags(CLI::App& command, ModelPaths& paths);
 // --ctx and --threads; with `with_parallel` also --parallel (conversations decoded together).
 void add_engine_flags(CLI::App& command, EngineOptions& engine, bool with_parallel);
 
+// --history-budget auto|N: tokens of conversation history kept per request, oldest turns dropped first
+// (agent/history_budget.h); 0 turns it off (the engine alone fits the context).
+void add_history_budget_flag(CLI::App& command, std::string& budget);
+
+// The budget the flag chooses: N, or for "auto" default_history_budget of the engine's context and slots.
+int chosen_history_budget(const std::string& budget, const EngineOptions& engine);
+
 // --temperature, --top-p, --top-k, --repeat-penalty, --seed, --max-tokens.
 void add_sampling_flags(CLI::App& command, SamplingParams& sampling);
 

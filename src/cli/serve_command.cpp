@@ -21,6 +21,7 @@ struct ServeFlags {
     serve::ServeOptions options;
     ModelPaths paths;
     SystemPromptFlags system_prompt;
+    std::string history_budget = "auto";
     bool demo = false;
     std::string demo_data = "data/mimir_fine_tuning.csv";
     std::string demo_cache;
@@ -61,6 +62,7 @@ int run_serve(ServeFlags flags) {
         return 2;
     }
     flags.options.system_prompt = *prompt;
+    flags.options.history_budget = chosen_history_budget(flags.history_budget, flags.options.engine);
     if (flags.options.data_location.empty()) flags.options.data_location = default_data_location();
     // Signals go to one waiting thread rather than interrupting whichever thread runs (they stay blocked
     // in every thread the server starts after this).
@@ -149,6 +151,7 @@ void register_serve_command(CLI::App& app, int& exit_code) {
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
     add_system_prompt_flags(*cmd, flags->system_prompt);
+    add_history_budget_flag(*cmd, flags->history_budget);
     cmd->add_flag("--mmap", o.map_model_files,
                   "Map model files instead of reading them (faster load; overwriting a served file in place "
                   "then crashes the server: replace files with mv)");

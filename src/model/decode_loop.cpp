@@ -72,18 +72,35 @@ void Engine::Impl::decode_loop() {
     fail_everything(Error{"shutting_down", "the engine is shutting down"});
 }
 
+SharedPrompt* Engine::Impl::longest_shared_prefix(const std::vector<llama_token>& prompt, size_t& length) {
+    // A shared prompt's KV is exact for any leading part of it (attention is causal), so a prompt that
+    // continues the pinned prefix with other snippets still reuses every token they have in common.
+    SharedPrompt* longest = nullptr;
+    length = 0;
+    for (SharedPrompt& shared : shared_) {
+        const size_t n = common_prefix(shared.cached, prompt);
+        if (n > length) {
+            longest = &shared;
+            length = n;
+        }
+    }
+    return longest;
+}
+
 Slot& Engine::Impl::choose_slot(const std::vector<llama_token>& prompt, size_t& reusable) {
-    // Each idle slot can serve the request from its own cache or from a copy of the shared system-prompt
-    // sequence. Score = 2 x tokens reused - cached tokens of another conversation thrown away, so a student's
-    // next turn returns to its own slot, while a new student takes the shared prefix into an empty or old
-    // slot instead of evicting a conversation that merely starts with the same system prompt.
-    const bool shared_fits =
-        !shared_cached_.empty() && common_prefix(shared_cached_, prompt) == shared_cached_.size();
+    // Each idle slot can serve the request from its own cache or from a copy of the shared system prompt
+    // that shares the most tokens with it. Score = 2 x tokens reused - cached tokens of another conversation
+    // thrown away, so a student's next turn returns to its own slot, while a new student takes the shared
+    // prompt into an empty or old slot instead of evicting a conversation that merely starts the same way.
+    // Tokens of a slot that a shared prompt also holds are not lost by overwriting it: with snippet prompts
+    // an old conversation shares the prefix with every new one, which must not make its slot the cheapest
+    // place to recompute the new one's snippets.
+    size_t shared_length = 0;
+    SharedPrompt* shared = longest_shared_prefix(prompt, shared_length);
     Slot* best = nullptr;
     bool best_uses_shared = false;
     long best_score = 0;
-    auto consider = [&](Slot& slot, size_t reused, bool uses_shared) {
-        const size_t discarded = slot.cached.size() - (uses_shared ? 0 : reused);
+    auto consider = [&](Slot& slot, size_t reused, size_t discarded, bool uses_shared) {
         const long score = 2 * static_cast<long>(reused) - static_cast<long>(discarded);
         if (!best || score > best_score || (score == best_score && slot.last_used < best->last_used)) {
             best = &slot;
@@ -94,14 +111,19 @@ Slot& Engine::Impl::choose_slot(const std::vector<llama_token>& prompt, size_t& 
     };
     for (Slot& slot : slots_) {
         if (slot.job) continue;
-        consider(slot, common_prefix(slot.cached, prompt), false);
-        if (shared_fits) consider(slot, shared_cached_.size(), true);
+        const size_t own = common_prefix(slot.cached, prompt);
+        size_t held_elsewhere = 0;
+        longest_shared_prefix(slot.cached, held_elsewhere);
+        consider(slot, own, slot.cached.size() - std::max(own, held_elsewhere), false);
+        if (shared) consider(slot, shared_length, slot.cached.size() - held_elsewhere, true);
     }
     if (best_uses_shared) {
         // In a unified KV cache the copy only tags the shared cells with this sequence too.
         llama_memory_seq_rm(memory_, best->seq_id, -1, -1);
-        llama_memory_seq_cp(memory_, shared_seq_, best->seq_id, -1, -1);
-        best->cached = shared_cached_;
+        llama_memory_seq_cp(memory_, shared->seq_id, best->seq_id, 0, static_cast<llama_pos>(reusable));
+        best->cached.assign(shared->cached.begin(),
+                            shared->cached.begin() + static_cast<std::ptrdiff_t>(reusable));
+        shared->last_used = ++use_counter_;
     }
     return *best;
 }
@@ -200,9 +222,22 @@ void Engine::Impl::decode_step() {
     }
 }
 
+bool Engine::Impl::forget_recent_prompts() {
+    bool forgot = false;
+    for (size_t i = 1; i < shared_.size(); ++i) {
+        if (shared_[i].cached.empty()) continue;
+        llama_memory_seq_rm(memory_, shared_[i].seq_id, -1, -1);
+        shared_[i].cached.clear();
+        shared_[i].last_used = 0;
+        forgot = true;
+    }
+    return forgot;
+}
+
 void Engine::Impl::on_context_full() {
-    // First give up the KV of idle conversations (only a cache); then end the biggest running one.
-    bool freed = false;
+    // First give up what is only a cache: the recent system prompts and the KV of idle conversations (the
+    // pinned prompt stays); then end the biggest running conversation.
+    bool freed = forget_recent_prompts();
     for (Slot& slot : slots_) {
         if (slot.job || slot.cached.empty()) continue;
         llama_memory_seq_rm(memory_, slot.seq_id, -1, -1);
@@ -246,21 +281,45 @@ void Engine::Impl::after_decode() {
     }
 }
 
+SharedPrompt& Engine::Impl::recent_prompt_to_replace() {
+    // An empty one, else the least recently used; shared_[0] is the pinned prompt.
+    SharedPrompt* oldest = &shared_[1];
+    for (size_t i = 1; i < shared_.size(); ++i) {
+        if (shared_[i].cached.empty()) return shared_[i];
+        if (shared_[i].last_used < oldest->last_used) oldest = &shared_[i];
+    }
+    return *oldest;
+}
+
 void Engine::Impl::publish_shared_prefix(Slot& slot) {
     Job& job = *slot.job;
     const size_t n_system = static_cast<size_t>(job.prompt.system_prefix_tokens);
-    if (shared_seq_ < 0 || job.shared_prefix_published || n_system == 0 || job.n_prompt_decoded < n_system)
+    if (shared_.empty() || job.shared_prefix_published || n_system == 0 || job.n_prompt_decoded < n_system)
         return;
     job.shared_prefix_published = true;
-    const std::vector<llama_token>& prompt = job.prompt.tokens;
-    if (shared_cached_.size() == n_system &&
-        std::equal(shared_cached_.begin(), shared_cached_.end(), prompt.begin())) {
-        return;
+    const auto system_begin = job.prompt.tokens.begin();
+    const auto system_end = system_begin + static_cast<std::ptrdiff_t>(n_system);
+    auto holds_it = [&](const SharedPrompt& shared) {
+        return std::equal(shared.cached.begin(), shared.cached.end(), system_begin, system_end);
+    };
+    // A prefill pins its prompt; a conversation's system prompt joins the recent ones unless it is there
+    // already, replacing the least recently used, so passing conversations never displace the pinned one.
+    if (holds_it(shared_[0])) return;
+    SharedPrompt* target = job.prefill_only ? &shared_[0] : nullptr;
+    if (!target) {
+        if (shared_.size() == 1) return;
+        auto known = std::find_if(shared_.begin() + 1, shared_.end(), holds_it);
+        if (known != shared_.end()) {
+            known->last_used = ++use_counter_;
+            return;
+        }
+        target = &recent_prompt_to_replace();
     }
     // In a unified KV cache the copy only tags the same cells with another sequence id.
-    llama_memory_seq_rm(memory_, shared_seq_, -1, -1);
-    llama_memory_seq_cp(memory_, slot.seq_id, shared_seq_, 0, static_cast<llama_pos>(n_system));
-    shared_cached_.assign(prompt.begin(), prompt.begin() + static_cast<std::ptrdiff_t>(n_system));
+    llama_memory_seq_rm(memory_, target->seq_id, -1, -1);
+    llama_memory_seq_cp(memory_, slot.seq_id, target->seq_id, 0, static_cast<llama_pos>(n_system));
+    target->cached.assign(system_begin, system_end);
+    target->last_used = ++use_counter_;
 }
 
 void Engine::Impl::sample_next(Slot& slot) {

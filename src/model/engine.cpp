@@ -14,6 +14,7 @@ namespace mimir {
 namespace {
 
 constexpr int kMaxParallel = 64;
+constexpr int kMaxRecentSystemPrompts = 64;
 
 Status validate_options(const EngineOptions& options) {
     auto invalid = [](const std::string& why) { return Status::failure("invalid_options", why); };
@@ -25,12 +26,16 @@ Status validate_options(const EngineOptions& options) {
     if (options.n_batch < options.n_parallel) return invalid("n_batch must be at least n_parallel");
     if (options.n_threads < 0) return invalid("n_threads must be >= 0 (0 = all cores)");
     if (options.max_queue < 0) return invalid("max_queue must be >= 0");
+    if (options.n_recent_system_prompts < 0 || options.n_recent_system_prompts > kMaxRecentSystemPrompts) {
+        return invalid("n_recent_system_prompts must be in [0, " + std::to_string(kMaxRecentSystemPrompts) +
+                       "]");
+    }
     return ok_status();
 }
 
-// Whether the engine keeps the system prompt in a sequence of its own (see Engine::create).
-bool has_shared_sequence(const EngineOptions& options) {
-    return options.n_parallel > 1;
+// How many sequences hold only system prompts (see Engine::create): the pinned one and the recent ones.
+int shared_sequence_count(const EngineOptions& options) {
+    return options.n_parallel > 1 ? 1 + options.n_recent_system_prompts : 0;
 }
 
 }  // namespace
@@ -50,12 +55,13 @@ Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const LoadedModel
     params.n_batch = static_cast<uint32_t>(options.n_batch);
     params.n_ubatch = static_cast<uint32_t>(std::min(options.n_batch, 512));
     // Several slots share one cell pool (a copied system prompt costs no memory, and a long conversation may
-    // use what short ones leave) plus a sequence holding the shared system prompt. A single slot needs
+    // use what short ones leave) plus sequences holding the shared system prompts. A single slot needs
     // neither: its own cache already keeps the system prompt for the next conversation. That matters for
     // speed: a unified cache makes llama.cpp check all 256 possible sequences on every decode call, ~60 us,
     // which is ~6% of a token on a 20 M-parameter model (nothing on Phi-3-mini, where a token takes ~170 ms).
-    const bool shares_prefix = has_shared_sequence(options);
-    params.n_seq_max = static_cast<uint32_t>(options.n_parallel + (shares_prefix ? 1 : 0));
+    const int n_shared = shared_sequence_count(options);
+    const bool shares_prefix = n_shared > 0;
+    params.n_seq_max = static_cast<uint32_t>(options.n_parallel + n_shared);
     params.n_threads = options.n_threads;
     params.n_threads_batch = options.n_threads;
     params.kv_unified = shares_prefix;
@@ -72,8 +78,8 @@ Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const LoadedModel
             return R::failure("adapter_failed", "llama.cpp refused to apply the LoRA adapter to the context");
         }
     }
-    spdlog::info("event=engine_start n_ctx={} n_parallel={} n_batch={} n_threads={}", llama_n_ctx(ctx.get()),
-                 options.n_parallel, options.n_batch, options.n_threads);
+    spdlog::info("event=engine_start n_ctx={} n_parallel={} n_batch={} n_threads={} shared_prompts={}",
+                 llama_n_ctx(ctx.get()), options.n_parallel, options.n_batch, options.n_threads, n_shared);
     auto impl = std::make_unique<Impl>(std::move(model), options, std::move(ctx));
     return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
@@ -92,8 +98,8 @@ Result<GenerationResult> Engine::generate(GenerationRequest request) {
         if (event.kind == GenerationEvent::Kind::Failed) return std::move(event.error);
     }
 }
-Result<int> Engine::prefill_system_prompt(const std::string& system_prompt) {
-    return impl_->prefill_system_prompt(system_prompt);
+Result<int> Engine::prefill_system_prompt(const std::string& prefix) {
+    return impl_->prefill_system_prompt(prefix);
 }
 EngineStats Engine::stats() const {
     return impl_->stats();
@@ -115,8 +121,10 @@ Engine::Impl::Impl(std::shared_ptr<const LoadedModel> model, EngineOptions optio
       n_batch_(static_cast<int>(llama_n_batch(ctx_.get()))),
       batch_(n_batch_, 1),
       slots_(static_cast<size_t>(options.n_parallel)),
-      shared_seq_(has_shared_sequence(options) ? options.n_parallel : -1) {
+      shared_(static_cast<size_t>(shared_sequence_count(options))) {
     for (size_t i = 0; i < slots_.size(); ++i) slots_[i].seq_id = static_cast<llama_seq_id>(i);
+    for (size_t i = 0; i < shared_.size(); ++i)
+        shared_[i].seq_id = static_cast<llama_seq_id>(slots_.size() + i);
     thread_ = std::thread([this] { decode_loop(); });
 }
 

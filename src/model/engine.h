@@ -1,7 +1,8 @@
 // The generation engine: one llama.cpp context serving many conversations at once by continuous
 // batching. Each request has its own sampler; its caller pulls the text from a GenerationHandle as it is
 // produced and can cancel it mid-stream. KV cache of a conversation's unchanged prefix is reused between
-// turns, and a shared prefix (the system prompt) is computed once and copied into new sequences.
+// turns, and system prompts are computed once and copied into new sequences: the pinned tutor prefix and
+// the most recent full system prompts (the prefix followed by snippets chosen per conversation).
 #pragma once
 
 #include <array>
@@ -123,6 +124,12 @@ struct EngineOptions {
     int n_batch = 512;
     int n_threads = 0;   // 0 = hardware concurrency
     int max_queue = 64;  // requests waiting beyond the running ones; more get "busy"
+    // Full system prompts of recent conversations kept in sequences of their own besides the pinned prefix
+    // (least recently used replaced first), so that a new conversation whose system prompt (its snippet
+    // combination) was seen recently computes only its own turns. Their KV holds context cells the slots'
+    // copies no longer hold, and is given up first when the context fills. Unused with one slot (its own
+    // cache keeps the last prompt). [0, 64].
+    int n_recent_system_prompts = 8;
 };
 
 struct EngineStats {
@@ -152,12 +159,17 @@ class Engine {
     // submit, then waits for the end. Errors: submit's and GenerationHandle::next's Failed codes.
     Result<GenerationResult> generate(GenerationRequest request);
 
-    // Computes the KV of `system_prompt` (as the chat template renders it before a user turn) into the
-    // shared sequence now, so that the first conversation using it reads only its own turns: a server calls
-    // this once per model load with its tutor prompt. Returns the number of prefix tokens. Blocks.
+    // Computes the KV of `prefix` as the system message (as the chat template renders it before a user turn)
+    // and pins it, so that the first conversation reads only its own turns: a server calls this once per
+    // model load with its tutor prompt, or with the always-present part of a prompt built from snippets.
+    // A new conversation copies the longest token prefix it shares with the pinned prompt or a recent one:
+    // a system message `prefix + "\n\n" + chosen snippets` reuses every token up to where its tokens differ
+    // from the prefix's own rendering (decided on tokens, so a tokenizer merge at the boundary only costs
+    // that token), and its whole system part when that combination was seen recently. Conversations never
+    // replace the pinned prompt; a later call does. Returns the number of tokens computed. Blocks.
     // Errors: "invalid_request" (empty or invalid UTF-8), "no_shared_prefix" (the template puts nothing
     // before the first user turn that depends only on the system message), and generate's errors.
-    Result<int> prefill_system_prompt(const std::string& system_prompt);
+    Result<int> prefill_system_prompt(const std::string& prefix);
 
     EngineStats stats() const;
     int context_size() const;

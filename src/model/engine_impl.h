@@ -89,6 +89,13 @@ struct Slot {
     uint64_t last_used = 0;
 };
 
+// A sequence that holds only a system prompt's KV (no conversation), copied into new conversations.
+struct SharedPrompt {
+    llama_seq_id seq_id = 0;
+    std::vector<llama_token> cached;  // empty = holds nothing
+    uint64_t last_used = 0;
+};
+
 class Engine::Impl {
   public:
     Impl(std::shared_ptr<const LoadedModel> model, EngineOptions options, ContextHandle ctx);
@@ -117,6 +124,9 @@ class Engine::Impl {
     void after_decode();
     void on_context_full();
     void publish_shared_prefix(Slot& slot);
+    SharedPrompt* longest_shared_prefix(const std::vector<llama_token>& prompt, size_t& length);
+    SharedPrompt& recent_prompt_to_replace();
+    bool forget_recent_prompts();
     void sample_next(Slot& slot);
     void record_logprob(Job& job, llama_token token, const std::string& piece);
     void deliver(Job& job, const std::string& text, bool final);
@@ -138,9 +148,9 @@ class Engine::Impl {
 
     // Owned by the decode thread.
     std::vector<Slot> slots_;
-    llama_seq_id shared_seq_;  // the system prompt's KV, copied into new conversations;
-                               // -1 with one slot (its own cache keeps the prompt)
-    std::vector<llama_token> shared_cached_;
+    // [0] the pinned prompt (prefill_system_prompt), then the recent system prompts; empty with one slot
+    // (its own cache keeps the prompt).
+    std::vector<SharedPrompt> shared_;
     uint64_t use_counter_ = 0;
 
     // Shared with callers, under mutex_.

@@ -15,7 +15,9 @@ namespace mimir {
 struct SessionOptions {
     LoadOptions load;
     EngineOptions engine;
-    std::string system_prompt;  // computed into the engine's shared KV at open; empty = none
+    // The fixed tutor prompt, or the always-present prefix of prompts built from snippets (identity and
+    // tone): pinned in the engine's shared KV at open (Engine::prefill_system_prompt); empty = none.
+    std::string system_prompt;
     // open() returns before the prompt is computed: a terminal chat computes it while the student types.
     // Requests submitted meanwhile queue behind it.
     bool prefill_in_background = false;

@@ -6,7 +6,9 @@
 #include <chrono>
 #include <memory>
 
+#include "agent/history_budget.h"
 #include "agent/tutor_prompt.h"
+#include "model/token_counter.h"
 #include "serve/chat_request.h"
 #include "serve/http_common.h"
 #include "serve/serving_state.h"
@@ -74,6 +76,22 @@ struct Stream {
     }
 };
 
+// Fits the conversation to --history-budget before the engine sees it (the engine's own fitting to the
+// context stays behind it), and logs the turns it dropped.
+std::vector<ChatMessage> within_history_budget(std::vector<ChatMessage> messages,
+                                               const std::shared_ptr<Engine>& engine, int budget,
+                                               const CompletionId& id) {
+    if (budget <= 0) return messages;
+    // The counter holds the engine, and with it the model, only while this request fits its history.
+    const std::shared_ptr<const LoadedModel> model(engine, &engine->model());
+    FittedHistory fitted = fit_history(std::move(messages), budget, token_counter_of(model));
+    if (fitted.dropped_turns > 0) {
+        spdlog::info("event=history_fitted id={} dropped_turns={} history_tokens={} budget={}", id.id,
+                     fitted.dropped_turns, fitted.tokens, budget);
+    }
+    return std::move(fitted.messages);
+}
+
 void handle_chat(const httplib::Request& req, httplib::Response& res, ServingState& state) {
     if (!state.rate_limiter().allow(client_address(req, state.options().trust_forwarded_for))) {
         res.set_header("Retry-After", std::to_string(state.rate_limiter().retry_after_seconds()));
@@ -91,11 +109,13 @@ void handle_chat(const httplib::Request& req, httplib::Response& res, ServingSta
     auto admission = std::make_shared<Admission>(state.in_flight(), state.admission_limit());
     if (!admission->admitted())
         return send_error(res, state, Error{"server_busy", "the server is at capacity; retry shortly"});
+    CompletionId id = CompletionId::make(state.model_name());
     GenerationRequest generation;
     generation.messages =
         with_tutor_system_prompt(std::move(parsed->messages), state.options().system_prompt);
+    generation.messages =
+        within_history_budget(std::move(generation.messages), engine, state.options().history_budget, id);
     generation.sampling = parsed->sampling;
-    CompletionId id = CompletionId::make(state.model_name());
 
     if (!parsed->stream) {
         Result<GenerationResult> result = engine->generate(std::move(generation));

@@ -24,6 +24,9 @@ struct ServeOptions {
     bool trust_forwarded_for = false;  // behind a reverse proxy: rate-limit by its X-Forwarded-For
     int read_timeout_seconds = 10;     // a client slower than this sending its request is dropped
     std::string system_prompt;         // the tutor prompt put before each conversation
+    // Tokens of conversation history a request keeps (agent/history_budget.h), fitted before the engine
+    // sees it; 0 = off (the engine alone drops turns that do not fit the context).
+    int history_budget = 0;
     // Map model files (faster load) instead of reading them into memory. Off by default: a served file
     // overwritten in place (cp onto it, a training run writing there) would change or vanish under the
     // running model and kill the process with SIGBUS. Reading also takes less memory where llama.cpp

@@ -10,6 +10,7 @@
 #include <future>
 #include <thread>
 
+#include "engine_test_support.h"
 #include "loaded_tiny_model.h"
 #include "model/chat_prompt.h"
 #include "model/utf8_stream.h"
@@ -19,23 +20,8 @@ namespace {
 
 const std::string kSystem = "You are a patient tutor. Guide the student to the answer step by step.";
 
-std::unique_ptr<Engine> make_engine(int n_parallel = 4, int n_ctx = 2048) {
-    EngineOptions options;
-    options.n_ctx = n_ctx;
-    options.n_parallel = n_parallel;
-    options.n_threads = 1;  // tests share 2 cores with other tests: spinning thread pairs would stall
-    Result<std::unique_ptr<Engine>> engine = Engine::create(test::loaded_tiny_model(), options);
-    EXPECT_TRUE(engine.ok()) << engine.error().message;
-    return engine.ok() ? std::move(*engine) : nullptr;
-}
-
-GenerationRequest greedy(std::vector<ChatMessage> messages, int max_tokens = 24) {
-    GenerationRequest request;
-    request.messages = std::move(messages);
-    request.sampling.temperature = 0;
-    request.sampling.max_tokens = max_tokens;
-    return request;
-}
+using test::greedy;
+using test::make_engine;
 
 // Reads a generation to its end through its handle, giving each Text event to `on_text`, and cancels it
 // when on_text returns false (it is not called again after that).
@@ -71,11 +57,7 @@ GenerationEvent next_news(GenerationHandle& handle) {
     }
 }
 
-GenerationResult generate_ok(Engine& engine, GenerationRequest request) {
-    Result<GenerationResult> result = engine.generate(std::move(request));
-    EXPECT_TRUE(result.ok()) << result.error().code << ": " << result.error().message;
-    return result.ok() ? *result : GenerationResult{};
-}
+using test::generate_ok;
 
 TEST(Engine, WithoutModelIsNoModelError) {
     Result<std::unique_ptr<Engine>> engine = Engine::create(nullptr, EngineOptions{});
