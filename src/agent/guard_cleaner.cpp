@@ -32,27 +32,35 @@ uint32_t decode(std::string_view text, size_t at) {
     return value;
 }
 
+}  // namespace
+
 // One left-to-right pass. Each step decides the unit at `at_` or finds it cannot yet (more text may change
-// it); the pass then stops, and what it wrote so far is final.
+// it); the pass then stops, what it wrote so far is final, and the next feed continues from there. A step
+// that stops changes nothing but what it would change again when it runs.
 class Cleaner {
   public:
-    // `earlier` are the events of an earlier pass, at offsets of `input`.
-    Cleaner(std::string_view input, const GuardSettings& settings, bool complete,
-            std::vector<std::pair<GuardRule, size_t>> earlier = {})
-        : in_(input), settings_(settings), complete_(complete), earlier_(std::move(earlier)) {}
+    enum class Pass { emoji, faces, punctuation };
+    Cleaner(const GuardSettings& settings, Pass pass) : settings_(settings), pass_(pass) {}
 
-    CleanText run() {
+    // `input` extends what the last call saw; `earlier` are an earlier pass's events, at offsets of `input`.
+    const CleanText& feed(std::string_view input, bool complete,
+                          const std::vector<std::pair<GuardRule, size_t>>* earlier = nullptr) {
+        in_ = input;
+        complete_ = complete;
+        earlier_ = earlier;
+        if (finished_) return out_;
         while (at_ < in_.size()) {
             carry_earlier_events(at_);
-            if (!step()) return std::move(out_);
+            if (!step()) return out_;
         }
         if (complete_) {
             carry_earlier_events(in_.size());
             if (space_droppable_) space_.clear();
             flush_space();
             if (mode_ == Mode::fence) out_.fences.back().second = out_.text.size();
+            finished_ = true;
         }
-        return std::move(out_);
+        return out_;
     }
 
   private:
@@ -105,7 +113,7 @@ class Cleaner {
             return true;
         }
         drop_next_space_ = false;
-        if (settings_.emoticons) {
+        if (settings_.emoticons && pass_ != Pass::punctuation) {
             const int decoration = decoration_at();
             if (decoration < 0) return false;
             if (decoration > 0) {
@@ -126,7 +134,8 @@ class Cleaner {
         const std::string_view fence = c == '`' ? "```" : "$$";
         const std::string_view rest = in_.substr(at_);
         if (!complete_ && rest.size() < fence.size() && fence.starts_with(rest)) return false;
-        if (c == '$' && !rest.starts_with(fence) && std::isdigit(static_cast<unsigned char>(rest[1]))) {
+        if (c == '$' && rest.size() > 1 && rest[1] != '$' &&
+            std::isdigit(static_cast<unsigned char>(rest[1]))) {
             plain("$");  // an amount of money ("$2.50"), not a formula
             ++at_;
             return true;
@@ -149,13 +158,15 @@ class Cleaner {
     // Bytes of the face or emoji run at at_ (0 when none), or -1 when that is not known yet.
     int decoration_at() {
         const char c = in_[at_];
-        if (static_cast<unsigned char>(c) >= 0x80) {
+        if (pass_ == Pass::emoji) {
+            if (static_cast<unsigned char>(c) < 0x80) return 0;
             size_t end = at_;
             while (end < in_.size() && is_emoji(decode(in_, end))) end += utf8_length(in_[end]);
             if (end == at_) return 0;
             if (end == in_.size() && !complete_) return -1;  // more emoji may follow
             return static_cast<int>(end - at_);
         }
+        if (static_cast<unsigned char>(c) >= 0x80) return 0;
         if (at_ > 0 && !may_precede_emoticon(in_[at_ - 1]) && !after_decoration_) return 0;
         const SpanMatch face = emoticon_at(in_, at_, complete_, /*emoji_or_dash_may_follow=*/true);
         if (face.match == Match::need_more) return -1;
@@ -315,15 +326,19 @@ class Cleaner {
 
     // An earlier pass's event where this pass has read up to `at` lands where this one is writing.
     void carry_earlier_events(size_t at) {
-        while (next_earlier_ < earlier_.size() && earlier_[next_earlier_].second <= at) {
-            event(earlier_[next_earlier_++].first);
+        while (earlier_ && next_earlier_ < earlier_->size() && (*earlier_)[next_earlier_].second <= at) {
+            // Right where an emoji was removed, a face may start ("Done\xF0\x9F\x98\x8A:)").
+            if ((*earlier_)[next_earlier_].second == at) after_decoration_ = true;
+            event((*earlier_)[next_earlier_++].first);
         }
     }
 
+    const GuardSettings settings_;
+    const Pass pass_;
     std::string_view in_;
-    const GuardSettings& settings_;
-    bool complete_;
-    std::vector<std::pair<GuardRule, size_t>> earlier_;
+    bool complete_ = false;
+    bool finished_ = false;
+    const std::vector<std::pair<GuardRule, size_t>>* earlier_ = nullptr;
     size_t next_earlier_ = 0;
     CleanText out_;
     size_t at_ = 0;
@@ -341,21 +356,45 @@ class Cleaner {
     int exclamations_kept_ = 0;
 };
 
-}  // namespace
+namespace {
 
-CleanText clean(std::string_view input, const GuardSettings& settings, bool complete) {
-    GuardSettings first = settings, second = settings;
-    first.dashes = first.exclamations = false;
-    second.emoticons = false;
-    CleanText faceless = Cleaner(input, first, complete).run();
-    return Cleaner(faceless.text, second, complete, std::move(faceless.events)).run();
+GuardSettings only(GuardSettings settings, Cleaner::Pass pass) {
+    const bool faces = pass != Cleaner::Pass::punctuation;
+    settings.emoticons = settings.emoticons && faces;
+    settings.dashes = settings.dashes && !faces;
+    settings.exclamations = settings.exclamations && !faces;
+    return settings;
 }
 
-std::string valid_utf8(std::string_view raw, bool complete) {
+}  // namespace
+
+struct CleaningPipeline::Passes {
+    using Pass = Cleaner::Pass;
+    explicit Passes(const GuardSettings& settings)
+        : emoji(only(settings, Pass::emoji), Pass::emoji),
+          faces(only(settings, Pass::faces), Pass::faces),
+          rest(only(settings, Pass::punctuation), Pass::punctuation) {}
+    std::string valid;  // the input so far with invalid UTF-8 replaced
+    size_t raw_read = 0;
+    Cleaner emoji, faces, rest;
+};
+
+CleaningPipeline::CleaningPipeline(const GuardSettings& settings)
+    : passes_(std::make_unique<Passes>(settings)) {}
+CleaningPipeline::~CleaningPipeline() = default;
+
+const CleanText& CleaningPipeline::feed(std::string_view raw, bool complete) {
+    Passes& p = *passes_;
+    p.raw_read += append_valid_utf8(raw.substr(p.raw_read), complete, p.valid);
+    const CleanText& without_emoji = p.emoji.feed(p.valid, complete);
+    const CleanText& faceless = p.faces.feed(without_emoji.text, complete, &without_emoji.events);
+    return p.rest.feed(faceless.text, complete, &faceless.events);
+}
+
+size_t append_valid_utf8(std::string_view raw, bool complete, std::string& out) {
     static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
-    std::string out;
-    out.reserve(raw.size());
-    for (size_t at = 0; at < raw.size();) {
+    size_t at = 0;
+    while (at < raw.size()) {
         const auto lead = static_cast<unsigned char>(raw[at]);
         if (lead < 0x80) {
             out += raw[at++];
@@ -391,7 +430,7 @@ std::string valid_utf8(std::string_view raw, bool complete) {
             at += valid == 0 ? 1 : valid;
         }
     }
-    return out;
+    return at;
 }
 
 }  // namespace mimir::guard_detail

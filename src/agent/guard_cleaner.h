@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,13 +20,25 @@ struct CleanText {
     std::vector<std::pair<GuardRule, size_t>> events;  // a rule changed the text at this offset
 };
 
-// `input` is valid UTF-8. Without `complete`, stops where what follows could change the outcome. Two passes,
-// so that what the first removes cannot leave flaws for the second to miss ("- \xF0\x9F\x98\x8A -" is a dash
-// run once the emoji is gone): emoticons and emoji first, then dashes and exclamation marks.
-CleanText clean(std::string_view input, const GuardSettings& settings, bool complete);
+// The guard's passes over one reply, fed as it grows: invalid UTF-8 replaced by U+FFFD, then emoji, then
+// ASCII faces, then dashes and exclamation marks (one pass each, so that what one removes cannot leave flaws
+// for the next to miss: "- \xF0\x9F\x98\x8A -" is a dash run once the emoji is gone, "^_\xE2\x80\x8D^" a
+// face). Each feed goes on where the last one stopped. Without `complete`, the passes stop where what follows
+// could change the outcome.
+class CleaningPipeline {
+  public:
+    explicit CleaningPipeline(const GuardSettings& settings);
+    ~CleaningPipeline();
+    // `raw` is everything received so far: it extends what the last call saw.
+    const CleanText& feed(std::string_view raw, bool complete);
 
-// `raw` with invalid UTF-8 replaced by U+FFFD; without `complete`, an unfinished sequence at the end is
-// left out (it may still become valid).
-std::string valid_utf8(std::string_view raw, bool complete);
+  private:
+    struct Passes;
+    std::unique_ptr<Passes> passes_;
+};
+
+// Appends `raw` to `out` with invalid UTF-8 replaced by U+FFFD; returns the bytes read: without `complete`,
+// an unfinished sequence at the end is left unread (it may still become valid).
+size_t append_valid_utf8(std::string_view raw, bool complete, std::string& out);
 
 }  // namespace mimir::guard_detail

@@ -59,17 +59,14 @@ struct Guarded {
     GuardTally tally;
 };
 
-Guarded guard(std::string_view raw, const GuardSettings& settings, bool complete) {
-    const std::string input = guard_detail::valid_utf8(raw, complete);
-    CleanText clean = guard_detail::clean(input, settings, complete);
+Guarded guard(const CleanText& clean, const GuardSettings& settings, bool complete) {
     const LengthDecision length = decide_length(clean, settings, complete);
     Guarded out;
     out.cut = length.cut;
     for (const auto& [rule, at] : clean.events) {
         if (at <= length.end) ++out.tally.fired[static_cast<size_t>(rule)];
     }
-    out.text = std::move(clean.text);
-    out.text.resize(length.end);
+    out.text = clean.text.substr(0, length.end);
     if (length.cut) {
         ++out.tally.fired[static_cast<size_t>(GuardRule::Length)];
         for (const auto& [open, close] : clean.fences) {
@@ -104,7 +101,12 @@ GuardTally& GuardTally::operator+=(const GuardTally& other) {
     return *this;
 }
 
-ResponseGuard::ResponseGuard(GuardSettings settings) : settings_(settings) {}
+ResponseGuard::ResponseGuard(GuardSettings settings)
+    : settings_(settings), pipeline_(std::make_unique<guard_detail::CleaningPipeline>(settings)) {}
+
+ResponseGuard::~ResponseGuard() = default;
+ResponseGuard::ResponseGuard(ResponseGuard&&) noexcept = default;
+ResponseGuard& ResponseGuard::operator=(ResponseGuard&&) noexcept = default;
 
 std::string ResponseGuard::push(std::string_view text) {
     if (!settings_.enabled) return std::string(text);
@@ -121,7 +123,7 @@ std::string ResponseGuard::finish() {
 }
 
 std::string ResponseGuard::advance(bool complete) {
-    Guarded guarded = guard(received_, settings_, complete);
+    Guarded guarded = guard(pipeline_->feed(received_, complete), settings_, complete);
     stopped_ = guarded.cut;
     tally_ = guarded.tally;
     // What was returned before is a prefix of this (each step only decides what no continuation changes).
@@ -132,7 +134,8 @@ std::string ResponseGuard::advance(bool complete) {
 
 std::string guard_reply(std::string_view reply, const GuardSettings& settings, GuardTally* tally) {
     if (!settings.enabled) return std::string(reply);
-    Guarded guarded = guard(reply, settings, true);
+    guard_detail::CleaningPipeline pipeline(settings);
+    Guarded guarded = guard(pipeline.feed(reply, true), settings, true);
     if (tally) *tally += guarded.tally;
     return std::move(guarded.text);
 }

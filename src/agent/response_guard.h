@@ -24,10 +24,15 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
 namespace mimir {
+
+namespace guard_detail {
+class CleaningPipeline;
+}
 
 enum class GuardRule { Emoticons, Dashes, Exclamations, Length };
 inline constexpr std::array<GuardRule, 4> kGuardRules = {GuardRule::Emoticons, GuardRule::Dashes,
@@ -67,6 +72,9 @@ struct GuardTally {
 class ResponseGuard {
   public:
     explicit ResponseGuard(GuardSettings settings);
+    ~ResponseGuard();
+    ResponseGuard(ResponseGuard&&) noexcept;
+    ResponseGuard& operator=(ResponseGuard&&) noexcept;
 
     // Takes the next piece of the model's text; returns what may be sent now (maybe nothing).
     std::string push(std::string_view text);
@@ -81,7 +89,8 @@ class ResponseGuard {
     std::string advance(bool complete);
 
     GuardSettings settings_;
-    std::string received_;  // everything pushed (the guard re-reads it: replies are short)
+    std::unique_ptr<guard_detail::CleaningPipeline> pipeline_;
+    std::string received_;  // everything pushed
     size_t sent_ = 0;       // bytes of the guarded text returned
     bool stopped_ = false;
     bool finished_ = false;
