@@ -167,7 +167,9 @@ class Cleaner {
             return static_cast<int>(end - at_);
         }
         if (static_cast<unsigned char>(c) >= 0x80) return 0;
-        if (at_ > 0 && !may_precede_emoticon(in_[at_ - 1]) && !after_decoration_) return 0;
+        // After a dash too: the dash pass may turn it into a comma and a space, which a face may follow.
+        const bool after_dash = at_ > 0 && (in_[at_ - 1] == '-' || (at_ >= 3 && dash_at(in_, at_ - 3) == 3));
+        if (at_ > 0 && !may_precede_emoticon(in_[at_ - 1]) && !after_decoration_ && !after_dash) return 0;
         const SpanMatch face = emoticon_at(in_, at_, complete_, /*emoji_or_dash_may_follow=*/true);
         if (face.match == Match::need_more) return -1;
         return face.match == Match::yes ? static_cast<int>(face.length) : 0;
@@ -177,6 +179,11 @@ class Cleaner {
     // at a line's start, the whitespace after it goes.
     void remove_decoration(size_t length) {
         if (!space_.empty()) space_droppable_ = true;
+        // "``\xF0\x9F\x98\x8A``" must not become a code fence, nor "$x$\xF0\x9F\x98\x8A$y$" a display
+        // formula.
+        const std::string& text = out_.text;
+        if (space_.empty() && !text.empty() && (text.back() == '`' || text.back() == '$'))
+            keep_mark_ = text.back();
         if (!line_has_text_) drop_next_space_ = true;
         at_ += length;
         after_decoration_ = true;
@@ -290,6 +297,8 @@ class Cleaner {
         if (space_after_comma_ && space_.empty() && !is_space(next) && (keep_apart_ || !closes_phrase(next)))
             space_ = " ";
         space_after_comma_ = keep_apart_ = false;
+        if (keep_mark_ != 0 && next == keep_mark_ && space_.empty()) space_ = " ";
+        keep_mark_ = 0;
         flush_space();
     }
 
@@ -349,6 +358,7 @@ class Cleaner {
     bool after_decoration_ = false;  // a face or emoji was just removed (a face may follow it directly)
     bool space_after_comma_ = false;
     bool keep_apart_ = false;
+    char keep_mark_ = 0;  // a removed face came between two of these code or formula marks
     bool line_has_text_ = false;
     bool in_prose_word_ = false;
     int prose_words_ = 0;  // as writing.dashes counts them: outside code

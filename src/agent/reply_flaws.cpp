@@ -38,7 +38,7 @@ Match face_may_end(std::string_view text, size_t at, bool complete, bool emoji_o
     if (at >= text.size()) return complete ? Match::yes : Match::need_more;
     if (is_pattern_space(text[at]) || one_of(text[at], ".,!?\"")) return Match::yes;
     if (!emoji_or_dash_may_follow) return Match::no;
-    if (dash_at(text, at) > 0) return Match::yes;
+    if (dash_at(text, at) > 0 || text[at] == '\v') return Match::yes;  // \v: the guard's words end there too
     if (static_cast<unsigned char>(text[at]) < 0x80) return Match::no;
     size_t length = 0;
     const uint32_t code_point = code_point_at(text, at, &length);

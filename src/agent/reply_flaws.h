@@ -26,7 +26,8 @@ bool is_emoji(uint32_t code_point);
 bool may_precede_emoticon(char c);
 // The face (":)", ";-)", ":P", "<3", "^_^", "xD", ...) starting at `at`, whose predecessor the caller has
 // checked with may_precede_emoticon. With emoji_or_dash_may_follow an emoji or a dash right after the face
-// also ends it (the guard removes the emoji and may turn the dash into a comma).
+// also ends it (the guard removes the emoji and may turn the dash into a comma), and so does a vertical tab
+// (whitespace to the guard's word count, which may cut the reply there).
 SpanMatch emoticon_at(std::string_view text, size_t at, bool complete, bool emoji_or_dash_may_follow = false);
 
 // A dash: hyphen-minus, en dash or em dash (their UTF-8 length at `at`, 0 when none).
