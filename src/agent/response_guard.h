@@ -11,7 +11,9 @@
 // - Length: see GuardSettings::max_words.
 // Code (fenced ``` blocks, inline `code`) and LaTeX ($...$, $$...$$) are copied untouched by the first
 // three rules: a program's "--" or ":)" is not the model's flourish. Inline code and $ formulas end at
-// the line's end when not closed (the guard cannot wait for a closing mark that may never come).
+// the line's end when not closed (the guard cannot wait for a closing mark that may never come); a '$'
+// before a digit is money ("$2.50"), not a formula. eval's checks look at code too, so a reply whose code
+// holds "!!" or ":)" still fails tone checks after the guard. Removing a face adds no full stop.
 // Invalid UTF-8 becomes U+FFFD, so what comes out is always valid UTF-8.
 //
 // Streaming: push() returns at once what can no longer change, and holds back only what may: trailing
