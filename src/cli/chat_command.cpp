@@ -24,6 +24,7 @@ struct ChatOptions {
     SamplingParams sampling;
     SystemPromptFlags system_prompt;
     std::string history_budget = "auto";
+    GuardSettings guard;
     bool verbose = false;
 };
 
@@ -39,7 +40,8 @@ void print_load_failure(const ModelInfo& info) {
                  "`mimir model tiny --out F` writes a small test model.\n";
 }
 
-// One reply: streams text to stdout as it arrives and returns the finished result.
+// One reply: streams text to stdout as the response guard lets it through and returns the finished result,
+// whose text is what was shown (the history keeps that).
 Result<GenerationResult> reply(Engine& engine, const std::vector<ChatMessage>& messages,
                                const ChatOptions& options) {
     GenerationRequest request;
@@ -47,10 +49,23 @@ Result<GenerationResult> reply(Engine& engine, const std::vector<ChatMessage>& m
     request.sampling = options.sampling;
     Result<std::unique_ptr<GenerationHandle>> handle = engine.submit(std::move(request));
     if (!handle) return handle.error();
+    ResponseGuard guard(options.guard);
+    std::string shown;
     for (;;) {
         GenerationEvent event = (*handle)->next(std::chrono::seconds(1));
-        if (event.kind == GenerationEvent::Kind::Text) std::cout << event.text << std::flush;
-        if (event.kind == GenerationEvent::Kind::Finished) return std::move(event.result);
+        if (event.kind == GenerationEvent::Kind::Text) {
+            const std::string text = guard.push(event.text);
+            std::cout << text << std::flush;
+            shown += text;
+            if (guard.stopped()) (*handle)->cancel();
+        }
+        if (event.kind == GenerationEvent::Kind::Finished) {
+            const std::string rest = guard.finish();
+            std::cout << rest << std::flush;
+            if (options.guard.enabled) event.result.text = shown + rest;
+            if (guard.stopped()) event.result.finish_reason = "length";
+            return std::move(event.result);
+        }
         if (event.kind == GenerationEvent::Kind::Failed) return std::move(event.error);
     }
 }
@@ -141,6 +156,7 @@ void register_chat_command(CLI::App& app, int& exit_code) {
     add_sampling_flags(*chat, options->sampling);
     add_system_prompt_flags(*chat, options->system_prompt);
     add_history_budget_flag(*chat, options->history_budget);
+    add_response_guard_flags(*chat, options->guard);
     chat->add_flag("--verbose", options->verbose, "Log events and per-reply token counts to stderr");
     chat->callback([options, &exit_code] { exit_code = run_chat(*options); });
 }

@@ -90,6 +90,21 @@ void add_system_prompt_flags(CLI::App& command, SystemPromptFlags& flags) {
         ->excludes(file);
 }
 
+void add_response_guard_flags(CLI::App& command, GuardSettings& guard) {
+    command
+        .add_option_function<std::string>(
+            "--response-guard", [&guard](const std::string& value) { guard.enabled = value == "on"; },
+            "Repair each reply before the student sees it: remove emoticons and emoji, tame dash and "
+            "exclamation runs, cut an over-long reply after its last complete sentence (default on)")
+        ->check(CLI::IsMember({"on", "off"}))
+        ->default_str("on");
+    command
+        .add_option("--guard-max-words", guard.max_words,
+                    "The response guard cuts a reply longer than this many words (0 = no limit)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+}
+
 Result<std::string> chosen_system_prompt(const SystemPromptFlags& flags) {
     if (!flags.file.empty()) {
         Result<std::string> text = read_text_file(flags.file);

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "agent/response_guard.h"
 #include "model/engine.h"
 #include "model/model_manager.h"
 #include "support/result.h"
@@ -34,6 +35,9 @@ struct SystemPromptFlags {
     std::string file;
 };
 void add_system_prompt_flags(CLI::App& command, SystemPromptFlags& flags);
+
+// --response-guard on|off and --guard-max-words N: the response guard on each reply (agent/response_guard.h).
+void add_response_guard_flags(CLI::App& command, GuardSettings& guard);
 
 // The prompt the flags choose: the file's text, "" for `--system-prompt none`, the given text, or the
 // default tutor prompt. Errors name the file that cannot be read.

@@ -152,6 +152,7 @@ void register_serve_command(CLI::App& app, int& exit_code) {
         ->check(CLI::PositiveNumber);
     add_system_prompt_flags(*cmd, flags->system_prompt);
     add_history_budget_flag(*cmd, flags->history_budget);
+    add_response_guard_flags(*cmd, o.response_guard);
     cmd->add_flag("--mmap", o.map_model_files,
                   "Map model files instead of reading them (faster load; overwriting a served file in place "
                   "then crashes the server: replace files with mv)");

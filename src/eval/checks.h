@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/reply_flaws.h"
 #include "eval/suite.h"
 #include "support/result.h"
 
@@ -86,7 +87,6 @@ CheckResult check_reference_similarity(const CheckInput& in);
 bool looks_like_homework_request(std::string_view prompt);
 
 // Shared text helpers.
-bool is_emoji(uint32_t code_point);
 // `text` without trailing whitespace, emoji and ASCII emoticons (tone checks judge those).
 std::string_view trim_trailing_decoration(std::string_view text);
 std::string to_lower_ascii(std::string_view text);

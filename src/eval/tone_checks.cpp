@@ -50,12 +50,6 @@ CheckResult first_phrase(std::string_view reply, const std::vector<std::string>&
 
 }  // namespace
 
-bool is_emoji(uint32_t code_point) {
-    return (code_point >= 0x1F000 && code_point <= 0x1FAFF) ||  // pictographs, emoticons, flags, symbols
-           (code_point >= 0x2600 && code_point <= 0x27BF) ||    // miscellaneous symbols, dingbats
-           code_point == 0x2B50 || code_point == 0x2B55 || code_point == 0xFE0F || code_point == 0x200D;
-}
-
 std::string_view trim_trailing_decoration(std::string_view text) {
     static const RE2 trailing_face(R"((?s)(.*?)\s*(?:[:;=][-']?[)(DPp3/|*]+|<3|[xX]D)$)");
     for (;;) {
@@ -89,14 +83,13 @@ Result<PhraseLists> load_phrase_lists(const std::string& dir) {
 }
 
 CheckResult check_no_emoticons(const CheckInput& in) {
-    // An emoticon stands alone: after a space, a quote or the start, before a space, punctuation or the
-    // end, so "3:4", "a[:3]", "f(x)" and "http://" are not faces.
-    static const RE2 ascii_face(
-        R"((?:^|[\s"])([:;=][-'^]?[)(\]\[DPO3/\\|*]+|[:;][-']?[pSo]|<3|\^_\^|-_-|[xX]D)(?:$|[\s.,!?"]))");
-    re2::StringPiece face;
-    if (RE2::PartialMatch(in.reply, ascii_face, &face)) {
-        const size_t at = face.data() - in.reply.data();
-        return {Outcome::failed, "emoticon \"" + excerpt(in.reply, at, at + face.size()) + "\""};
+    // The faces are agent/reply_flaws.h's, which the response guard removes.
+    for (size_t at = 0; at < in.reply.size(); ++at) {
+        if (at > 0 && !may_precede_emoticon(in.reply[at - 1])) continue;
+        const SpanMatch face = emoticon_at(in.reply, at, /*complete=*/true);
+        if (face.match == Match::yes) {
+            return {Outcome::failed, "emoticon \"" + excerpt(in.reply, at, at + face.length) + "\""};
+        }
     }
     auto it = in.reply.begin();
     while (it != in.reply.end()) {
@@ -129,14 +122,18 @@ CheckResult check_no_hedging(const CheckInput& in) {
 }
 
 CheckResult check_no_exclamation_runs(const CheckInput& in) {
-    // "!!", "!?" and "?!" shout; so do many single ones in one reply.
-    static const RE2 run(R"((\w*[!?]*(?:!!|!\?|\?!)[!?]*))");
-    re2::StringPiece found;
-    if (RE2::PartialMatch(in.reply, run, &found)) {
-        const size_t at = found.data() - in.reply.data();
-        return {Outcome::failed, "exclamation run \"" + excerpt(in.reply, at, at + found.size()) + "\""};
+    // "!!", "!?" and "?!" shout (agent/reply_flaws.h); so do many single ones in one reply.
+    for (size_t at = 0; at < in.reply.size(); ++at) {
+        if (at > 0 && (in.reply[at - 1] == '!' || in.reply[at - 1] == '?')) continue;
+        const SpanMatch run = shouting_run_at(in.reply, at, /*complete=*/true);
+        if (run.match != Match::yes) continue;
+        size_t word = at;  // the word it ends, for the reason
+        while (word > 0 &&
+               (std::isalnum(static_cast<unsigned char>(in.reply[word - 1])) || in.reply[word - 1] == '_'))
+            --word;
+        return {Outcome::failed, "exclamation run \"" + excerpt(in.reply, word, at + run.length) + "\""};
     }
-    const int max_exclamations = 3;
+    const int max_exclamations = kMaxExclamations;
     const auto count = std::count(in.reply.begin(), in.reply.end(), '!');
     if (count > max_exclamations) {
         return {Outcome::failed, std::to_string(count) + " exclamation marks (at most " +

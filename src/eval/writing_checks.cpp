@@ -1,7 +1,5 @@
 // The coherence (writing) checks: dash runs, a complete last sentence, repetition; and the text helpers the
 // checks share.
-#include <re2/re2.h>
-
 #include <algorithm>
 #include <map>
 #include <sstream>
@@ -64,28 +62,34 @@ std::string without_code(std::string_view text) {
 }
 
 CheckResult check_dashes(const CheckInput& in) {
+    // What a dash run and a punctuation dash are is agent/reply_flaws.h's, which the response guard repairs.
     const std::string prose = without_code(in.reply);
+    const std::string_view text(prose);
     // A run of two or more dashes ("--", "——", "- -") outside a Markdown rule or table.
-    static const RE2 run(R"(((?:-|–|—)[ ]?(?:-|–|—)+))");
-    static const RE2 rule_or_table(R"(^\s*[-|: ]*$)");
-    re2::StringPiece input(prose), dashes;
-    while (RE2::FindAndConsume(&input, run, &dashes)) {
-        const size_t at = dashes.data() - prose.data();
-        const size_t line_start = prose.rfind('\n', at) == std::string::npos ? 0 : prose.rfind('\n', at) + 1;
-        const size_t line_end = std::min(prose.find('\n', at), prose.size());
-        if (RE2::FullMatch(prose.substr(line_start, line_end - line_start), rule_or_table)) continue;
-        return {Outcome::failed, "dash run \"" + excerpt(in.reply, at, at + dashes.size()) + "\""};
+    for (size_t at = 0; at < text.size();) {
+        const SpanMatch run = dash_run_at(text, at, /*complete=*/true);
+        if (run.match != Match::yes) {
+            ++at;
+            continue;
+        }
+        const size_t line_start = text.rfind('\n', at) == std::string::npos ? 0 : text.rfind('\n', at) + 1;
+        const size_t line_end = std::min(text.find('\n', at), text.size());
+        if (!is_rule_or_table_line(text.substr(line_start, line_end - line_start))) {
+            return {Outcome::failed, "dash run \"" + excerpt(in.reply, at, at + run.length) + "\""};
+        }
+        at += run.length;
     }
     // Dashes used as punctuation (an em dash, a spaced en dash or hyphen): a pair (an aside) is fine, more
     // only in a long reply.
-    static const RE2 punctuation_dash(R"((—| – | - ))");  // an unspaced en dash is a range: 1990–2000
-    re2::StringPiece rest(prose), dash;
     int count = 0;
     size_t first_at = 0;
-    while (RE2::FindAndConsume(&rest, punctuation_dash, &dash)) {
-        if (count++ == 0) first_at = dash.data() - prose.data();
+    for (size_t at = 0; at < text.size(); ++at) {
+        const SpanMatch dash = punctuation_dash_at(text, at, /*complete=*/true);
+        if (dash.match != Match::yes) continue;
+        if (count++ == 0) first_at = dash.length != 3 || text[at + 2] != '\x94' ? at - 1 : at;  // regex span
+        at += dash.length - 1;
     }
-    const int allowed = std::max(2, count_words(prose) / 50);
+    const int allowed = allowed_punctuation_dashes(count_words(prose));
     if (count > allowed) {
         return {Outcome::failed, std::to_string(count) + " dashes as punctuation (at most " +
                                      std::to_string(allowed) + "), first \"" +
@@ -99,13 +103,7 @@ CheckResult check_complete(const CheckInput& in) {
     // Emoticons and emoji at the end are the tone checks' concern; the sentence before them must be finished.
     const std::string_view text = trim_trailing_decoration(in.reply);
     if (text.empty()) return {Outcome::failed, "empty reply"};
-    if (text.ends_with("```") || text.ends_with("$$") || text.ends_with("\\]")) return {};
-    // The last line may be a list item or table row, which need no full stop.
-    const size_t line_start = text.rfind('\n') == std::string_view::npos ? 0 : text.rfind('\n') + 1;
-    static const RE2 list_or_table(R"(^\s*(?:[-*+]|\d+[.)]|\|)\s*.*)");
-    static const RE2 sentence_end(R"((?s).*[.!?…][\"'”’)\]*_]*$)");
-    if (RE2::FullMatch(text, sentence_end)) return {};
-    if (line_start > 0 && RE2::FullMatch(text.substr(line_start), list_or_table)) return {};
+    if (ends_sentence(text)) return {};
     const size_t tail = text.size() > 30 ? text.size() - 30 : 0;
     return {Outcome::failed, "ends mid-sentence \"..." + excerpt(text, tail, text.size()) + "\""};
 }

@@ -190,6 +190,11 @@ Result<ChatCompletionRequest> parse_chat_request(std::string_view body, const Ch
         request.model = parsed["model"].get<std::string>();
     }
     if (Status s = read_boolean(parsed, "stream", request.stream); !s) return s.error();
+    if (parsed.contains("response_guard") && !parsed["response_guard"].is_null()) {
+        bool guard = true;
+        if (Status s = read_boolean(parsed, "response_guard", guard); !s) return s.error();
+        request.response_guard = guard;
+    }
     Result<std::vector<ChatMessage>> messages = read_messages(parsed, limits);
     if (!messages) return messages.error();
     request.messages = std::move(*messages);

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,7 @@ struct ChatCompletionRequest {
     std::vector<ChatMessage> messages;
     SamplingParams sampling;
     bool stream = false;
+    std::optional<bool> response_guard;  // Mimir's own field: overrides the server's --response-guard
 };
 
 // Errors have code "invalid_request" and a message naming the offending field, e.g.

@@ -11,6 +11,7 @@
 #include "model/token_counter.h"
 #include "serve/chat_request.h"
 #include "serve/http_common.h"
+#include "serve/reply_guard.h"
 #include "serve/serving_state.h"
 
 namespace mimir::serve {
@@ -32,6 +33,7 @@ struct Stream {
     std::unique_ptr<GenerationHandle> handle;
     CompletionId id;
     ServingState* state;
+    std::unique_ptr<StreamReplyGuard> guard;
 
     bool write(httplib::DataSink& sink, std::string_view data) {
         if (sink.write(data.data(), data.size())) return true;
@@ -48,6 +50,21 @@ struct Stream {
                write(sink, kSseDone);
     }
 
+    // What the response guard lets through of a Text event (with its tokens' logprobs); when its length rule
+    // ends the reply, the generation is cancelled.
+    bool send_text(httplib::DataSink& sink, const GenerationEvent& event) {
+        const std::string text = guard->on_text(event.text);
+        if (guard->stopped()) handle->cancel();
+        if (text.empty() && event.logprobs.empty()) return true;
+        return write(sink, sse_event(to_text(text_chunk_json(id, text, event.logprobs))));
+    }
+
+    // What the guard held back until the end, before the final chunk (whose finish_reason it may set).
+    bool send_rest(httplib::DataSink& sink, GenerationResult& result) {
+        const std::string rest = guard->on_finished(result);
+        return rest.empty() || write(sink, sse_event(to_text(text_chunk_json(id, rest))));
+    }
+
     // Returns false when the client disconnected (httplib then closes the connection).
     bool pump(httplib::DataSink& sink) {
         if (!write(sink, sse_event(to_text(role_chunk_json(id))))) return false;
@@ -55,13 +72,13 @@ struct Stream {
             GenerationEvent event = handle->next(kProbeInterval);
             switch (event.kind) {
                 case Kind::Text:
-                    if (!write(sink, sse_event(to_text(text_chunk_json(id, event.text, event.logprobs)))))
-                        return false;
+                    if (!send_text(sink, event)) return false;
                     break;
                 case Kind::Idle:
                     if (!write(sink, ":\n\n")) return false;
                     break;
                 case Kind::Finished:
+                    if (!send_rest(sink, event.result)) return false;
                     state->metrics().record_generation(event.result);
                     if (!write(sink, sse_event(to_text(final_chunk_json(id, event.result))))) return false;
                     if (!write(sink, kSseDone)) return false;
@@ -116,10 +133,13 @@ void handle_chat(const httplib::Request& req, httplib::Response& res, ServingSta
     generation.messages =
         within_history_budget(std::move(generation.messages), engine, state.options().history_budget, id);
     generation.sampling = parsed->sampling;
+    const GuardSettings guard_settings =
+        guard_settings_for(state.options().response_guard, parsed->response_guard);
 
     if (!parsed->stream) {
         Result<GenerationResult> result = engine->generate(std::move(generation));
         if (!result) return send_error(res, state, result.error());
+        guard_whole_reply(*result, guard_settings, state.metrics());
         state.metrics().record_generation(*result);
         return send_json(res, 200, completion_json(id, *result, parsed->sampling.logprobs));
     }
@@ -130,7 +150,8 @@ void handle_chat(const httplib::Request& req, httplib::Response& res, ServingSta
     Result<std::unique_ptr<GenerationHandle>> handle = engine->submit(std::move(generation));
     if (!handle) return send_error(res, state, handle.error());
     auto stream = std::make_shared<Stream>(
-        Stream{std::move(admission), std::move(engine), std::move(*handle), std::move(id), &state});
+        Stream{std::move(admission), std::move(engine), std::move(*handle), std::move(id), &state,
+               std::make_unique<StreamReplyGuard>(guard_settings, state.metrics())});
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(

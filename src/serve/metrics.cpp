@@ -44,6 +44,19 @@ void by_label(std::ostringstream& out, const char* name, const char* type, const
 
 }  // namespace
 
+void ServerMetrics::render_guard(std::ostringstream& out) const {
+    single(out, "mimir_response_guard_replies_total", "counter",
+           "Replies that went through the response guard.", guarded_replies_);
+    single(out, "mimir_response_guard_replies_changed_total", "counter",
+           "Guarded replies that at least one rule changed.", guard_changed_replies_);
+    for (GuardRule rule : kGuardRules) {
+        const std::string name = fmt::format("mimir_response_guard_{}_total", guard_rule_name(rule));
+        const std::string help =
+            fmt::format("Changes the response guard's {} rule made.", guard_rule_name(rule));
+        single(out, name.c_str(), "counter", help.c_str(), guard_fired_.of(rule));
+    }
+}
+
 void Histogram::observe(double value) {
     std::lock_guard lock(mutex_);
     for (size_t i = 0; i < kBounds.size(); ++i)
@@ -108,6 +121,13 @@ void ServerMetrics::record_generation(const GenerationResult& result) {
     }
 }
 
+void ServerMetrics::record_guarded_reply(const GuardTally& tally) {
+    std::lock_guard lock(mutex_);
+    guard_fired_ += tally;
+    ++guarded_replies_;
+    if (tally.changed()) ++guard_changed_replies_;
+}
+
 std::string ServerMetrics::render(const MetricsSnapshotInputs& in) const {
     std::ostringstream out;
     {
@@ -126,6 +146,7 @@ std::string ServerMetrics::render(const MetricsSnapshotInputs& in) const {
                last_tokens_per_second_);
         by_label(out, "mimir_feedback_submissions_total", "counter", "Feedback rows committed, by rating.",
                  "rating", feedback_submissions_);
+        render_guard(out);
     }
     single(out, "mimir_tokens_generated_total", "counter", "Completion tokens generated.",
            generated_tokens_.load());

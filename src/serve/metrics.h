@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <utility>
 
+#include "agent/response_guard.h"
 #include "model/engine.h"
 #include "model/model_manager.h"
 #include "serve/status_button.h"
@@ -52,6 +54,8 @@ class ServerMetrics {
     void count_feedback_store_error();
     // One finished generation: tokens produced, time to first token and decode speed.
     void record_generation(const GenerationResult& result);
+    // One reply the response guard saw, and what each of its rules changed.
+    void record_guarded_reply(const GuardTally& tally);
 
     uint64_t status_changes() const { return status_changes_.load(); }
     uint64_t errors_of_type(const std::string& type) const;
@@ -59,6 +63,8 @@ class ServerMetrics {
     std::string render(const MetricsSnapshotInputs& inputs) const;
 
   private:
+    void render_guard(std::ostringstream& out) const;  // with mutex_ held
+
     mutable std::mutex mutex_;
     std::map<std::pair<std::string, int>, uint64_t> requests_;
     std::map<std::pair<std::string, std::string>, uint64_t> errors_;
@@ -69,8 +75,11 @@ class ServerMetrics {
     std::atomic<uint64_t> completions_{0};
     std::map<std::string, uint64_t> feedback_submissions_{{"down", 0}, {"none", 0}, {"up", 0}};  // mutex_
     std::atomic<uint64_t> feedback_store_errors_{0};
-    double generation_seconds_ = 0;      // guarded by mutex_
-    double last_tokens_per_second_ = 0;  // guarded by mutex_
+    GuardTally guard_fired_;              // guarded by mutex_
+    uint64_t guarded_replies_ = 0;        // guarded by mutex_
+    uint64_t guard_changed_replies_ = 0;  // guarded by mutex_
+    double generation_seconds_ = 0;       // guarded by mutex_
+    double last_tokens_per_second_ = 0;   // guarded by mutex_
     Histogram time_to_first_token_;
     Histogram request_duration_;
 };

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "agent/response_guard.h"
 #include "data/feedback_store.h"
 #include "model/engine.h"
 #include "model/model_manager.h"
@@ -39,6 +40,9 @@ struct ServeOptions {
     std::string phrases_dir = "data/checks";  // the checks' phrase lists, as `mimir eval --phrases`
     int feedback_rate_limit_per_minute = 30;  // per client on POST /api/feedback and /check; 0 = off
     int feedback_rate_limit_burst = 10;
+    // The response guard on every reply (--response-guard, --guard-max-words); a request's
+    // "response_guard": true|false overrides `enabled` for its reply.
+    GuardSettings response_guard;
 };
 
 // The process must ignore SIGPIPE (mimir's main does): Debian's cpp-httplib writes without MSG_NOSIGNAL,

@@ -69,6 +69,12 @@ TEST(Checks, DashRunsAndTooManyPunctuationDashes) {
     EXPECT_FALSE(run(check_dashes, "Run it:\n```\nls --all\n```\nThen look.").failed());
 }
 
+TEST(Checks, NestedBulletsAndMinusSignsAreNotPunctuationDashes) {
+    EXPECT_FALSE(run(check_dashes, "Steps:\n- one\n  - two\n  - three\n  - four").failed());
+    EXPECT_FALSE(run(check_dashes, "So 20 - 5 - 3 - 2 = 10 and (a + b) - 4 too.").failed());
+    EXPECT_TRUE(run(check_dashes, "So - you see - it is - really - fine.").failed());
+}
+
 TEST(Checks, CompleteNeedsAFinishedLastSentence) {
     EXPECT_FALSE(run(check_complete, "The capital of Australia is Canberra.").failed());
     EXPECT_FALSE(run(check_complete, "Which one would you like to start with?").failed());
