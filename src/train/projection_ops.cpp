@@ -91,12 +91,15 @@ void input_gradient_op(ggml_tensor* dst, int ith, int nth, void* userdata) {
                                        .n_tokens = t_end - t_begin,
                                        .out = result + t_begin * n_in + col0,
                                        .out_stride = n_in,
-                                       .scratch = buffers.scratch()});
+                                       .scratch = buffers.scratch(),
+                                       .input_unchanged = false});
         }
     }
 }
 
-// dst [n_out, n_tokens] = W x: items are (row tile, token range), so each thread owns whole output rows.
+// dst [n_out, n_tokens] = W x: items are (row tile, token range), so each thread owns whole output rows. The
+// column tiles are the outer loop: all of a thread's items then multiply the same inputs in a row, which a
+// BF16 kernel converts once (TileProduct::input_unchanged).
 void projection_op(ggml_tensor* dst, int ith, int nth, void* userdata) {
     const auto& kernel = *static_cast<const kernels::ProjectionKernel*>(userdata);
     const ggml_tensor* w = dst->src[0];
@@ -107,14 +110,17 @@ void projection_op(ggml_tensor* dst, int ith, int nth, void* userdata) {
     const auto* input = static_cast<const float*>(x->data);
     auto* result = static_cast<float*>(dst->data);
 
-    for (int64_t item = ith; item < split.n_items(); item += nth) {
-        const int64_t row0 = split.tile(item) * kTileRows;
-        const int64_t n_rows = std::min(kTileRows, n_out - row0);
-        const int64_t t_begin = split.token_begin(item), t_end = split.token_end(item);
-        for (int64_t t = t_begin; t < t_end; ++t)
-            std::memset(result + t * n_out + row0, 0, n_rows * sizeof(float));
-        for (int64_t col0 = 0; col0 < n_in; col0 += kTileColumns) {
-            const int64_t width = std::min(kTileColumns, n_in - col0);
+    for (int64_t col0 = 0; col0 < n_in; col0 += kTileColumns) {
+        const int64_t width = std::min(kTileColumns, n_in - col0);
+        int64_t previous_begin = -1, previous_end = -1;
+        for (int64_t item = ith; item < split.n_items(); item += nth) {
+            const int64_t row0 = split.tile(item) * kTileRows;
+            const int64_t n_rows = std::min(kTileRows, n_out - row0);
+            const int64_t t_begin = split.token_begin(item), t_end = split.token_end(item);
+            if (col0 == 0) {
+                for (int64_t t = t_begin; t < t_end; ++t)
+                    std::memset(result + t * n_out + row0, 0, n_rows * sizeof(float));
+            }
             dequantize_rows(w, row0, n_rows, col0, width, buffers.tile.data());
             kernel.accumulate_rows({.tile = buffers.tile.data(),
                                     .n_rows = n_rows,
@@ -124,7 +130,10 @@ void projection_op(ggml_tensor* dst, int ith, int nth, void* userdata) {
                                     .n_tokens = t_end - t_begin,
                                     .out = result + t_begin * n_out + row0,
                                     .out_stride = n_out,
-                                    .scratch = buffers.scratch()});
+                                    .scratch = buffers.scratch(),
+                                    .input_unchanged = t_begin == previous_begin && t_end == previous_end});
+            previous_begin = t_begin;
+            previous_end = t_end;
         }
     }
 }

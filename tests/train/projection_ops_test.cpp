@@ -243,6 +243,8 @@ TEST_P(ProjectionKernels, SmallIntegerProductsAreExact) {
         {GGML_TYPE_F16, 1030, 131, 37, 2},
         {GGML_TYPE_F32, 33, 97, 65, 3},
         {GGML_TYPE_F16, 512, 64, 32, 1},
+        // More tokens than a BF16 kernel's cache of converted inputs holds: converted block by block.
+        {GGML_TYPE_F16, 512, 8, 3600, 1},
     };
     std::mt19937 rng(3);
     std::uniform_int_distribution<int> small(-8, 8);

@@ -53,12 +53,13 @@ void multiply_block(const PackedTile& w, const uint32_t* tokens, int64_t j, floa
 }
 
 void multiply(const PackedTile& w, int64_t n_sum, const TileProduct& p) {
-    auto* tokens = static_cast<uint32_t*>(p.scratch) + kScratchBytes / 2 / sizeof(uint32_t);
-    auto* edge = static_cast<float*>(p.scratch) + 3 * kScratchBytes / 4 / sizeof(float);  // 32 x 32
+    // 32 x 32 floats between the packed tile (at most 256 KiB) and the tokens' cache.
+    auto* edge = static_cast<float*>(p.scratch) + (256 << 10) / sizeof(float);
+    TokenPairs pairs(p, n_sum, w, kBlock);
     configure_tiles();
     for (int64_t t = 0; t < p.n_tokens; t += kBlock) {
         const int64_t n = p.n_tokens - t < kBlock ? p.n_tokens - t : kBlock;
-        pack_tokens(p, n_sum, w, t, n, kBlock, tokens);
+        const uint32_t* tokens = pairs.block(t, n);
         for (int64_t j = 0; j < w.n_outputs; j += kBlock) {
             const int64_t m = w.n_outputs - j < kBlock ? w.n_outputs - j : kBlock;
             float* out = p.out + t * p.out_stride + j;

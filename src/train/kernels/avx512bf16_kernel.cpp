@@ -55,11 +55,11 @@ void multiply_block(const PackedTile& w, const uint32_t* tokens, float* const* o
 }
 
 void multiply(const PackedTile& w, int64_t n_sum, const TileProduct& p) {
-    auto* tokens = static_cast<uint32_t*>(p.scratch) + kScratchBytes / 2 / sizeof(uint32_t);
+    TokenPairs pairs(p, n_sum, w, kTokensPerBlock);
     for (int64_t t = 0; t < p.n_tokens; t += kTokensPerBlock) {
         const int64_t left = p.n_tokens - t;
         const int n = static_cast<int>(left < kTokensPerBlock ? left : kTokensPerBlock);
-        pack_tokens(p, n_sum, w, t, n, n, tokens);
+        const uint32_t* tokens = pairs.block(t, n);
         float* out[kTokensPerBlock];
         for (int i = 0; i < n; ++i) out[i] = p.out + (t + i) * p.out_stride;
         switch (n) {

@@ -11,8 +11,9 @@ namespace mimir::kernels {
 // Rows of W dequantized together and columns per tile (a multiple of every ggml block size: 32, 256).
 constexpr int64_t kTileRows = 64;
 constexpr int64_t kTileColumns = 512;
-// Bytes of scratch a kernel may use per call (packed BF16 tile, converted activations, AMX tail tiles).
-constexpr int64_t kScratchBytes = 1 << 20;
+// Bytes of scratch a kernel may use (packed BF16 tile, converted activations, AMX tail tiles); a thread's
+// scratch keeps its contents from one call to the next (see TileProduct::input_unchanged).
+constexpr int64_t kScratchBytes = 4 << 20;
 
 // One tile of W, dequantized to F32 (row-major, n_rows x width, stride width), and a range of tokens.
 // Token t's input starts at in + t * in_stride and its output at out + t * out_stride.
@@ -25,6 +26,9 @@ struct TileProduct {
     float* out;
     int64_t out_stride;
     void* scratch;  // kScratchBytes, 64-byte aligned
+    // The same tokens' inputs (in, in_stride, n_tokens, and the sum's length) as this thread's previous
+    // call: a kernel that converts the inputs (BF16) may reuse what it kept in the scratch.
+    bool input_unchanged;
 };
 
 struct ProjectionKernel {
