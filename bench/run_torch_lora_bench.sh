@@ -35,7 +35,8 @@ for exe in "$mimir" "$build_dir/bench/train_bench" "$build_dir/bench/projection_
 done
 tools="$(sed -n 's/^MIMIR_LLAMA_TOOLS_DIR:PATH=//p' "$build_dir/CMakeCache.txt")"
 [[ -x "$tools/llama-bench" ]] || { echo "$tools/llama-bench not found (scripts/llama.sh builds it)" >&2; exit 1; }
-if ! python3 -c 'import torch' 2>/dev/null; then
+python=/usr/bin/python3  # Debian's, where python3-torch installs (not a pyenv or venv python3 on PATH)
+if ! "$python" -c 'import torch' 2>/dev/null; then
   echo "installing Debian's python3-torch (the PyTorch reference)" >&2
   as_root=(); [[ "$(id -u)" == 0 ]] || as_root=(sudo)
   "${as_root[@]}" apt-get install -y --no-install-recommends python3-torch >/dev/null
@@ -79,7 +80,7 @@ mimir_run f32-none "$f32_path" none
 auto_path="$(value kernels "$work/auto-none.txt")"
 
 # 4. PyTorch.
-/usr/bin/time -v python3 bench/torch_lora_step.py --layers "$layers" --threads "$threads" --seq "$seq" \
+/usr/bin/time -v "$python" bench/torch_lora_step.py --layers "$layers" --threads "$threads" --seq "$seq" \
   --steps "$repetitions" >"$work/torch.txt" 2>"$work/torch.time"
 torch_ts="$(value train_tokens_per_s_best "$work/torch.txt")"
 torch_mb="$(peak_mb "$work/torch.time")"
