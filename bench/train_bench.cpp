@@ -18,6 +18,7 @@
 #include "train/chat_examples.h"
 #include "train/lora.h"
 #include "train/optimizer.h"
+#include "train/projection_kernels.h"
 #include "train/trainer.h"
 #include "train/training_graph.h"
 
@@ -34,6 +35,7 @@ struct BenchOptions {
     int rank = 8;
     std::string recompute = "all";
     int max_sequences = 0;  // 0 = all windows; a Phi-3-mini step takes minutes on 2 cores
+    KernelPath kernels = KernelPath::Auto;
 };
 
 [[noreturn]] void fail(const std::string& message) {
@@ -96,6 +98,9 @@ int run(const BenchOptions& o) {
     if (!recompute_flag) fail(recompute_flag.error().message);
     const int recompute = recompute_flag->layer_count((*model)->shape.n_layer);
     graph.set_recompute_layers(recompute);
+    Result<KernelPath> kernels = resolve_kernel_path(o.kernels);
+    if (!kernels) fail(kernels.error().message);
+    graph.set_kernel_path(*kernels);
     AdamW optimizer(parameters, OptimizerSettings{}, threads);
     const std::vector<TokenSequence> sequences = make_sequences(o, (*model)->shape.n_vocab);
     graph.zero_gradients();
@@ -115,6 +120,7 @@ int run(const BenchOptions& o) {
             total_seconds += seconds;
         }
     }
+    std::printf("kernels=%s\n", kernel_path_name(*kernels).c_str());
     std::printf(
         "mode=%s\nrecompute_layers=%d\nseq=%d\nthreads=%d\nsequences=%zu\ntrain_tokens_per_s_best=%."
         "1f\ntrain_tokens_per_s_mean=%."
@@ -143,6 +149,12 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--max-sequences", o.max_sequences, "Train on at most this many sequences (0 = all)")
         ->capture_default_str();
+    std::vector<std::string> kernel_names;
+    for (const auto& entry : mimir::kernel_paths_by_name()) kernel_names.push_back(entry.first);
+    app.add_option_function<std::string>(
+           "--kernels", [&o](const std::string& name) { o.kernels = mimir::kernel_paths_by_name().at(name); },
+           "Kernel path of the frozen weights' products (as mimir train --kernels; default auto)")
+        ->check(CLI::IsMember(kernel_names));
     CLI11_PARSE(app, argc, argv);
     return mimir::run(o);
 }

@@ -55,6 +55,12 @@ void add_training_flags(CLI::App& command, TrainOptions& o) {
             "for one more layer forward; all: ~1/2 more work, none: fastest, most memory")
         ->check(recompute_validator())
         ->default_str(o.recompute.name());
+    add_enum_option(train, "--kernels", o.kernels, kernel_paths_by_name(),
+                    "Instructions of the frozen weights' products: auto (the best this CPU runs: amx, "
+                    "avx512bf16, avx512, avx2, generic in that order), or force one (an error where it "
+                    "cannot run). amx and avx512bf16 round the products' operands to BF16")
+        ->envname("MIMIR_KERNELS")
+        ->default_str(kernel_path_name(o.kernels));
     train->add_option("--patience", o.patience, "Stop after N epochs without eval improvement (0 = never)")
         ->capture_default_str();
     train->add_flag("--strict", o.strict, "Stop at the first bad row instead of skipping it");

@@ -13,7 +13,7 @@ namespace mimir::cli {
 
 // --batch, --grad-accumulation, --epochs, --lr, --warmup-ratio, --schedule, --weight-decay,
 // --max-grad-norm, --rank, --alpha, --targets, --full, --eval-fraction, --seed, --ctx, --threads,
-// --recompute, --patience, --strict, --merged-type.
+// --recompute, --kernels (or MIMIR_KERNELS), --patience, --strict, --merged-type.
 void add_training_flags(CLI::App& command, TrainOptions& options);
 
 // A flag naming one state of an enum: accepts exactly the names in `names` (listed in --help) and stores

@@ -47,6 +47,7 @@ Status validate(const TrainOptions& o) {
     if (!(o.max_grad_norm >= 0)) return bad_option("--max-grad-norm must be >= 0");
     if (o.n_ctx < 16) return bad_option("--ctx must be at least 16");
     if (o.recompute.layers < 0) return bad_option("--recompute must not be negative");
+    if (Result<KernelPath> kernels = resolve_kernel_path(o.kernels); !kernels) return Status(kernels.error());
     if (o.n_threads < 0 || o.checkpoint_every < 0 || o.patience < 0) {
         return bad_option("--threads, --checkpoint-every and --patience must be >= 0");
     }
@@ -168,6 +169,10 @@ class TrainingRun {
         graph_ = std::make_unique<TrainingGraph>(*model_, adapter_.get(), parameters_, threads);
         graph_->set_recompute_layers(o_.recompute.layer_count(model_->shape.n_layer));
         graph_->set_memory_limit(o_.memory_limit_bytes);
+        const KernelPath kernels = *resolve_kernel_path(o_.kernels);  // checked by validate
+        graph_->set_kernel_path(kernels);
+        spdlog::info("event=kernels path={} requested={} trained_weights_path={}", kernel_path_name(kernels),
+                     kernel_path_name(o_.kernels), kernel_path_name(best_f32_kernel_path()));
         settings_ = OptimizerSettings{.learning_rate = o_.learning_rate,
                                       .weight_decay = o_.weight_decay,
                                       .max_grad_norm = o_.max_grad_norm,

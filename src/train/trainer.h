@@ -13,6 +13,7 @@
 #include "support/result.h"
 #include "train/merge.h"
 #include "train/optimizer.h"
+#include "train/projection_kernels.h"
 #include "train/run_folder.h"
 
 namespace mimir {
@@ -62,6 +63,8 @@ struct TrainOptions {
     int n_ctx = 512;
     int n_threads = 0;  // 0 = all cores
     Recompute recompute;
+    // Kernels of the frozen weights' products (--kernels, MIMIR_KERNELS): Auto = the best this CPU runs.
+    KernelPath kernels = KernelPath::Auto;
     int checkpoint_every = 0;  // optimizer steps; 0 = no checkpoints
     bool resume = false;
     int patience = 0;     // epochs without eval improvement before stopping; 0 = never
@@ -96,7 +99,8 @@ struct TrainSummary {
 
 // Errors name the flag, file or row: "bad_option", "bad_output_dir", data errors ("wrong_columns",
 // "empty_csv", "no_rows", "row_too_long" with --strict, ...), model errors ("not_gguf", ...),
-// "write_failed", "out_of_memory" (a row's training graph does not fit: names --ctx and --recompute).
+// "write_failed", "out_of_memory" (a row's training graph does not fit: names --ctx and --recompute),
+// "kernels_unavailable" (--kernels names a path this CPU or OS cannot run).
 Result<TrainSummary> run_training(const TrainOptions& options);
 
 }  // namespace mimir

@@ -72,8 +72,12 @@ TrainingGraph::TrainingGraph(const BaseModel& model, const LoraAdapter* lora,
         ggml_format_name(g, "grad_acc.%s", ggml_get_name(p));
         gradients_.push_back(g);
     }
-    for (const ggml_tensor* w : model.projection_weights()) projections_.push_back(w);
-    projections_.push_back(model.output);  // the head; token_embd when the file ties them
+    std::vector<ggml_tensor*> projections = model.projection_weights();
+    projections.push_back(model.output);  // the head; token_embd when the file ties them
+    for (const ggml_tensor* w : projections) {
+        const bool trained = std::find(parameters_.begin(), parameters_.end(), w) != parameters_.end();
+        (trained ? trained_projections_ : frozen_projections_).push_back(w);
+    }
     loss_seed_ = ggml_new_tensor_1d(gradient_ctx_.get(), GGML_TYPE_F32, 1);
     ggml_set_f32(loss_seed_, 1.0f);
     zero_gradients();
@@ -134,6 +138,11 @@ ggml_tensor* TrainingGraph::add_head(Built& b, const TokenSequence& sequence, gg
     return b.loss;
 }
 
+void TrainingGraph::use_projections(ggml_context* ctx, ggml_cgraph* graph) const {
+    use_projection_ops(ctx, graph, frozen_projections_, kernel_path_);
+    use_projection_ops(ctx, graph, trained_projections_, best_f32_kernel_path());
+}
+
 void TrainingGraph::finish(Built& b, ggml_tensor* result, bool backward,
                            const std::vector<std::pair<ggml_tensor*, ggml_tensor*>>& extra_accumulators) {
     ggml_context* ctx = b.ctx.get();
@@ -141,7 +150,7 @@ void TrainingGraph::finish(Built& b, ggml_tensor* result, bool backward,
     ggml_set_output(result);
     if (!backward) {
         ggml_build_forward_expand(b.graph, result);
-        use_projection_ops(ctx, b.graph, projections_);
+        use_projections(ctx, b.graph);
         return;
     }
     ggml_set_loss(result);
@@ -160,7 +169,7 @@ void TrainingGraph::finish(Built& b, ggml_tensor* result, bool backward,
         }
     }
     ggml_build_backward_expand(ctx, b.graph, accumulators.data());
-    use_projection_ops(ctx, b.graph, projections_);
+    use_projections(ctx, b.graph);
 }
 
 Status TrainingGraph::allocate(Built& b, size_t n_tokens) {

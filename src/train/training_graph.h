@@ -13,6 +13,7 @@
 #include "support/result.h"
 #include "train/base_model.h"
 #include "train/lora.h"
+#include "train/projection_kernels.h"
 
 namespace mimir {
 
@@ -58,6 +59,10 @@ class TrainingGraph {
     // A graph whose compute buffer would exceed `bytes` fails with "out_of_memory" before it is allocated,
     // as an allocation failure does (0 = no limit, the default): makes that path testable.
     void set_memory_limit(size_t bytes) { memory_limit_bytes_ = bytes; }
+    // The kernels of the frozen weights' products (train/projection_kernels.h), available here (resolve
+    // first). Default: the best F32 path. Weights being trained always use the best F32 path.
+    void set_kernel_path(KernelPath path) { kernel_path_ = path; }
+    KernelPath kernel_path() const { return kernel_path_; }
 
     // Restricts the loss's softmax to the output rows `vocabulary` (token ids, every label among them),
     // plus one term that stands for all the other rows. Those must be zero in the weights and in any
@@ -90,6 +95,7 @@ class TrainingGraph {
     // each (tensor, accumulator) pair receiving that tensor's gradient.
     void finish(Built& b, ggml_tensor* result, bool backward,
                 const std::vector<std::pair<ggml_tensor*, ggml_tensor*>>& extra_accumulators = {});
+    void use_projections(ggml_context* ctx, ggml_cgraph* graph) const;
     Status allocate(Built& built, size_t n_tokens);
     Status compute(Built& built, const TokenSequence& sequence);
     void fill_labels(Built& built, const TokenSequence& sequence, int64_t first) const;
@@ -107,8 +113,10 @@ class TrainingGraph {
     float left_out_log_count_ = 0;
     size_t memory_limit_bytes_ = 0;
     ggml_tensor* loss_seed_ = nullptr;  // d(loss)/d(loss) = 1, the backward pass's starting point
-    // Weights whose products W x and W^T g run through Mimir's own ops (see projection_ops.h).
-    std::vector<const ggml_tensor*> projections_;
+    // Weights whose products W x and W^T g run through Mimir's own ops (see projection_ops.h): frozen ones
+    // with kernel_path_, trained ones (full fine-tuning) with the best F32 path.
+    std::vector<const ggml_tensor*> frozen_projections_, trained_projections_;
+    KernelPath kernel_path_ = best_f32_kernel_path();
     GgmlContextHandle gradient_ctx_;
     GgmlBackendHandle backend_;
     GgmlGallocrHandle allocator_;
