@@ -167,12 +167,25 @@ class Cleaner {
             return static_cast<int>(end - at_);
         }
         if (static_cast<unsigned char>(c) >= 0x80) return 0;
-        // After a dash too: the dash pass may turn it into a comma and a space, which a face may follow.
-        const bool after_dash = at_ > 0 && (in_[at_ - 1] == '-' || (at_ >= 3 && dash_at(in_, at_ - 3) == 3));
-        if (at_ > 0 && !may_precede_emoticon(in_[at_ - 1]) && !after_decoration_ && !after_dash) return 0;
+        if (at_ > 0 && !may_precede_emoticon(in_[at_ - 1]) && !after_decoration_) return 0;
         const SpanMatch face = emoticon_at(in_, at_, complete_, /*emoji_or_dash_may_follow=*/true);
         if (face.match == Match::need_more) return -1;
-        return face.match == Match::yes ? static_cast<int>(face.length) : 0;
+        if (face.match == Match::yes) return static_cast<int>(face.length);
+        return face_before_removed_emoji();
+    }
+
+    // A face that ends where the emoji pass removed something was followed by an emoji
+    // ("<3\xF0\x9F\x98\x8A<3").
+    int face_before_removed_emoji() const {
+        constexpr size_t kLongestFace = 16;
+        for (size_t i = next_earlier_; earlier_ && i < earlier_->size(); ++i) {
+            const size_t end = (*earlier_)[i].second;
+            if (end > at_ + kLongestFace) break;
+            if (end <= at_ + 1) continue;
+            const SpanMatch face = emoticon_at(in_.substr(0, end), at_, /*complete=*/true, true);
+            if (face.match == Match::yes && at_ + face.length == end) return static_cast<int>(face.length);
+        }
+        return 0;
     }
 
     // The whitespace before a face goes with it, unless a word follows ("Great :) job" -> "Great job");
@@ -238,16 +251,21 @@ class Cleaner {
             ++dashes_kept_;
             if (kept != original) event(GuardRule::Dashes);
             plain(kept);
+        } else if (const char before = out_.text.empty() ? '\n' : out_.text.back();
+                   is_space(before) || before == '"') {
+            // Nothing a comma could follow: the dash stays (gone, it would give a face after it a context).
+            if (kept != original) event(GuardRule::Dashes);
+            plain(kept);
         } else {
             event(GuardRule::Dashes);
             space_.clear();
             space_droppable_ = false;
             const std::string& text = out_.text;
-            const bool comma = !text.empty() && !is_space(text.back()) && !closes_phrase(text.back());
+            const bool comma = !closes_phrase(text.back());
             if (comma) write(",");
             space_after_comma_ = true;
             // With no comma, what the dash kept apart stays apart ("?--!" must not become a shouting "?!").
-            keep_apart_ = !comma && !text.empty() && !is_space(text.back());
+            keep_apart_ = !comma;
         }
         at_ += length;
         return true;
@@ -294,8 +312,11 @@ class Cleaner {
     void settle_space(char next) {
         if (space_droppable_ && (next == '\n' || next == '\r' || closes_phrase(next))) space_.clear();
         space_droppable_ = false;
-        if (space_after_comma_ && space_.empty() && !is_space(next) && (keep_apart_ || !closes_phrase(next)))
-            space_ = " ";
+        // A word after the comma gets its space; nothing else does (a space would let a face begin there).
+        const bool word =
+            std::isalnum(static_cast<unsigned char>(next)) || static_cast<unsigned char>(next) >= 0x80;
+        const bool shout = next == '!' || next == '?';
+        if (space_after_comma_ && space_.empty() && (keep_apart_ ? shout : word)) space_ = " ";
         space_after_comma_ = keep_apart_ = false;
         if (keep_mark_ != 0 && next == keep_mark_ && space_.empty()) space_ = " ";
         keep_mark_ = 0;
