@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "agent/tutor_prompter.h"
 #include "data/feedback_store.h"
 #include "model/engine.h"
 #include "model/model_manager.h"
@@ -23,7 +24,11 @@ struct ServeOptions {
     int rate_limit_burst = 20;
     bool trust_forwarded_for = false;  // behind a reverse proxy: rate-limit by its X-Forwarded-For
     int read_timeout_seconds = 10;     // a client slower than this sending its request is dropped
-    std::string system_prompt;         // the tutor prompt put before each conversation
+    // The engine's shared system prompt (its KV is computed once per load): the tutor prompt, or with
+    // snippets the always-present part of it (TutorPrompter::shared_prefix()).
+    std::string system_prompt;
+    // Chooses each conversation's system prompt; null: `system_prompt` alone, for every conversation.
+    std::shared_ptr<const TutorPrompter> tutor_prompter;
     // Map model files (faster load) instead of reading them into memory. Off by default: a served file
     // overwritten in place (cp onto it, a training run writing there) would change or vanish under the
     // running model and kill the process with SIGBUS. Reading also takes less memory where llama.cpp
