@@ -125,7 +125,9 @@ TEST(SnippetLibrary, ShippedSnippetsLoadWithThePhi3Tokenizer) {
     EXPECT_TRUE(library->snippets.front().always);
     for (const Snippet& snippet : library->snippets) {
         EXPECT_GT(snippet.tokens, 0) << snippet.name;
-        if (!snippet.always) EXPECT_FALSE(snippet.labels.empty()) << snippet.name << " can never be chosen";
+        if (!snippet.always) {
+            EXPECT_FALSE(snippet.labels.empty()) << snippet.name << " can never be chosen";
+        }
     }
 }
 
