@@ -8,8 +8,10 @@
 
 #include "agent/history_budget.h"
 #include "agent/tutor_prompt.h"
+#include "agent/tutor_prompter.h"
 #include "cli/commands.h"
 #include "cli/model_flags.h"
+#include "cli/prompt_flags.h"
 #include "model/engine.h"
 #include "model/model_session.h"
 #include "model/token_counter.h"
@@ -25,6 +27,7 @@ struct ChatOptions {
     SystemPromptFlags system_prompt;
     std::string history_budget = "auto";
     GuardSettings guard;
+    TutorPromptFlags tutor_prompt;
     bool verbose = false;
 };
 
@@ -77,11 +80,18 @@ int run_chat(const ChatOptions& options) {
         std::cerr << "mimir chat: " << system_prompt.error().message << "\n";
         return 2;
     }
-    // The tutor prompt is computed while the student types the first question.
-    ModelSession session(
-        ModelPaths::from_environment().overridden_by(options.paths),
-        SessionOptions{
-            .engine = options.engine, .system_prompt = *system_prompt, .prefill_in_background = true});
+    const ModelPaths paths = ModelPaths::from_environment().overridden_by(options.paths);
+    Result<std::shared_ptr<const TutorPrompter>> prompter =
+        tutor_prompter_for(options.tutor_prompt, *system_prompt, system_prompt_given(options.system_prompt),
+                           tokenizer_path_for(paths));
+    if (!prompter) {
+        std::cerr << "mimir chat: " << prompter.error().message << "\n";
+        return 2;
+    }
+    // The tutor prompt (its always-present part) is computed while the student types the first question.
+    ModelSession session(paths, SessionOptions{.engine = options.engine,
+                                               .system_prompt = (*prompter)->shared_prefix(),
+                                               .prefill_in_background = true});
     const OpenedModel opened = session.open();
     const ModelInfo& info = opened.info;
     if (!opened.engine) {
@@ -114,9 +124,10 @@ int run_chat(const ChatOptions& options) {
             messages = std::move(fitted.messages);
             dropped_turns = fitted.dropped_turns;
         }
+        const PromptChoice choice = (*prompter)->choose(messages);
+        if (options.verbose) std::cerr << "(" << describe_choice(choice) << ")\n";
         std::cout << "mimir> " << std::flush;
-        Result<GenerationResult> result =
-            reply(engine, with_tutor_system_prompt(messages, *system_prompt), options);
+        Result<GenerationResult> result = reply(engine, with_prompt_choice(messages, choice), options);
         std::cout << "\n";
         if (!result) {
             std::cerr << "error: " << result.error().code << ": " << result.error().message << "\n";
@@ -157,6 +168,7 @@ void register_chat_command(CLI::App& app, int& exit_code) {
     add_system_prompt_flags(*chat, options->system_prompt);
     add_history_budget_flag(*chat, options->history_budget);
     add_response_guard_flags(*chat, options->guard);
+    add_tutor_prompt_flags(*chat, options->tutor_prompt);
     chat->add_flag("--verbose", options->verbose, "Log events and per-reply token counts to stderr");
     chat->callback([options, &exit_code] { exit_code = run_chat(*options); });
 }

@@ -6,13 +6,14 @@
 
 namespace mimir::cli {
 
-void register_model_commands(CLI::App& app, int& exit_code);   // mimir model tiny|info|load
-void register_chat_command(CLI::App& app, int& exit_code);     // mimir chat
-void register_serve_command(CLI::App& app, int& exit_code);    // mimir serve
-void register_train_commands(CLI::App& app, int& exit_code);   // mimir train, mimir merge
-void register_demo_command(CLI::App& app, int& exit_code);     // mimir demo
-void register_eval_command(CLI::App& app, int& exit_code);     // mimir eval
-void register_promote_command(CLI::App& app, int& exit_code);  // mimir promote
+void register_model_commands(CLI::App& app, int& exit_code);    // mimir model tiny|info|load
+void register_chat_command(CLI::App& app, int& exit_code);      // mimir chat
+void register_serve_command(CLI::App& app, int& exit_code);     // mimir serve
+void register_train_commands(CLI::App& app, int& exit_code);    // mimir train, mimir merge
+void register_demo_command(CLI::App& app, int& exit_code);      // mimir demo
+void register_eval_command(CLI::App& app, int& exit_code);      // mimir eval
+void register_promote_command(CLI::App& app, int& exit_code);   // mimir promote
+void register_prompts_commands(CLI::App& app, int& exit_code);  // mimir prompts train
 
 // mimir dataset validate|stats|split|export
 void register_dataset_commands(CLI::App& app, int& exit_code);

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
     mimir::cli::register_promote_command(app, exit_code);
     mimir::cli::register_dataset_commands(app, exit_code);
     mimir::cli::register_demo_command(app, exit_code);
+    mimir::cli::register_prompts_commands(app, exit_code);
     CLI11_PARSE(app, argc, argv);
     return exit_code;
 }

@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/demo_serving.h"
 #include "cli/model_flags.h"
+#include "cli/prompt_flags.h"
 #include "serve/server.h"
 
 namespace mimir::cli {
@@ -22,6 +23,7 @@ struct ServeFlags {
     ModelPaths paths;
     SystemPromptFlags system_prompt;
     std::string history_budget = "auto";
+    TutorPromptFlags tutor_prompt;
     bool demo = false;
     std::string demo_data = "data/mimir_fine_tuning.csv";
     std::string demo_cache;
@@ -40,10 +42,7 @@ std::string default_data_location() {
 // The phrase lists mimir eval reads by default (data/checks, from the repository root); a server started
 // elsewhere without --phrases (a test's folder) uses the copy in the source tree this binary was built from.
 std::string default_phrases_dir() {
-    std::error_code error;
-    if (std::filesystem::is_directory("data/checks", error)) return "data/checks";
-    const std::string built_from = std::string(MIMIR_SOURCE_DIR) + "/data/checks";
-    return std::filesystem::is_directory(built_from, error) ? built_from : "data/checks";
+    return default_data_path("data/checks");
 }
 
 // With --demo, the tiers nobody named point at the demo build's files.
@@ -61,8 +60,20 @@ int run_serve(ServeFlags flags) {
         spdlog::error("event=serve_failed reason=\"{}\"", prompt.error().message);
         return 2;
     }
-    flags.options.system_prompt = *prompt;
     flags.options.history_budget = chosen_history_budget(flags.history_budget, flags.options.engine);
+    const std::string demo_cache = flags.demo_cache.empty() ? default_demo_cache_dir() : flags.demo_cache;
+    const ModelPaths paths = paths_for(flags, demo_cache);
+    // Snippets and classifier are checked before anything starts: a bad file refuses to serve (or, with
+    // --prompt-fallback, the fixed prompt serves). The engine's shared KV is the always-present part.
+    Result<std::shared_ptr<const TutorPrompter>> prompter = tutor_prompter_for(
+        flags.tutor_prompt, *prompt, system_prompt_given(flags.system_prompt), tokenizer_path_for(paths));
+    if (!prompter) {
+        spdlog::error("event=serve_failed code={} reason=\"{}\"", prompter.error().code,
+                      prompter.error().message);
+        return 2;
+    }
+    flags.options.tutor_prompter = *prompter;
+    flags.options.system_prompt = (*prompter)->shared_prefix();
     if (flags.options.data_location.empty()) flags.options.data_location = default_data_location();
     // Signals go to one waiting thread rather than interrupting whichever thread runs (they stay blocked
     // in every thread the server starts after this).
@@ -72,8 +83,7 @@ int run_serve(ServeFlags flags) {
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-    const std::string demo_cache = flags.demo_cache.empty() ? default_demo_cache_dir() : flags.demo_cache;
-    serve::Server server(paths_for(flags, demo_cache), flags.options);
+    serve::Server server(paths, flags.options);
     if (Status started = server.start(); !started) {
         spdlog::error("event=serve_failed code={} reason=\"{}\"", started.error().code,
                       started.error().message);
@@ -89,11 +99,10 @@ int run_serve(ServeFlags flags) {
     if (flags.demo) {
         // Serves at once ("Loading" with the build's progress), then each model as it is ready.
         server.set_activity("Preparing the demo models from " + flags.demo_data);
-        demo = std::make_unique<DemoWhileServing>(server,
-                                                  DemoOptions{.data_path = flags.demo_data,
-                                                              .cache_dir = demo_cache,
-                                                              .system_prompt = flags.options.system_prompt,
-                                                              .n_threads = flags.demo_threads});
+        demo = std::make_unique<DemoWhileServing>(server, DemoOptions{.data_path = flags.demo_data,
+                                                                      .cache_dir = demo_cache,
+                                                                      .system_prompt = *prompt,  // as trained
+                                                                      .n_threads = flags.demo_threads});
     } else {
         server.reload_models();
     }
@@ -153,6 +162,7 @@ void register_serve_command(CLI::App& app, int& exit_code) {
     add_system_prompt_flags(*cmd, flags->system_prompt);
     add_history_budget_flag(*cmd, flags->history_budget);
     add_response_guard_flags(*cmd, o.response_guard);
+    add_tutor_prompt_flags(*cmd, flags->tutor_prompt);
     cmd->add_flag("--mmap", o.map_model_files,
                   "Map model files instead of reading them (faster load; overwriting a served file in place "
                   "then crashes the server: replace files with mv)");

@@ -195,6 +195,7 @@ Result<ChatCompletionRequest> parse_chat_request(std::string_view body, const Ch
         if (Status s = read_boolean(parsed, "response_guard", guard); !s) return s.error();
         request.response_guard = guard;
     }
+    if (Status s = read_boolean(parsed, "debug", request.debug); !s) return s.error();
     Result<std::vector<ChatMessage>> messages = read_messages(parsed, limits);
     if (!messages) return messages.error();
     request.messages = std::move(*messages);
@@ -211,6 +212,18 @@ CompletionId CompletionId::make(std::string model) {
     auto now = std::chrono::system_clock::now().time_since_epoch();
     return CompletionId{std::move(id), std::chrono::duration_cast<std::chrono::seconds>(now).count(),
                         std::move(model)};
+}
+
+json prompt_debug_json(const PromptChoice& choice) {
+    json scores = json::object();
+    for (const auto& [name, score] : choice.scores) scores[name] = score;
+    return {{"prompt",
+             {{"snippets", choice.snippets},
+              {"scores", scores},
+              {"label", choice.label},
+              {"tokens", choice.tokens},
+              {"fallback", choice.fallback},
+              {"client_prompt", choice.client_prompt}}}};
 }
 
 json usage_json(const GenerationResult& r) {

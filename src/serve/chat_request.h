@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/tutor_prompter.h"
 #include "model/engine.h"
 #include "support/result.h"
 
@@ -32,6 +33,7 @@ struct ChatCompletionRequest {
     SamplingParams sampling;
     bool stream = false;
     std::optional<bool> response_guard;  // Mimir's own field: overrides the server's --response-guard
+    bool debug = false;                  // Mimir's extension: the response carries "mimir": {"prompt": ...}
 };
 
 // Errors have code "invalid_request" and a message naming the offending field, e.g.
@@ -63,6 +65,10 @@ nlohmann::json role_chunk_json(const CompletionId& id);
 nlohmann::json text_chunk_json(const CompletionId& id, std::string_view text,
                                const std::vector<TokenLogprob>& logprobs = {});
 nlohmann::json final_chunk_json(const CompletionId& id, const GenerationResult& result);
+
+// The debug field of a request that asked for it: {"prompt": {"snippets", "scores", "label", "tokens",
+// "fallback", "client_prompt"}}, added to the response (or the last streamed chunk) as "mimir".
+nlohmann::json prompt_debug_json(const PromptChoice& choice);
 
 // {"error":{"code","message","type"}}
 nlohmann::json error_json(std::string_view code, std::string_view message, std::string_view type);

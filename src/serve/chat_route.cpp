@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "agent/history_budget.h"
-#include "agent/tutor_prompt.h"
+#include "agent/tutor_prompter.h"
 #include "model/token_counter.h"
 #include "serve/chat_request.h"
 #include "serve/http_common.h"
@@ -25,6 +25,12 @@ using Kind = GenerationEvent::Kind;
 // while its request waits for a slot or its prompt is computed (a write to a closed socket fails).
 constexpr auto kProbeInterval = 250ms;
 
+// A request with "debug": true gets the prompt choice as "mimir" in its response (or last chunk).
+nlohmann::json with_debug(nlohmann::json response, const nlohmann::json& debug) {
+    if (!debug.is_null()) response["mimir"] = debug;
+    return response;
+}
+
 // One streamed completion, owned by the chunked content provider: when the client goes away the provider
 // is dropped, the handle is destroyed, and destroying it cancels the generation.
 struct Stream {
@@ -34,6 +40,7 @@ struct Stream {
     CompletionId id;
     ServingState* state;
     std::unique_ptr<StreamReplyGuard> guard;
+    nlohmann::json debug;  // added to the last chunk when the request asked for it
 
     bool write(httplib::DataSink& sink, std::string_view data) {
         if (sink.write(data.data(), data.size())) return true;
@@ -80,7 +87,9 @@ struct Stream {
                 case Kind::Finished:
                     if (!send_rest(sink, event.result)) return false;
                     state->metrics().record_generation(event.result);
-                    if (!write(sink, sse_event(to_text(final_chunk_json(id, event.result))))) return false;
+                    if (!write(sink,
+                               sse_event(to_text(with_debug(final_chunk_json(id, event.result), debug)))))
+                        return false;
                     if (!write(sink, kSseDone)) return false;
                     sink.done();
                     return true;
@@ -109,6 +118,14 @@ std::vector<ChatMessage> within_history_budget(std::vector<ChatMessage> messages
     return std::move(fitted.messages);
 }
 
+// The tutor prompt chosen for this conversation (fixed, or snippets for its last turns), logged as one line.
+PromptChoice choose_prompt(const ServingState& state, const std::vector<ChatMessage>& messages,
+                           const CompletionId& id) {
+    PromptChoice choice = state.prompter().choose(messages);
+    spdlog::info("event=prompt_choice id={} {}", id.id, describe_choice(choice));
+    return choice;
+}
+
 void handle_chat(const httplib::Request& req, httplib::Response& res, ServingState& state) {
     if (!state.rate_limiter().allow(client_address(req, state.options().trust_forwarded_for))) {
         res.set_header("Retry-After", std::to_string(state.rate_limiter().retry_after_seconds()));
@@ -127,9 +144,10 @@ void handle_chat(const httplib::Request& req, httplib::Response& res, ServingSta
     if (!admission->admitted())
         return send_error(res, state, Error{"server_busy", "the server is at capacity; retry shortly"});
     CompletionId id = CompletionId::make(state.model_name());
+    const PromptChoice choice = choose_prompt(state, parsed->messages, id);
+    const nlohmann::json debug = parsed->debug ? prompt_debug_json(choice) : nlohmann::json();
     GenerationRequest generation;
-    generation.messages =
-        with_tutor_system_prompt(std::move(parsed->messages), state.options().system_prompt);
+    generation.messages = with_prompt_choice(std::move(parsed->messages), choice);
     generation.messages =
         within_history_budget(std::move(generation.messages), engine, state.options().history_budget, id);
     generation.sampling = parsed->sampling;
@@ -141,7 +159,8 @@ void handle_chat(const httplib::Request& req, httplib::Response& res, ServingSta
         if (!result) return send_error(res, state, result.error());
         guard_whole_reply(*result, guard_settings, state.metrics());
         state.metrics().record_generation(*result);
-        return send_json(res, 200, completion_json(id, *result, parsed->sampling.logprobs));
+        return send_json(res, 200,
+                         with_debug(completion_json(id, *result, parsed->sampling.logprobs), debug));
     }
 
     // Refusals (busy, context exceeded, ...) come back before anything is queued, as a proper HTTP status.
@@ -151,7 +170,7 @@ void handle_chat(const httplib::Request& req, httplib::Response& res, ServingSta
     if (!handle) return send_error(res, state, handle.error());
     auto stream = std::make_shared<Stream>(
         Stream{std::move(admission), std::move(engine), std::move(*handle), std::move(id), &state,
-               std::make_unique<StreamReplyGuard>(guard_settings, state.metrics())});
+               std::make_unique<StreamReplyGuard>(guard_settings, state.metrics()), debug});
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(

@@ -186,6 +186,9 @@ std::string ServerMetrics::render(const MetricsSnapshotInputs& in) const {
     for (ButtonState state : {ButtonState::Success, ButtonState::Warning, ButtonState::Error})
         out << "mimir_model_state{state=\"" << button_state_name(state) << "\"} "
             << (in.state == state ? 1 : 0) << '\n';
+    single(out, "mimir_prompt_fallback", "gauge",
+           "1 when the fixed tutor prompt serves because the prompt snippets failed to load.",
+           in.prompt_fallback ? 1 : 0);
     single(out, "mimir_resident_memory_bytes", "gauge", "Resident set size of the server process.",
            in.resident_memory_bytes);
     return out.str();

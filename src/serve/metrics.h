@@ -39,7 +39,8 @@ struct MetricsSnapshotInputs {
     LoadCounters loads;
     ButtonState state = ButtonState::Warning;
     uint64_t resident_memory_bytes = 0;
-    int in_flight = 0;  // chat requests admitted and not finished
+    int in_flight = 0;             // chat requests admitted and not finished
+    bool prompt_fallback = false;  // the fixed prompt serves because the snippets failed to load
 };
 
 class ServerMetrics {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "agent/response_guard.h"
+#include "agent/tutor_prompter.h"
 #include "data/feedback_store.h"
 #include "model/engine.h"
 #include "model/model_manager.h"
@@ -24,10 +25,14 @@ struct ServeOptions {
     int rate_limit_burst = 20;
     bool trust_forwarded_for = false;  // behind a reverse proxy: rate-limit by its X-Forwarded-For
     int read_timeout_seconds = 10;     // a client slower than this sending its request is dropped
-    std::string system_prompt;         // the tutor prompt put before each conversation
     // Tokens of conversation history a request keeps (agent/history_budget.h), fitted before the engine
     // sees it; 0 = off (the engine alone drops turns that do not fit the context).
     int history_budget = 0;
+    // The engine's shared system prompt (its KV is computed once per load): the tutor prompt, or with
+    // snippets the always-present part of it (TutorPrompter::shared_prefix()).
+    std::string system_prompt;
+    // Chooses each conversation's system prompt; null: `system_prompt` alone, for every conversation.
+    std::shared_ptr<const TutorPrompter> tutor_prompter;
     // Map model files (faster load) instead of reading them into memory. Off by default: a served file
     // overwritten in place (cp onto it, a training run writing there) would change or vanish under the
     // running model and kill the process with SIGBUS. Reading also takes less memory where llama.cpp

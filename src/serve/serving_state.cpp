@@ -24,6 +24,9 @@ SessionOptions session_options_for(const ServeOptions& options) {
 
 ServingState::ServingState(ModelPaths paths, ServeOptions options)
     : options_(std::move(options)),
+      prompter_(options_.tutor_prompter
+                    ? options_.tutor_prompter
+                    : std::make_shared<const TutorPrompter>(TutorPrompter::fixed(options_.system_prompt))),
       session_(std::move(paths), session_options_for(options_)),
       rate_limiter_(options_.rate_limit_per_minute, options_.rate_limit_burst),
       feedback_(options_) {
@@ -113,6 +116,7 @@ std::string ServingState::metrics_text() const {
     inputs.state = button().state;
     inputs.resident_memory_bytes = resident_memory_bytes();
     inputs.in_flight = in_flight_.load();
+    inputs.prompt_fallback = prompter_->is_fallback();
     return metrics_.render(inputs);
 }
 

@@ -61,12 +61,14 @@ class ServingState {
     ServerMetrics& metrics() { return metrics_; }
     RateLimiter& rate_limiter() { return rate_limiter_; }
     FeedbackService& feedback() { return feedback_; }
+    const TutorPrompter& prompter() const { return *prompter_; }
     std::atomic<int>& in_flight() { return in_flight_; }
 
   private:
     void publish(std::shared_ptr<Engine> engine, ModelInfo info);
 
     ServeOptions options_;
+    std::shared_ptr<const TutorPrompter> prompter_;
     ModelSession session_;
     ServerMetrics metrics_;
     RateLimiter rate_limiter_;
