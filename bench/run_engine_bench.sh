@@ -4,8 +4,9 @@
 # and `mimir serve` against `llama-server -np 4` over HTTP (chat_server_bench, the same client for both).
 # Run by hand (never in CI), under `flock /tmp/mimir-bench.lock` on a shared machine; machines are noisy,
 # so compare ratios, not absolute numbers.
-# The tutor prompt built from snippets is measured against the fixed one with the stand-in snippets in
-# bench/prompts/ unless --prompt-prefix FILE and --snippet FILE (each repeatable) name others.
+# The tutor prompt built from snippets is measured against the fixed one with the shipped snippets in
+# data/prompts/ (identity_tone.txt the always-present prefix, the others chosen) unless --prompt-prefix FILE
+# and --snippet FILE (each repeatable) name others.
 # Usage: bench/run_engine_bench.sh MODEL.gguf [--threads N] [--ctx N] [--repetitions N] [--build-dir DIR]
 #        [--prompt-prefix FILE]... [--snippet FILE]...
 set -euo pipefail
@@ -27,10 +28,10 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ -f "$model" ]] || { echo "no model file $model" >&2; exit 1; }
-[[ ${#prompt_flags[@]} -gt 0 ]] || prompt_flags=(--prompt-prefix bench/prompts/prefix.txt)
+[[ ${#prompt_flags[@]} -gt 0 ]] || prompt_flags=(--prompt-prefix data/prompts/identity_tone.txt)
 if [[ ${#snippet_flags[@]} -eq 0 ]]; then
-  for snippet in math writing test_prep coding emotional_support off_topic integrity; do
-    snippet_flags+=(--snippet "bench/prompts/$snippet.txt")
+  for snippet in data/prompts/*.txt; do
+    [[ "$snippet" == data/prompts/identity_tone.txt ]] || snippet_flags+=(--snippet "$snippet")
   done
 fi
 engine_bench="$build_dir/bench/engine_bench"

@@ -2,16 +2,20 @@
 // the checks against the fine-tuning CSV's human labels.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <iostream>
 #include <memory>
 
+#include "agent/response_guard.h"
 #include "cli/commands.h"
 #include "cli/model_flags.h"
+#include "cli/prompt_flags.h"
 #include "eval/agreement.h"
 #include "eval/model_reply_source.h"
 #include "eval/progress.h"
+#include "eval/reply_variants.h"
 #include "eval/report.h"
 #include "eval/runner.h"
 #include "model/sampling_limits.h"
@@ -40,7 +44,14 @@ struct EvalFlags {
     ModelPaths models;
     EngineOptions engine{.n_parallel = 1};
     SystemPromptFlags system_prompt;
+    // Each tier asked in these ways, side by side: "fixed" (the tier's fixed tutor prompt, raw replies),
+    // "snippets" (the prompt snippets chosen per case), "+guarded" after either (the response guard applied).
+    std::vector<std::string> variants{"fixed"};
+    TutorPromptFlags snippets;  // the snippet files and classifier of the "snippets" variants
+    GuardSettings guard;        // the guard of the "+guarded" variants
 };
+
+const std::vector<std::string> kVariants = {"fixed", "fixed+guarded", "snippets", "snippets+guarded"};
 
 std::atomic<bool> g_stop_requested{false};
 
@@ -110,6 +121,46 @@ Result<std::vector<std::unique_ptr<eval::ReplySource>>> make_tiers(const EvalFla
     return tiers;
 }
 
+// A tier per (tier, variant); the variants of one tier share its generations. `owned` keeps them alive.
+Result<std::vector<std::unique_ptr<eval::ReplySource>>> with_variants(
+    const EvalFlags& flags, std::vector<std::unique_ptr<eval::ReplySource>> tiers,
+    std::vector<std::shared_ptr<eval::ReplySource>>& owned) {
+    if (flags.variants == std::vector<std::string>{"fixed"}) return tiers;
+    std::shared_ptr<const TutorPrompter> prompter;
+    if (std::any_of(flags.variants.begin(), flags.variants.end(),
+                    [](const std::string& v) { return v.rfind("snippets", 0) == 0; })) {
+        const ModelPaths files = ModelPaths::from_environment().overridden_by(flags.models);
+        TutorPromptFlags snippets = flags.snippets;
+        snippets.mode = "snippets";
+        auto made = tutor_prompter_for(snippets, "", false, tokenizer_path_for(files));
+        if (!made) return made.error();
+        prompter = *made;
+    }
+    std::vector<std::unique_ptr<eval::ReplySource>> variants;
+    for (auto& tier : tiers) {
+        owned.push_back(std::move(tier));
+        auto shared = std::make_shared<eval::SharedReplies>(*owned.back());
+        for (const std::string& name : flags.variants) {
+            eval::ReplyVariant variant;
+            const bool guarded = name.find("+guarded") != std::string::npos;
+            if (name.rfind("snippets", 0) == 0) {
+                variant.label = "snippets";
+                variant.prepare = [prompter](const std::vector<ChatMessage>& conversation) {
+                    return with_prompt_choice(conversation, prompter->choose(conversation));
+                };
+            }
+            if (guarded) {
+                variant.label += variant.label.empty() ? "guarded" : " guarded";
+                variant.rewrite = [guard = flags.guard](const std::string& reply) {
+                    return guard_reply(reply, guard);
+                };
+            }
+            variants.push_back(std::make_unique<eval::VariantReplySource>(shared, std::move(variant)));
+        }
+    }
+    return variants;
+}
+
 int run_eval_command(const EvalFlags& flags) {
     auto phrases = eval::load_phrase_lists(flags.phrases);
     if (!phrases) return fail(phrases.error());
@@ -119,7 +170,10 @@ int run_eval_command(const EvalFlags& flags) {
     auto suite = flags.suite_from_csv.empty() ? eval::read_suite(flags.suite)
                                               : eval::suite_from_csv(flags.suite_from_csv);
     if (!suite) return fail(suite.error());
-    auto tiers = make_tiers(flags);
+    std::vector<std::shared_ptr<eval::ReplySource>> owned_tiers;
+    auto made = make_tiers(flags);
+    if (!made) return fail(made.error());
+    auto tiers = with_variants(flags, std::move(*made), owned_tiers);
     if (!tiers) return fail(tiers.error());
     std::vector<eval::ReplySource*> sources;
     for (auto& tier : *tiers) sources.push_back(tier.get());
@@ -192,6 +246,21 @@ void register_eval_command(CLI::App& app, int& exit_code) {
     add_model_path_flags(*cmd, flags->models);
     add_engine_flags(*cmd, flags->engine, false);
     add_system_prompt_flags(*cmd, flags->system_prompt);
+    cmd->add_option("--variants", flags->variants,
+                    "Ask each tier these ways, side by side: fixed (its tutor prompt, raw replies), snippets "
+                    "(prompt snippets chosen per case), and either with +guarded (the response guard on)")
+        ->delimiter(',')
+        ->check(CLI::IsMember(kVariants))
+        ->capture_default_str();
+    cmd->add_option("--prompts", flags->snippets.prompts_dir, "Snippet folder of the snippets variants");
+    cmd->add_option("--snippet-classifier", flags->snippets.classifier_file,
+                    "Classifier of the snippets variants (default: trained from --prompt-labels)");
+    cmd->add_option("--prompt-labels", flags->snippets.labels_file, "Labelled prompts to train it from");
+    cmd->add_option("--prompt-budget", flags->snippets.prompt_budget, "Tokens the system prompt may take")
+        ->capture_default_str();
+    cmd->add_option("--guard-max-words", flags->guard.max_words,
+                    "The guarded variants cut a longer reply after its last complete sentence (0 = no limit)")
+        ->capture_default_str();
     cmd->callback([flags, &exit_code] { exit_code = run_eval_command(*flags); });
 }
 

@@ -44,8 +44,8 @@ void add_tutor_prompt_flags(CLI::App& command, TutorPromptFlags& flags) {
     command
         .add_option("--tutor-prompt", flags.mode,
                     "fixed: one system prompt for every conversation; snippets: data/prompts' snippets "
-                    "chosen per conversation by a classifier (default: snippets, fixed when --system-prompt "
-                    "or --system-prompt-file is given)")
+                    "chosen per conversation by a classifier (default: fixed, the prompt models are trained "
+                    "with; mimir eval --variants measures both)")
         ->check(CLI::IsMember({"fixed", "snippets"}));
     command.add_option(
         "--prompts", flags.prompts_dir,
@@ -93,7 +93,9 @@ Result<std::shared_ptr<const TutorPrompter>> tutor_prompter_for(const TutorPromp
         return Error{"invalid_flags",
                      "--tutor-prompt snippets builds the system prompt itself: give it without "
                      "--system-prompt / --system-prompt-file, or use --tutor-prompt fixed"};
-    const bool snippets = flags.mode == "snippets" || (flags.mode.empty() && !system_prompt_given);
+    // Snippets only when asked for: a model serves best with the prompt it was trained with (the fixed one
+    // for the demo models and `mimir train`'s default), which mimir eval's fixed vs snippets variants show.
+    const bool snippets = flags.mode == "snippets";
     Result<TokenCounter> count_tokens = vocabulary_token_counter(tokenizer_path);
     if (!snippets) {
         return Shared(std::make_shared<const TutorPrompter>(

@@ -16,7 +16,7 @@
 namespace mimir::cli {
 
 struct TutorPromptFlags {
-    std::string mode;             // "fixed" or "snippets"; "" = snippets unless a system prompt is given
+    std::string mode;             // "fixed" or "snippets"; "" = fixed
     std::string prompts_dir;      // "" = data/prompts (see default_data_path)
     std::string classifier_file;  // "" = train one at start from labels_file
     std::string labels_file;      // "" = data/prompt_labels.csv

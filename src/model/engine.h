@@ -128,8 +128,9 @@ struct EngineOptions {
     // (least recently used replaced first), so that a new conversation whose system prompt (its snippet
     // combination) was seen recently computes only its own turns. Their KV holds context cells the slots'
     // copies no longer hold, and is given up first when the context fills. Unused with one slot (its own
-    // cache keeps the last prompt). [0, 64].
-    int n_recent_system_prompts = 8;
+    // cache keeps the last prompt). [0, 64]. More than data/prompts' single snippets: students cycling
+    // through one more combination than are kept would miss every time (least recently used).
+    int n_recent_system_prompts = 16;
 };
 
 struct EngineStats {

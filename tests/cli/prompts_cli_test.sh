@@ -45,13 +45,13 @@ ok "bad labels files exit 2 naming the file and line"
 cp -r "$source/data/prompts" "$work/prompts"
 rm "$work/prompts/math_steps.txt"
 set +e
-"$mimir" serve --port 0 --data "$work/f.db" --prompts "$work/prompts" >"$work/serve1.log" 2>&1; rc=$?
+"$mimir" serve --tutor-prompt snippets --port 0 --data "$work/f.db" --prompts "$work/prompts" >"$work/serve1.log" 2>&1; rc=$?
 set -e
 [[ $rc -eq 2 ]] || fail "serve with a missing snippet exited $rc, not 2"
 grep -q "math_steps.txt" "$work/serve1.log" || fail "serve's error does not name the snippet: $(cat "$work/serve1.log")"
 echo '{"format": "mimir-snippet-classifier", "version": 1, "labels": [' >"$work/corrupt.json"
 set +e
-"$mimir" serve --port 0 --data "$work/f.db" --snippet-classifier "$work/corrupt.json" >"$work/serve2.log" 2>&1; rc=$?
+"$mimir" serve --tutor-prompt snippets --port 0 --data "$work/f.db" --snippet-classifier "$work/corrupt.json" >"$work/serve2.log" 2>&1; rc=$?
 set -e
 [[ $rc -eq 2 ]] || fail "serve with a corrupt classifier exited $rc, not 2"
 grep -q "corrupt.json" "$work/serve2.log" || fail "serve's error does not name the classifier"
@@ -59,7 +59,7 @@ ok "serve refuses to start on a missing snippet or a corrupt classifier"
 
 # With --prompt-fallback it serves the fixed prompt, warns, and exposes the metric.
 port=$((30000 + RANDOM % 20000))
-"$mimir" serve --port "$port" --data "$work/f.db" --snippet-classifier "$work/corrupt.json" --prompt-fallback \
+"$mimir" serve --tutor-prompt snippets --port "$port" --data "$work/f.db" --snippet-classifier "$work/corrupt.json" --prompt-fallback \
   >"$work/serve3.log" 2>&1 &
 server=$!
 metrics=""
