@@ -9,26 +9,7 @@
 #include <string_view>
 
 #include "agent/response_guard.h"
-
-namespace {
-
-bool valid_utf8(std::string_view text) {
-    for (size_t i = 0; i < text.size();) {
-        const auto lead = static_cast<unsigned char>(text[i]);
-        const size_t n = lead < 0x80         ? 1
-                         : (lead >> 5) == 6  ? 2
-                         : (lead >> 4) == 14 ? 3
-                         : (lead >> 3) == 30 ? 4
-                                             : 0;
-        if (n == 0 || i + n > text.size()) return false;
-        for (size_t k = 1; k < n; ++k)
-            if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;
-        i += n;
-    }
-    return true;
-}
-
-}  // namespace
+#include "model/utf8_stream.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size < 2) return 0;
@@ -47,6 +28,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         streamed += guard.push(text.substr(at, piece));
     streamed += guard.finish();
     if (streamed != whole) __builtin_trap();
-    if (!valid_utf8(whole)) __builtin_trap();
+    if (!mimir::is_valid_utf8(whole)) __builtin_trap();
     return 0;
 }

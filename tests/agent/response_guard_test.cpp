@@ -8,6 +8,7 @@
 
 #include "agent/reply_flaws.h"
 #include "data/fine_tuning_data.h"
+#include "model/utf8_stream.h"
 
 namespace mimir {
 namespace {
@@ -122,22 +123,6 @@ std::vector<std::string> all_texts() {
         texts.push_back(text);
     }
     return texts;
-}
-
-bool valid_utf8(std::string_view text) {
-    for (size_t i = 0; i < text.size();) {
-        const auto lead = static_cast<unsigned char>(text[i]);
-        const size_t n = lead < 0x80         ? 1
-                         : (lead >> 5) == 6  ? 2
-                         : (lead >> 4) == 14 ? 3
-                         : (lead >> 3) == 30 ? 4
-                                             : 0;
-        if (n == 0 || i + n > text.size()) return false;
-        for (size_t k = 1; k < n; ++k)
-            if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;
-        i += n;
-    }
-    return true;
 }
 
 GuardSettings short_limit() {
@@ -276,7 +261,7 @@ TEST(ResponseGuard, OutputIsValidUtf8AndIdempotent) {
     for (const GuardSettings& settings : {kDefaults, short_limit()}) {
         for (const std::string& text : all_texts()) {
             const std::string once = guard_reply(text, settings);
-            EXPECT_TRUE(valid_utf8(once)) << text;
+            EXPECT_TRUE(is_valid_utf8(once)) << text;
             EXPECT_EQ(guard_reply(once, settings), once) << text;
         }
     }
