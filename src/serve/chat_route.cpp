@@ -155,9 +155,9 @@ void handle_chat(const httplib::Request& req, httplib::Response& res, ServingSta
         guard_settings_for(state.options().response_guard, parsed->response_guard);
 
     if (!parsed->stream) {
-        Result<GenerationResult> result = engine->generate(std::move(generation));
+        Result<GenerationResult> result =
+            generate_guarded(*engine, std::move(generation), guard_settings, state.metrics());
         if (!result) return send_error(res, state, result.error());
-        guard_whole_reply(*result, guard_settings, state.metrics());
         state.metrics().record_generation(*result);
         return send_json(res, 200,
                          with_debug(completion_json(id, *result, parsed->sampling.logprobs), debug));

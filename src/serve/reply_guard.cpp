@@ -8,12 +8,29 @@ GuardSettings guard_settings_for(const GuardSettings& server, std::optional<bool
     return settings;
 }
 
-void guard_whole_reply(GenerationResult& result, const GuardSettings& settings, ServerMetrics& metrics) {
-    if (!settings.enabled) return;
-    GuardTally tally;
-    result.text = guard_reply(result.text, settings, &tally);
-    if (tally.of(GuardRule::Length) > 0) result.finish_reason = "length";
-    metrics.record_guarded_reply(tally);
+Result<GenerationResult> generate_guarded(Engine& engine, GenerationRequest request,
+                                          const GuardSettings& settings, ServerMetrics& metrics) {
+    if (!settings.enabled) return engine.generate(std::move(request));
+    Result<std::unique_ptr<GenerationHandle>> handle = engine.submit(std::move(request));
+    if (!handle) return handle.error();
+    StreamReplyGuard guard(settings, metrics);
+    for (;;) {
+        GenerationEvent event = (*handle)->next(std::chrono::hours(1));
+        switch (event.kind) {
+            case GenerationEvent::Kind::Text:
+                if (guard.stopped()) break;
+                guard.on_text(event.text);
+                if (guard.stopped()) (*handle)->cancel();
+                break;
+            case GenerationEvent::Kind::Finished:
+                guard.on_finished(event.result);
+                return std::move(event.result);
+            case GenerationEvent::Kind::Failed:
+                return std::move(event.error);
+            case GenerationEvent::Kind::Idle:
+                break;
+        }
+    }
 }
 
 StreamReplyGuard::StreamReplyGuard(GuardSettings settings, ServerMetrics& metrics)

@@ -1,6 +1,7 @@
-// The response guard (agent/response_guard.h) as the chat route applies it to one reply: whole for a
-// non-streamed reply, piece by piece for a stream, counting what it did in /metrics. A cut by the length
-// rule ends the reply with finish_reason "length" (a stream's caller cancels the generation then).
+// The response guard (agent/response_guard.h) as the chat route applies it to one reply, piece by piece as
+// the text comes, counting what it did in /metrics. A cut by the length rule ends the reply with
+// finish_reason "length" and cancels the generation, streamed or not: a cut reply costs no more tokens
+// than it shows.
 // Logprobs, when asked for, describe the model's raw tokens, not the guarded text (docs/api.md).
 #pragma once
 
@@ -17,8 +18,10 @@ namespace mimir::serve {
 // The server's settings, switched on or off by the request's "response_guard" when it has one.
 GuardSettings guard_settings_for(const GuardSettings& server, std::optional<bool> requested);
 
-// A non-streamed reply: result.text guarded (finish_reason "length" when cut); counted when the guard is on.
-void guard_whole_reply(GenerationResult& result, const GuardSettings& settings, ServerMetrics& metrics);
+// A non-streamed reply generated under the guard: result.text is the guarded text (finish_reason "length"
+// after a cut); counted when the guard is on. Errors: Engine::generate's.
+Result<GenerationResult> generate_guarded(Engine& engine, GenerationRequest request,
+                                          const GuardSettings& settings, ServerMetrics& metrics);
 
 // A streamed reply.
 class StreamReplyGuard {

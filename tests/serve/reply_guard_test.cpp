@@ -1,6 +1,7 @@
 // The response guard in the chat route: scripted event sequences through StreamReplyGuard (deterministic),
 // and the server end to end with a tiny model, whose raw reply is arbitrary text, so what the guard makes
-// of it is compared with guard_reply on the same reply fetched with the guard off.
+// of it is compared with guard_reply on the same reply fetched with the guard off; a cut reply, streamed
+// or not, stops the generation.
 #include "serve/reply_guard.h"
 
 #include <gtest/gtest.h>
@@ -70,14 +71,6 @@ TEST(StreamReplyGuard, RequestOverridesTheServerSetting) {
     EXPECT_FALSE(guard_settings_for(GuardSettings{}, false).enabled);
     EXPECT_TRUE(guard_settings_for(GuardSettings{}, std::nullopt).enabled);
     EXPECT_EQ(guard_settings_for(kShort, true).max_words, 8);
-
-    ServerMetrics metrics;
-    GenerationResult result{.text = "Sure :) one two three four five six seven eight nine.",
-                            .finish_reason = "stop"};
-    guard_whole_reply(result, kShort, metrics);
-    EXPECT_EQ(result.text, "Sure one two three four five six seven");
-    EXPECT_EQ(result.finish_reason, "length");
-    EXPECT_EQ(metric_value(metrics_text(metrics), "mimir_response_guard_emoticons_total"), 1);
 }
 
 TEST(StreamReplyGuard, RequestFieldMustBeABoolean) {
@@ -115,12 +108,14 @@ TEST(ServerResponseGuard, StreamedAndWholeRepliesAreGuardedUnlessTheRequestSaysN
     ServeOptions options = test_options();
     options.response_guard = kShort;
     TestServer server({files.fine_tuned, files.adapter, files.base}, options);
-    auto ask = [&](bool stream, std::optional<bool> guard, std::string* finish_reason) {
-        json request = json::parse(chat_body("Explain fractions.", 48, stream));
+    int usage_of_last_whole_reply = 0;
+    auto ask = [&](bool stream, std::optional<bool> guard, std::string* finish_reason, int max_tokens = 48) {
+        json request = json::parse(chat_body("Explain fractions.", max_tokens, stream));
         request["ignore_eos"] = true;
         if (guard) request["response_guard"] = *guard;
         auto res = server.client()->Post("/v1/chat/completions", request.dump(), "application/json");
         EXPECT_TRUE(res && res->status == 200) << (res ? res->body : "no response");
+        if (res && !stream) usage_of_last_whole_reply = json::parse(res->body)["usage"]["completion_tokens"];
         return res ? content_of(res->body, stream, finish_reason) : std::string();
     };
     std::string raw_finish, finish;
@@ -132,16 +127,22 @@ TEST(ServerResponseGuard, StreamedAndWholeRepliesAreGuardedUnlessTheRequestSaysN
 
     EXPECT_EQ(ask(false, std::nullopt, &finish), expected);
     EXPECT_EQ(finish, expected_finish);
+    ASSERT_GT(tally.of(GuardRule::Length), 0) << "the raw reply should run past 8 words: " << raw;
+    // A cut whole reply stops generating at the cut, as a stream does (it used to run on to max_tokens):
+    // with room for 300 tokens it still ends within the 48 that held the cut, even if this reader is late.
+    EXPECT_EQ(ask(false, std::nullopt, &finish, 300), expected);
+    EXPECT_EQ(finish, "length");
+    EXPECT_LT(usage_of_last_whole_reply, 300);
     EXPECT_EQ(ask(true, true, &finish), expected);
     EXPECT_EQ(finish, expected_finish);
     EXPECT_EQ(ask(true, false, &finish), raw);
 
     const std::string metrics = server.client()->Get("/metrics")->body;
-    EXPECT_EQ(metric_value(metrics, "mimir_response_guard_replies_total"), 2);
-    EXPECT_EQ(metric_value(metrics, "mimir_response_guard_length_total"), 2.0 * tally.of(GuardRule::Length));
+    EXPECT_EQ(metric_value(metrics, "mimir_response_guard_replies_total"), 3);
+    EXPECT_EQ(metric_value(metrics, "mimir_response_guard_length_total"), 3.0 * tally.of(GuardRule::Length));
     EXPECT_EQ(metric_value(metrics, "mimir_response_guard_emoticons_total"),
-              2.0 * tally.of(GuardRule::Emoticons));
-    EXPECT_EQ(metric_value(metrics, "mimir_response_guard_replies_changed_total"), tally.changed() ? 2 : 0);
+              3.0 * tally.of(GuardRule::Emoticons));
+    EXPECT_EQ(metric_value(metrics, "mimir_response_guard_replies_changed_total"), tally.changed() ? 3 : 0);
 }
 
 }  // namespace
