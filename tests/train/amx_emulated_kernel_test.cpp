@@ -3,13 +3,15 @@
 // strides, the token cache) runs and is checked on CPUs without AMX. Its packing is avx512bf16's, so it
 // needs AVX-512 BF16 and is skipped without it. Each product must equal the exact product of the
 // BF16-rounded operands within the F32 sum's bound gamma(n + 1) * sum |w' x'| (projection_ops_test.cpp
-// derives it), small integers exactly, and touch no output outside its tokens and columns. The real
+// derives it), small integers exactly, touch no output outside its tokens and columns, and leave the
+// thread's tile configuration as they found it. The real
 // instructions run in projection_ops_test's amx cases where the CPU has them.
 #if defined(__x86_64__)
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -166,6 +168,29 @@ TEST_F(EmulatedAmxKernel, SmallIntegerProductsAreExactAndEqualAvx512Bf16s) {
             EXPECT_EQ(differ, 0) << "outputs differing from avx512bf16's";
         }
     }
+}
+
+TEST_F(EmulatedAmxKernel, PutsBackTheTileConfigurationItFound) {
+    // Other code on the same thread may keep its own configuration loaded between calls (llama.cpp's AMX
+    // matmul does): after a product it must be loaded again, byte for byte; with none, none.
+    std::mt19937 rng(9);
+    std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+    const Product p = make_product({64, 96, 40}, true, [&] { return uniform(rng); });
+    alignas(64) uint8_t foreign[64] = {1};
+    for (int i = 0; i < 8; ++i) {
+        foreign[16 + 2 * i] = i < 2 ? 64 : 32;  // like llama.cpp's: 8 x 64 and 16 x 32 bytes
+        foreign[48 + i] = i < 2 ? 8 : 16;
+    }
+    alignas(64) uint8_t after[64];
+    _tile_loadconfig(foreign);
+    p.run(kernels::kAmxKernelEmulated);
+    _tile_storeconfig(after);
+    EXPECT_EQ(std::memcmp(after, foreign, sizeof after), 0);
+    _tile_release();
+    p.run(kernels::kAmxKernelEmulated);
+    _tile_storeconfig(after);
+    const uint8_t none[64] = {};
+    EXPECT_EQ(std::memcmp(after, none, sizeof after), 0);
 }
 
 TEST(AmxEmulation, FaultsWhereTheHardwareWould) {

@@ -1,7 +1,8 @@
 // A software AMX, so tile code runs and is checked on CPUs without AMX (CI's, and this workplace's AMD
 // machines). Force-included (-include) before a translation unit that uses the tile intrinsics: it
 // includes <immintrin.h> first, then replaces every _tile_* intrinsic with a function on a per-thread
-// copy of the eight tile registers and their configuration.
+// copy of the eight tile registers and their configuration (the configuration loaded, stored and released
+// as the hardware's: zeros when none is loaded).
 //
 // It faults (prints what and aborts) wherever the hardware would raise #UD or read past a tile: a tile
 // used before _tile_loadconfig or after _tile_release, a configuration the hardware refuses (palette other
@@ -33,6 +34,7 @@ struct Tile {
 
 struct Registers {
     bool configured = false;
+    uint8_t config[64] = {};  // as loaded; what _tile_storeconfig gives back (zeros when not configured)
     Tile tiles[8];
 };
 
@@ -78,7 +80,12 @@ inline void load_config(const void* config) {
         r.tiles[i].rows = rows;
         r.tiles[i].bytes_per_row = bytes_per_row;
     }
+    std::memcpy(r.config, bytes, sizeof bytes);
     r.configured = true;
+}
+
+inline void store_config(void* config) {
+    std::memcpy(config, registers().config, sizeof(Registers::config));
 }
 
 inline void release() {
@@ -174,6 +181,7 @@ inline void dot_bf16(int c_index, int a_index, int b_index) {
 #undef _tile_dpbuud
 #undef _tile_dpbf16ps
 #define _tile_loadconfig(config) ::mimir::amx_emulation::load_config(config)
+#define _tile_storeconfig(config) ::mimir::amx_emulation::store_config(config)
 #define _tile_release() ::mimir::amx_emulation::release()
 #define _tile_loadd(tile, base, stride) ::mimir::amx_emulation::load(tile, base, stride)
 #define _tile_stream_loadd(tile, base, stride) ::mimir::amx_emulation::load(tile, base, stride)

@@ -18,14 +18,32 @@ struct alignas(64) TileConfig {
     uint8_t rows[16] = {};
 };
 
-void configure_tiles() {
-    TileConfig config;
-    for (int i = 0; i < 8; ++i) {
-        config.bytes_per_row[i] = 64;
-        config.rows[i] = 16;
+// The tile configuration is per thread and other code on the same threads may keep one loaded across
+// calls (llama.cpp's AMX matmul configures each thread once): each call puts back the one it found.
+class TileConfiguration {
+  public:
+    TileConfiguration() {
+        _tile_storeconfig(&previous_);
+        TileConfig ours;
+        for (int i = 0; i < 8; ++i) {
+            ours.bytes_per_row[i] = 64;
+            ours.rows[i] = 16;
+        }
+        _tile_loadconfig(&ours);
     }
-    _tile_loadconfig(&config);
-}
+    ~TileConfiguration() {
+        if (previous_.palette_id == 0) {
+            _tile_release();
+        } else {
+            _tile_loadconfig(&previous_);
+        }
+    }
+    TileConfiguration(const TileConfiguration&) = delete;
+    TileConfiguration& operator=(const TileConfiguration&) = delete;
+
+  private:
+    TileConfig previous_;
+};
 
 // C[32 tokens][32 outputs] += tokens . W over every pair, C at `c` with `c_stride` floats per token.
 void multiply_block(const PackedTile& w, const uint32_t* tokens, int64_t j, float* c, int64_t c_stride) {
@@ -56,7 +74,7 @@ void multiply(const PackedTile& w, int64_t n_sum, const TileProduct& p) {
     // 32 x 32 floats between the packed tile (at most 256 KiB) and the tokens' cache.
     auto* edge = static_cast<float*>(p.scratch) + (256 << 10) / sizeof(float);
     TokenPairs pairs(p, n_sum, w, kBlock);
-    configure_tiles();
+    const TileConfiguration tiles;
     for (int64_t t = 0; t < p.n_tokens; t += kBlock) {
         const int64_t n = p.n_tokens - t < kBlock ? p.n_tokens - t : kBlock;
         const uint32_t* tokens = pairs.block(t, n);
@@ -76,7 +94,6 @@ void multiply(const PackedTile& w, int64_t n_sum, const TileProduct& p) {
                 std::memcpy(out + i * p.out_stride, edge + i * kBlock, m * sizeof(float));
         }
     }
-    _tile_release();
 }
 
 void accumulate_columns(const TileProduct& p) {
