@@ -18,23 +18,34 @@ struct alignas(64) TileConfig {
     uint8_t rows[16] = {};
 };
 
+// GCC's _tile_loadconfig and _tile_storeconfig (amxtileintrin.h, GCC 11 and 12) declare an 8-byte memory
+// operand, so the optimiser may drop or move the stores that fill the other 56 bytes of a configuration
+// (it does in llama.cpp's mmq.cpp at -O3: ldtilecfg then loads zeros or stack garbage and faults, see the
+// README). A compiler barrier naming the configuration keeps all 64 bytes written where the asm reads them.
+void memory_barrier(const void* config) {
+    asm volatile("" : : "r"(config) : "memory");
+}
+
 // The tile configuration is per thread and other code on the same threads may keep one loaded across
 // calls (llama.cpp's AMX matmul configures each thread once): each call puts back the one it found.
 class TileConfiguration {
   public:
     TileConfiguration() {
         _tile_storeconfig(&previous_);
+        memory_barrier(&previous_);
         TileConfig ours;
         for (int i = 0; i < 8; ++i) {
             ours.bytes_per_row[i] = 64;
             ours.rows[i] = 16;
         }
+        memory_barrier(&ours);
         _tile_loadconfig(&ours);
     }
     ~TileConfiguration() {
         if (previous_.palette_id == 0) {
             _tile_release();
         } else {
+            memory_barrier(&previous_);
             _tile_loadconfig(&previous_);
         }
     }
