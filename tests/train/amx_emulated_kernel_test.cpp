@@ -193,6 +193,59 @@ TEST_F(EmulatedAmxKernel, PutsBackTheTileConfigurationItFound) {
     EXPECT_EQ(std::memcmp(after, none, sizeof after), 0);
 }
 
+TEST(AmxEmulation, DotProductsFollowThePseudoCode) {
+    // C (16 x 16 lanes) += A (16 x 16 groups of 4 bytes) . B (16 x 16 groups): signed and unsigned bytes
+    // into int32, BF16 pairs into F32, checked lane by lane against the instruction's definition.
+    alignas(64) uint8_t config[64] = {1};
+    for (int i = 0; i < 3; ++i) {
+        config[16 + 2 * i] = 64;
+        config[48 + i] = 16;
+    }
+    std::mt19937 rng(10);
+    std::vector<uint8_t> a(16 * 64), b(16 * 64);
+    for (auto& v : a) v = static_cast<uint8_t>(rng());
+    for (auto& v : b) v = static_cast<uint8_t>(rng() & 0x3F);  // BF16 pairs of modest exponent
+    std::vector<int32_t> c(16 * 16);
+    _tile_loadconfig(config);
+    _tile_loadd(1, a.data(), 64);
+    _tile_loadd(2, b.data(), 64);
+    _tile_zero(0);
+    _tile_dpbssd(0, 1, 2);
+    _tile_dpbusd(0, 1, 2);
+    _tile_stored(0, c.data(), 64);
+    int wrong = 0;
+    for (int m = 0; m < 16; ++m) {
+        for (int n = 0; n < 16; ++n) {
+            int64_t expected = 0;
+            for (int k = 0; k < 64; ++k) {
+                const int y = static_cast<int8_t>(b[(k / 4) * 64 + 4 * n + k % 4]);
+                expected += (static_cast<int8_t>(a[m * 64 + k]) + a[m * 64 + k]) * y;
+            }
+            wrong += c[m * 16 + n] != static_cast<int32_t>(expected);
+        }
+    }
+    EXPECT_EQ(wrong, 0) << "int8 lanes differing from the definition";
+    std::vector<float> f(16 * 16);
+    _tile_zero(0);
+    _tile_dpbf16ps(0, 1, 2);
+    _tile_stored(0, f.data(), 64);
+    _tile_release();
+    wrong = 0;
+    for (int m = 0; m < 16; ++m) {
+        for (int n = 0; n < 16; ++n) {
+            float expected = 0;
+            for (int k = 0; k < 32; ++k) {
+                uint16_t x, y;
+                std::memcpy(&x, &a[m * 64 + 2 * k], 2);
+                std::memcpy(&y, &b[(k / 2) * 64 + 4 * n + 2 * (k % 2)], 2);
+                expected += ggml_bf16_to_fp32(ggml_bf16_t{x}) * ggml_bf16_to_fp32(ggml_bf16_t{y});
+            }
+            wrong += !(f[m * 16 + n] == expected || (std::isnan(f[m * 16 + n]) && std::isnan(expected)));
+        }
+    }
+    EXPECT_EQ(wrong, 0) << "BF16 lanes differing from the definition";
+}
+
 TEST(AmxEmulation, FaultsWhereTheHardwareWould) {
     // The emulation is only worth its passes if it refuses what the hardware refuses.
     std::vector<float> out(16 * 16);

@@ -118,28 +118,31 @@ inline void check_shapes(const Tile& c, const Tile& a, const Tile& b, int index)
     if (c.bytes_per_row != b.bytes_per_row) fault("C's bytes a row differ from B's (#UD)", index);
 }
 
-template <typename A, typename B>
-void dot_int8(int c_index, int a_index, int b_index) {
+// C's 32-bit lane (m, n) = accumulate(lane, A's 4 bytes (m, k), B's 4 bytes (k, n)) for k in order.
+template <typename Lane, typename Accumulate>
+void dot(int c_index, int a_index, int b_index, Accumulate accumulate) {
     Tile& c = tile(c_index);
     const Tile& a = tile(a_index);
     const Tile& b = tile(b_index);
     check_shapes(c, a, b, c_index);
     for (int m = 0; m < c.rows; ++m) {
         for (int n = 0; n < c.bytes_per_row / 4; ++n) {
-            int32_t sum;
-            std::memcpy(&sum, c.data[m] + 4 * n, sizeof sum);
-            uint32_t wrapped = static_cast<uint32_t>(sum);
-            for (int k = 0; k < b.rows; ++k) {
-                for (int i = 0; i < 4; ++i) {
-                    const int32_t x = static_cast<A>(a.data[m][4 * k + i]);
-                    const int32_t y = static_cast<B>(b.data[k][4 * n + i]);
-                    wrapped += static_cast<uint32_t>(x * y);
-                }
-            }
-            sum = static_cast<int32_t>(wrapped);
-            std::memcpy(c.data[m] + 4 * n, &sum, sizeof sum);
+            Lane lane;
+            std::memcpy(&lane, c.data[m] + 4 * n, sizeof lane);
+            for (int k = 0; k < b.rows; ++k) lane = accumulate(lane, a.data[m] + 4 * k, b.data[k] + 4 * n);
+            std::memcpy(c.data[m] + 4 * n, &lane, sizeof lane);
         }
     }
+}
+
+// Four byte products summed into an int32 that wraps (unsigned arithmetic keeps the wrap defined).
+template <typename A, typename B>
+void dot_int8(int c_index, int a_index, int b_index) {
+    dot<uint32_t>(c_index, a_index, b_index, [](uint32_t sum, const uint8_t* x, const uint8_t* y) {
+        for (int i = 0; i < 4; ++i)
+            sum += static_cast<uint32_t>(static_cast<int32_t>(static_cast<A>(x[i])) * static_cast<B>(y[i]));
+        return sum;
+    });
 }
 
 inline float bf16_value(const uint8_t* p) {
@@ -151,22 +154,13 @@ inline float bf16_value(const uint8_t* p) {
     return value;
 }
 
+// Two BF16 products, each exact in F32, added one at a time.
 inline void dot_bf16(int c_index, int a_index, int b_index) {
-    Tile& c = tile(c_index);
-    const Tile& a = tile(a_index);
-    const Tile& b = tile(b_index);
-    check_shapes(c, a, b, c_index);
-    for (int m = 0; m < c.rows; ++m) {
-        for (int n = 0; n < c.bytes_per_row / 4; ++n) {
-            float sum;
-            std::memcpy(&sum, c.data[m] + 4 * n, sizeof sum);
-            for (int k = 0; k < b.rows; ++k) {
-                sum += bf16_value(a.data[m] + 4 * k) * bf16_value(b.data[k] + 4 * n);
-                sum += bf16_value(a.data[m] + 4 * k + 2) * bf16_value(b.data[k] + 4 * n + 2);
-            }
-            std::memcpy(c.data[m] + 4 * n, &sum, sizeof sum);
-        }
-    }
+    dot<float>(c_index, a_index, b_index, [](float sum, const uint8_t* x, const uint8_t* y) {
+        sum += bf16_value(x) * bf16_value(y);
+        sum += bf16_value(x + 2) * bf16_value(y + 2);
+        return sum;
+    });
 }
 
 }  // namespace mimir::amx_emulation
