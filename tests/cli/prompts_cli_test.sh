@@ -63,12 +63,14 @@ port=$((30000 + RANDOM % 20000))
   >"$work/serve3.log" 2>&1 &
 server=$!
 metrics=""
-for _ in $(seq 100); do
+# Up to 60 s: under CI's parallel tests a start took over 20 s once.
+for _ in $(seq 300); do
   metrics="$(curl -sf "http://127.0.0.1:$port/metrics" || true)"
   [[ -n "$metrics" ]] && break
+  kill -0 "$server" 2>/dev/null || fail "serve exited: $(tail -5 "$work/serve3.log")"
   sleep 0.2
 done
-grep -q "^mimir_prompt_fallback 1$" <<<"$metrics" || fail "no mimir_prompt_fallback 1 in /metrics"
+grep -q "^mimir_prompt_fallback 1$" <<<"$metrics" || fail "no mimir_prompt_fallback 1 in /metrics: $(tail -5 "$work/serve3.log")"
 grep -q "event=prompt_fallback" "$work/serve3.log" || fail "no fallback warning in the log"
 kill "$server"; wait "$server" 2>/dev/null || true
 server=""
