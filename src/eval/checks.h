@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "agent/reply_flaws.h"
+#include "data/dataset_checks.h"  // count_words, shared with the data set checks
 #include "eval/suite.h"
 #include "support/result.h"
 
@@ -90,7 +91,6 @@ bool looks_like_homework_request(std::string_view prompt);
 // `text` without trailing whitespace, emoji and ASCII emoticons (tone checks judge those).
 std::string_view trim_trailing_decoration(std::string_view text);
 std::string to_lower_ascii(std::string_view text);
-int count_words(std::string_view text);
 // `text` around [begin, end) for a reason, at most ~60 characters, cut on UTF-8 boundaries.
 std::string excerpt(std::string_view text, size_t begin, size_t end);
 // `text` with fenced (```) and inline (`) code replaced by spaces, so prose checks skip code; offsets kept.

@@ -16,17 +16,6 @@ std::string to_lower_ascii(std::string_view text) {
     return lower;
 }
 
-int count_words(std::string_view text) {
-    int words = 0;
-    bool in_word = false;
-    for (char c : text) {
-        const bool space = std::isspace(static_cast<unsigned char>(c));
-        if (!space && !in_word) ++words;
-        in_word = !space;
-    }
-    return words;
-}
-
 std::string excerpt(std::string_view text, size_t begin, size_t end) {
     const size_t max_length = 60;
     end = std::min(end, text.size());
